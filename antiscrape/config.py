@@ -1,0 +1,376 @@
+"""The whole configuration: one tree of dataclasses, loaded from a dict or a TOML file.
+
+Every section is a dataclass whose defaults are the documented defaults; ``typed_loader``
+checks types and unknown keys and names the key path in every error. Call ``Config.load`` once
+at start-up; the engine never re-reads configuration on the hot path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import limits
+
+from .errors import ConfigError
+from .typed_loader import dump, load
+
+log = logging.getLogger("antiscrape")
+
+Window = str
+"""A rate in ``limits`` notation: ``"120/minute"``, ``"10 per second"``; empty disables."""
+
+
+def parse_rate(text: str, path: str) -> limits.RateLimitItem | None:
+    if not text:
+        return None
+    try:
+        return limits.parse(text)
+    except ValueError as exc:
+        raise ConfigError(path, f"not a rate like '120/minute': {text!r}") from exc
+
+
+def parse_networks(values: tuple[str, ...], path: str) -> tuple[Any, ...]:
+    nets = []
+    for i, value in enumerate(values):
+        try:
+            nets.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"{path}[{i}]", f"not an IP address or CIDR: {value!r}") from exc
+    return tuple(nets)
+
+
+def compile_patterns(values: tuple[str, ...], path: str) -> re.Pattern[str] | None:
+    for i, value in enumerate(values):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ConfigError(f"{path}[{i}]", f"not a regular expression: {exc}") from exc
+    if not values:
+        return None
+    return re.compile("|".join(f"(?:{v})" for v in values), re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ListRule:
+    """Allow or deny list: IPs/CIDRs and user-agent regular expressions (case-insensitive)."""
+
+    ips: tuple[str, ...] = ()
+    user_agents: tuple[str, ...] = ()
+
+    def validate(self, path: str) -> None:
+        parse_networks(self.ips, f"{path}.ips")
+        compile_patterns(self.user_agents, f"{path}.user_agents")
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Risk-score weights (points out of 100) and thresholds.
+
+    Defaults keep an ordinary browser at 0, a plain HTTP library (curl, requests) below the
+    challenge threshold so it is throttled with a small budget rather than challenged (API
+    users script with curl), and a client that lies about being a browser above it.
+    """
+
+    automation_tool: int = 40
+    known_crawler: int = 30
+    headless_browser: int = 60
+    empty_user_agent: int = 60
+    unparseable_user_agent: int = 20
+    missing_accept: int = 5
+    missing_accept_language: int = 15
+    missing_accept_encoding: int = 10
+    missing_sec_fetch: int = 15
+    missing_client_hints: int = 10
+    client_hints_mismatch: int = 35
+    http10: int = 10
+    unverified_good_bot: int = 70
+    denied_category: int = 100
+    challenge_failures: int = 15
+    """Added per failed or replayed challenge answer still remembered."""
+    clearance_bonus: int = 40
+    """Subtracted while a valid clearance cookie is presented."""
+    challenge_at: int = 60
+    """Score from which browser navigations are challenged (API clients: throttled harder)."""
+    block_at: int = 95
+    """Score from which requests are refused outright."""
+    budget_floor: float = 0.05
+    """Smallest share of a budget a high-risk client keeps (the factor at score 100)."""
+
+    def validate(self, path: str) -> None:
+        if not 0 < self.challenge_at <= self.block_at <= 100:
+            raise ConfigError(path, "need 0 < challenge_at <= block_at <= 100")
+        if not 0 < self.budget_floor <= 1:
+            raise ConfigError(f"{path}.budget_floor", "must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Request budgets per identity level for one route class (``limits`` rate strings)."""
+
+    ip: Window = "240/minute"
+    network: Window = "1200/minute"
+    fingerprint: Window = ""
+    """Off by default: one popular browser build is shared by many people on many networks."""
+    account: Window = "300/minute"
+    clearance: Window = "300/minute"
+
+    def validate(self, path: str) -> None:
+        for level in ("ip", "network", "fingerprint", "account", "clearance"):
+            parse_rate(getattr(self, level), f"{path}.{level}")
+
+
+def _default_budgets() -> dict[str, Budget]:
+    return {
+        "default": Budget(),
+        "api": Budget(ip="120/minute", network="600/minute", account="240/minute",
+                      clearance="240/minute"),
+    }
+
+
+@dataclass(frozen=True)
+class ChallengeRung:
+    """One step of the challenge ladder: clients scoring up to ``max_score`` get this."""
+
+    max_score: int
+    difficulty: int = 0
+    """Leading zero bits of the SHA-256 proof-of-work; 0 means a wait instead of work."""
+    wait: float = 0.0
+    """Seconds the client must wait before its answer counts (no-JS fallback uses this)."""
+
+
+def _default_ladder() -> tuple[ChallengeRung, ...]:
+    return (
+        ChallengeRung(max_score=70, difficulty=14, wait=1.0),
+        ChallengeRung(max_score=85, difficulty=17, wait=3.0),
+        ChallengeRung(max_score=100, difficulty=19, wait=5.0),
+    )
+
+
+@dataclass(frozen=True)
+class ChallengeSettings:
+    enabled: bool = True
+    status: int = 403
+    """HTTP status of the challenge page: never 200, so monitors and crawlers can tell."""
+    path_prefix: str = "/.antiscrape/"
+    """Where the challenge endpoints live (answers, scripts); exempt from budgets."""
+    cookie_name: str = "antiscrape_clearance"
+    clearance_ttl: int = 86_400
+    """Seconds a clearance cookie stays valid."""
+    challenge_ttl: int = 300
+    """Seconds a challenge may be answered after it was issued."""
+    nojs_fallback: bool = True
+    """Offer a wait-and-continue form to browsers without JavaScript."""
+    max_failures: int = 5
+    """Failed or replayed answers (within ``failure_window``) after which a client is blocked."""
+    failure_window: int = 3_600
+    ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
+
+    def validate(self, path: str) -> None:
+        if not 400 <= self.status <= 499:
+            raise ConfigError(f"{path}.status", "a challenge must answer with a 4xx status")
+        if not self.path_prefix.startswith("/") or not self.path_prefix.endswith("/"):
+            raise ConfigError(f"{path}.path_prefix", "must start and end with '/'")
+        if not self.ladder:
+            raise ConfigError(f"{path}.ladder", "needs at least one rung")
+        last = -1
+        for i, rung in enumerate(self.ladder):
+            if rung.max_score <= last:
+                raise ConfigError(f"{path}.ladder[{i}].max_score", "must increase rung by rung")
+            if not 0 <= rung.difficulty <= 32:
+                raise ConfigError(f"{path}.ladder[{i}].difficulty", "must be 0..32 bits")
+            last = rung.max_score
+
+
+@dataclass(frozen=True)
+class ProtectRule:
+    """A protected resource: a route template whose parameter names one record."""
+
+    route: str
+    kind: str
+    id_param: str | None = None
+    """Path or query parameter holding the record id; default: the route's last parameter."""
+    page_param: str | None = None
+    monitor: bool = False
+
+
+@dataclass(frozen=True)
+class EnumerationSettings:
+    """Distinct-record budgets per protected kind and window (see the enumeration guard)."""
+
+    budgets: dict[str, dict[str, int]] = field(default_factory=dict)
+    """``{kind: {window: distinct records}}``, windows like ``"10m"``, ``"1h"``, ``"1d"``."""
+    canaries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """``{kind: [ids]}``: tripwire records no page links to; reading one convicts."""
+    conviction_ttl: int = 7 * 86_400
+    max_page: int = 50
+    """Pages deeper than this on a protected listing count as harvesting."""
+    miss_budget: int = 30
+    """404/410 answers on protected routes per identity and hour before it is flagged."""
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    decisions: bool = True
+    """One JSON line per challenge/throttle/block on the ``antiscrape`` logger."""
+    sample_allow: float = 0.0
+    """Share of allowed requests also logged (0..1)."""
+    raw_ips: bool = False
+    """Log raw client IPs; by default only keyed hashes are logged."""
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool = False
+    """Export Prometheus metrics (needs the ``prometheus`` extra)."""
+    namespace: str = "antiscrape"
+
+
+@dataclass(frozen=True)
+class GoodBotSettings:
+    verify: tuple[str, ...] = ("googlebot", "bingbot", "applebot", "duckduckbot")
+    """Crawlers whose claims are checked against published ranges and reverse DNS."""
+    reverse_dns: bool = True
+    ai_crawlers: Literal["allow", "throttle", "challenge", "block"] = "throttle"
+
+
+@dataclass(frozen=True)
+class StatusPageSettings:
+    enabled: bool = False
+    path: str = "/_antiscrape/"
+    token: str = ""
+
+    def validate(self, path: str) -> None:
+        if self.enabled and len(self.token) < 16:
+            raise ConfigError(f"{path}.token", "an enabled status page needs a token of 16+ chars")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything antiscrape can be told. See the README for each key, default and unit."""
+
+    secret_key: str = ""
+    """Signs challenges and clearance cookies. Required unless ``debug``."""
+    old_secret_keys: tuple[str, ...] = ()
+    """Previous keys, still accepted for verification during a rotation."""
+    debug: bool = False
+    monitor: bool = False
+    """Decide, log and count, but never enforce (all rules)."""
+    monitor_rules: tuple[str, ...] = ()
+    """Rule names (or prefixes like ``"budget"``) that are decided but not enforced."""
+    storage: str = "memory://"
+    """``memory://`` or a ``limits`` storage URI (``redis://``, ``valkey://``, ...)."""
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    key_prefix: str = "antiscrape"
+    state_cap: int = 200_000
+    """Most entries the in-memory state holds; the least recently used are evicted."""
+    storage_timeout: float = 0.05
+    """Seconds a storage call may take before the failure policy applies."""
+    fail: Literal["open", "closed"] = "open"
+    trusted_proxies: tuple[str, ...] = ()
+    """Peers (IPs/CIDRs) whose X-Forwarded-For / Forwarded headers are believed."""
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    ipv6_client_prefix: int = 64
+    tls_fingerprint_header: str = ""
+    """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
+    exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")
+    """Path prefixes never inspected (assets, health checks)."""
+    route_classes: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"api": ("/api/",)})
+    """Route class name -> path prefixes; everything else is ``default``."""
+    budgets: dict[str, Budget] = field(default_factory=_default_budgets)
+    allow: ListRule = field(default_factory=ListRule)
+    deny: ListRule = field(default_factory=ListRule)
+    scoring: Scoring = field(default_factory=Scoring)
+    challenge: ChallengeSettings = field(default_factory=ChallengeSettings)
+    protect: tuple[ProtectRule, ...] = ()
+    enumeration: EnumerationSettings = field(default_factory=EnumerationSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    good_bots: GoodBotSettings = field(default_factory=GoodBotSettings)
+    status_page: StatusPageSettings = field(default_factory=StatusPageSettings)
+    decision_header: bool = False
+    """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
+
+    # -- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, source: Config | dict[str, Any] | str | os.PathLike[str] | None = None,
+             **overrides: Any) -> Config:
+        """Build a config from a Config, a dict, or a path to a TOML file (plus overrides)."""
+        if isinstance(source, Config) and not overrides:
+            return source
+        if isinstance(source, Config):
+            data: dict[str, Any] = dump(source)
+        elif source is None:
+            data = {}
+        elif isinstance(source, dict):
+            data = dict(source)
+        else:
+            data = read_toml(source)
+        data.update(overrides)
+        return load(cls, data)
+
+    def validate(self, path: str) -> None:
+        if not self.secret_key:
+            if not self.debug:
+                raise ConfigError(
+                    "secret_key",
+                    "required to sign challenges and clearance cookies (set debug = true to "
+                    "run with a random per-process key while developing)",
+                )
+            log.warning("antiscrape: no secret_key; using a random per-process key (debug only)")
+        elif len(self.secret_key) < 16 and not self.debug:
+            raise ConfigError("secret_key", "too short: use at least 16 random characters")
+        if not self.storage.split("://", 1)[0] or "://" not in self.storage:
+            raise ConfigError("storage", f"expected a URI like memory:// or redis://host, "
+                                         f"got {self.storage!r}")
+        if self.state_cap < 1_000:
+            raise ConfigError("state_cap", "must be at least 1000 entries")
+        if self.storage_timeout <= 0:
+            raise ConfigError("storage_timeout", "must be positive")
+        if not 8 <= self.ipv4_prefix <= 32:
+            raise ConfigError("ipv4_prefix", "must be 8..32")
+        if not 16 <= self.ipv6_prefix <= self.ipv6_client_prefix <= 128:
+            raise ConfigError("ipv6_prefix", "need 16 <= ipv6_prefix <= ipv6_client_prefix <= 128")
+        parse_networks(self.trusted_proxies, "trusted_proxies")
+        if "default" not in self.budgets:
+            raise ConfigError("budgets", "needs a 'default' route class")
+        for name in self.route_classes:
+            if name not in self.budgets:
+                raise ConfigError(f"route_classes.{name}", f"no budgets.{name} table for it")
+        for i, rule in enumerate(self.protect):
+            if not rule.route.startswith("/"):
+                raise ConfigError(f"protect[{i}].route", "must start with '/'")
+
+    @property
+    def signing_keys(self) -> tuple[bytes, ...]:
+        """The first key signs; all verify."""
+        keys = (self.secret_key, *self.old_secret_keys)
+        return tuple(k.encode() for k in keys if k)
+
+    def is_monitored(self, rule: str) -> bool:
+        if self.monitor:
+            return True
+        return any(rule == r or rule.startswith(r + ":") for r in self.monitor_rules)
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError("", f"config file not found: {p}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{p} is not valid TOML: {exc}") from exc
+    # A file may nest everything under [antiscrape] (handy inside pyproject-like files).
+    if set(data) == {"antiscrape"} and isinstance(data["antiscrape"], dict):
+        data = data["antiscrape"]
+    return data

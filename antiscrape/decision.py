@@ -1,0 +1,70 @@
+"""Decisions are plain values: easy to log, count, test and replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    THROTTLE = "throttle"
+    CHALLENGE = "challenge"
+    BLOCK = "block"
+
+
+#: Severity order, used to keep the strictest of several verdicts.
+SEVERITY = {Action.ALLOW: 0, Action.THROTTLE: 1, Action.CHALLENGE: 2, Action.BLOCK: 3}
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A complete answer the adapter sends instead of calling the application."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request is counted as, at every level budgets are kept for.
+
+    ``ip`` and ``network`` are raw; storage keys and logs use hashes of them (see
+    ``antiscrape.keys``).
+    """
+
+    ip: str
+    network: str
+    fingerprint: str
+    account: str | None = None
+    clearance: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The engine's verdict on one request.
+
+    ``reply`` is what to send instead of the application (None: call the app). In monitor
+    mode ``action`` still says what *would* happen, ``enforced`` is False and ``reply`` is None.
+    ``headers`` are added to whatever goes out (rate-limit headers, Set-Cookie, debug).
+    """
+
+    action: Action
+    reason: str
+    score: int = 0
+    rule: str = ""
+    retry_after: int | None = None
+    enforced: bool = True
+    reply: Reply | None = None
+    headers: Headers = ()
+    identity: Identity | None = None
+    signals: tuple[str, ...] = field(default=())
+    kind: str | None = None
+    """The protected-resource kind this request read, when it read one."""
+
+    @property
+    def blocked_or_challenged(self) -> bool:
+        return self.action is not Action.ALLOW and self.enforced

@@ -1,0 +1,91 @@
+"""The framework-neutral request value every adapter builds and the engine reads.
+
+Adapters translate; they never decide. Keeping the request a plain immutable value means the
+engine, the log replayer and the tests all feed the very same decision code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Protect:
+    """A protected-resource declaration attached to a route (decorator or route option)."""
+
+    kind: str
+    id_param: str | None = None
+    page_param: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """What the engine knows about one request.
+
+    ``headers`` has lower-case names; repeated headers are joined with ``", "`` (cookies with
+    ``"; "``). ``peer`` is the socket peer address, never a forwarded value: the engine alone
+    decides whether forwarding headers are to be believed. ``route`` is the matched route
+    template when the framework knows it (``/users/{user_id}``), which lets budgets count
+    records instead of URLs.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = EMPTY
+    peer: str | None = None
+    query: str = ""
+    scheme: str = "http"
+    route: str | None = None
+    path_params: Mapping[str, str] = EMPTY
+    user_id: str | None = None
+    protect: Protect | None = None
+    extra: Mapping[str, Any] = field(default=EMPTY)
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name, default)
+
+
+def _text(value: bytes | str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value
+
+
+def headers_from_pairs(pairs: Iterable[tuple[bytes | str, bytes | str]]) -> dict[str, str]:
+    """Fold raw header pairs (ASGI bytes or WSGI text) into one lower-cased dict.
+
+    Never raises on odd bytes: latin-1 maps every byte, so a malformed header becomes an odd
+    string the signals can score instead of an exception that turns into a 500.
+    """
+    out: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name = _text(raw_name).lower()
+        value = _text(raw_value)
+        if name in out:
+            out[name] = out[name] + ("; " if name == "cookie" else ", ") + value
+        else:
+            out[name] = value
+    return out
+
+
+def cookie_value(cookie_header: str, name: str) -> str | None:
+    """Return one cookie's value from a ``Cookie`` header, or None.
+
+    Hand-rolled because ``http.cookies`` rejects a whole header on one malformed pair, and a
+    client must not be able to hide its clearance (or crash us) with a stray character.
+    """
+    if not cookie_header or name not in cookie_header:
+        return None
+    for part in cookie_header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value
+    return None

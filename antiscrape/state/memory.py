@@ -1,0 +1,166 @@
+"""In-process state with a hard cap on entries (least recently used evicted first).
+
+``limits``' own MemoryStorage keeps every key until it expires, so an attacker rotating
+millions of IPs inside one window would grow it without bound; and calling a ``limits``
+strategy per identity level costs a lock and several dict operations each. This backend keeps
+the same sliding-window-counter arithmetic as ``limits`` but executes a request's whole batch
+in one pass over one bounded ``OrderedDict``.
+
+Per process only: several workers do not share it (use Redis for that).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from .ops import DistinctAdd, Get, Hit, HitResult, Incr, Op, Put, PutIfAbsent, Recent
+from .sketch import DistinctSketch
+
+
+def window_reset(prev: float, cur: float, elapsed: float, window: int, limit: int,
+                 cost: int) -> float:
+    """Seconds until a sliding-window counter admits ``cost`` more under ``limit``.
+
+    The weighted count is ``prev * (1 - elapsed/window) + cur``; it only falls as the previous
+    bucket's weight shrinks, and jumps down when the current bucket becomes the previous one.
+    """
+    room = limit - cost - cur
+    if room >= 0:
+        if prev <= 0:
+            return 0.0
+        need = 1.0 - room / prev  # share of the window that must have elapsed
+        return max(0.0, need * window - elapsed)
+    # Not even dropping the previous bucket is enough: wait for the next bucket, in which the
+    # current count becomes the previous one and decays from there.
+    to_next = window - elapsed
+    room_next = limit - cost
+    if room_next < 0:
+        return math.inf
+    need = 1.0 - room_next / cur if cur > 0 else 0.0
+    return to_next + max(0.0, need) * window
+
+
+class MemoryStorage:
+    """Bounded in-memory backend. Thread-safe; the async face needs no thread hop."""
+
+    def __init__(self, cap: int = 200_000) -> None:
+        self.cap = cap
+        self._data: OrderedDict[str, list[Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    # Entries are small lists: [expires_at, payload...]; the payload depends on the op kind.
+
+    def _entry(self, key: str, now: float) -> list[Any] | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= now:
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return entry
+
+    def _store(self, key: str, entry: list[Any]) -> None:
+        data = self._data
+        data[key] = entry
+        data.move_to_end(key)
+        if len(data) > self.cap:
+            data.popitem(last=False)
+            self.evictions += 1
+
+    def _hit(self, op: Hit, now: float) -> HitResult:
+        window = op.window
+        bucket = int(now // window)
+        elapsed = now - bucket * window
+        entry = self._data.get(op.key)
+        if entry is None or entry[0] <= now:
+            prev = cur = 0.0
+            entry = [0.0, bucket, 0.0, 0.0]
+            self._store(op.key, entry)
+        else:
+            self._data.move_to_end(op.key)
+            gap = bucket - entry[1]
+            if gap == 0:
+                prev, cur = entry[2], entry[3]
+            elif gap == 1:
+                prev, cur = entry[3], 0.0
+            else:
+                prev = cur = 0.0
+            entry[1], entry[2], entry[3] = bucket, prev, cur
+        count = prev * (1.0 - elapsed / window) + cur
+        counted = count + op.cost <= op.limit
+        if counted:
+            entry[3] = cur = cur + op.cost
+        entry[0] = (bucket + 2) * window  # after that both buckets are irrelevant
+        reset = 0.0 if counted else window_reset(prev, cur, elapsed, window, op.limit, op.cost)
+        return HitResult(count, reset, counted)
+
+    def _apply(self, op: Op, now: float) -> Any:
+        if type(op) is Hit:
+            return self._hit(op, now)
+        if type(op) is Incr:
+            entry = self._entry(op.key, now)
+            if entry is None:
+                entry = [now + op.ttl, 0]
+                self._store(op.key, entry)
+            entry[1] += op.amount
+            return entry[1]
+        if type(op) is Get:
+            entry = self._entry(op.key, now)
+            return None if entry is None else entry[1]
+        if type(op) is Put:
+            self._store(op.key, [now + op.ttl, op.value])
+            return None
+        if type(op) is PutIfAbsent:
+            if self._entry(op.key, now) is not None:
+                return False
+            self._store(op.key, [now + op.ttl, op.value])
+            return True
+        if type(op) is DistinctAdd:
+            entry = self._entry(op.key, now)
+            if entry is None:
+                entry = [now + op.ttl, DistinctSketch()]
+                self._store(op.key, entry)
+            entry[1].add(op.member)
+            sketches = [entry[1]]
+            for other in op.also:
+                e = self._entry(other, now)
+                if e is not None:
+                    sketches.append(e[1])
+            return DistinctSketch.union_count(sketches)
+        if type(op) is Recent:
+            entry = self._entry(op.key, now)
+            values: tuple[str, ...] = () if entry is None else entry[1]
+            values = (op.value, *values[: op.size - 1])
+            self._store(op.key, [now + op.ttl, values])
+            return values
+        raise TypeError(f"unknown storage operation {op!r}")
+
+    def execute(self, ops: Sequence[Op], now: float) -> list[Any]:
+        with self._lock:
+            return [self._apply(op, now) for op in ops]
+
+    def close(self) -> None:
+        self._data.clear()
+
+
+class AsyncMemoryStorage:
+    """The async face of a :class:`MemoryStorage` (same object underneath, no thread hop:
+    every operation is a few dictionary steps)."""
+
+    def __init__(self, sync: MemoryStorage) -> None:
+        self.sync = sync
+
+    async def execute(self, ops: Sequence[Op], now: float) -> list[Any]:
+        return self.sync.execute(ops, now)
+
+    async def aclose(self) -> None:
+        self.sync.close()

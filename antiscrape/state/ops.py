@@ -1,0 +1,101 @@
+"""The few storage operations the engine needs, as values.
+
+The engine gathers every operation one request needs into a list and a backend executes the
+whole list at once: the memory backend in a loop, Redis in one round trip. Because operations
+are values, the decision logic is written once and the sync and async paths differ only in how
+the list is executed (``Storage.execute`` vs ``AsyncStorage.execute``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """Sliding-window-counter hit (the algorithm of ``limits``' SlidingWindowCounter).
+
+    Result: :class:`HitResult`. ``count`` is the weighted count *before* this hit; the hit is
+    recorded only while ``count + cost <= limit`` so a refused request does not push the
+    window further away (a client that waits gets its budget back).
+    """
+
+    key: str
+    window: int
+    limit: int
+    cost: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HitResult:
+    count: float
+    """Weighted count before this hit."""
+    reset: float
+    """Seconds until the count has dropped enough for one more hit."""
+    counted: bool
+    """Whether this hit was recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incr:
+    """Add ``amount`` to a counter that expires ``ttl`` seconds after it was created.
+
+    Result: the new value (int).
+    """
+
+    key: str
+    ttl: int
+    amount: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Get:
+    """Result: the stored string or None."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Store a string for ``ttl`` seconds. Result: None."""
+
+    key: str
+    value: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutIfAbsent:
+    """Store only if the key does not exist (one-time tokens). Result: True if stored."""
+
+    key: str
+    value: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctAdd:
+    """Add ``member`` to the distinct-count sketch ``key`` (kept ``ttl`` seconds) and return the
+    approximate number of distinct members in the union of ``key`` and ``also`` (int).
+
+    Callers split long windows into time buckets and pass the older buckets in ``also``.
+    """
+
+    key: str
+    member: str
+    ttl: int
+    also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """Push ``value`` onto a short list (newest first, at most ``size`` long, kept ``ttl``
+    seconds) and return the list after the push as a tuple of strings."""
+
+    key: str
+    value: str
+    size: int
+    ttl: int
+
+
+Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAdd | Recent
