@@ -89,3 +89,21 @@ def cookie_value(cookie_header: str, name: str) -> str | None:
                 value = value[1:-1]
             return value
     return None
+
+
+PROTECT_ATTRIBUTE = "__antiscrape_protect__"
+
+
+def protect(kind: str, id_param: str | None = None, page_param: str | None = None) -> Any:
+    """Mark a view/endpoint as a protected resource, next to the route it serves.
+
+    Framework neutral: it only sets an attribute; each adapter reads it off the matched
+    endpoint and puts it on ``RequestView.protect``.
+    """
+    spec = Protect(kind=kind, id_param=id_param, page_param=page_param)
+
+    def mark(func: Any) -> Any:
+        setattr(func, PROTECT_ATTRIBUTE, spec)
+        return func
+
+    return mark
