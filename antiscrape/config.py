@@ -224,12 +224,27 @@ class LogSettings:
     raw_ips: bool = False
     """Log raw client IPs; by default only keyed hashes are logged."""
 
+    def validate(self, path: str) -> None:
+        if not 0.0 <= self.sample_allow <= 1.0:
+            raise ConfigError(f"{path}.sample_allow", "must be a share between 0 and 1")
+
 
 @dataclass(frozen=True)
 class MetricsSettings:
     enabled: bool = False
     """Export Prometheus metrics (needs the ``prometheus`` extra)."""
     namespace: str = "antiscrape"
+    """Prefix of every metric name."""
+    latency_buckets: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                          0.025, 0.05, 0.1)
+    """Upper bounds (seconds) of the middleware latency histogram's buckets."""
+
+    def validate(self, path: str) -> None:
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.namespace):
+            raise ConfigError(f"{path}.namespace", "letters, digits and '_' only")
+        if not self.latency_buckets or list(self.latency_buckets) != sorted(
+                set(self.latency_buckets)):
+            raise ConfigError(f"{path}.latency_buckets", "need increasing bucket bounds")
 
 
 @dataclass(frozen=True)
@@ -237,7 +252,39 @@ class GoodBotSettings:
     verify: tuple[str, ...] = ("googlebot", "bingbot", "applebot", "duckduckbot")
     """Crawlers whose claims are checked against published ranges and reverse DNS."""
     reverse_dns: bool = True
+    """Also accept forward-confirmed reverse DNS (looked up in the background, cached)."""
+    dns_cache_ttl: int = 86_400
+    """Seconds a confirmed reverse-DNS answer is trusted before it is looked up again."""
+    ranges_file: str = ""
+    """Crawler IP ranges file written by ``antiscrape update-bot-ranges``; empty: shipped data."""
     ai_crawlers: Literal["allow", "throttle", "challenge", "block"] = "throttle"
+    """What AI crawlers (training, AI search, assistants) get."""
+    categories: dict[str, Literal["allow", "throttle", "challenge", "block"]] = field(
+        default_factory=dict)
+    """Action per other bot category (``seo``, ``social``, ``monitor``, ``archive``);
+    unlisted categories are scored like any other client."""
+
+    def validate(self, path: str) -> None:
+        from .goodbots.catalog import BOT_NAMES, CATEGORIES  # lazy: config stays import-light
+
+        for i, name in enumerate(self.verify):
+            if name not in BOT_NAMES:
+                raise ConfigError(f"{path}.verify[{i}]", f"unknown bot {name!r}; known: "
+                                  f"{', '.join(sorted(BOT_NAMES))}")
+        for name in self.categories:
+            if name not in CATEGORIES:
+                raise ConfigError(f"{path}.categories.{name}",
+                                  f"unknown category; known: {', '.join(CATEGORIES)}")
+        if self.dns_cache_ttl <= 0:
+            raise ConfigError(f"{path}.dns_cache_ttl", "must be positive")
+        if self.ranges_file and not os.path.isfile(self.ranges_file):
+            raise ConfigError(f"{path}.ranges_file", f"no such file: {self.ranges_file}")
+
+    def action_for(self, category: str) -> str | None:
+        """The configured action for a bot category, or None to score it normally."""
+        if category == "ai":
+            return self.ai_crawlers
+        return self.categories.get(category)
 
 
 @dataclass(frozen=True)
@@ -295,6 +342,8 @@ class Config:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     good_bots: GoodBotSettings = field(default_factory=GoodBotSettings)
     status_page: StatusPageSettings = field(default_factory=StatusPageSettings)
+    rate_limit_headers: bool = False
+    """Add ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` of the tightest budget to answers."""
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
 

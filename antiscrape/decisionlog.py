@@ -1,0 +1,106 @@
+"""The decision log: one JSON line per challenge, throttle and block (and a sample of allows).
+
+It is an engine observer (``observer(view, decision, seconds)``): the engine hands it every
+decision after the fact, so logging can never change a verdict. Lines go to the
+``antiscrape`` logger, so the host application's logging config decides where they end up.
+
+What is written is chosen so a leaked log reveals no visitor and no secret: identities appear as
+keyed hashes (the same ones storage keys use, so an operator can still correlate), raw IPs only
+when ``log.raw_ips`` is set, and never headers, cookies, query strings or tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from .config import Config, LogSettings
+from .decision import Action, Decision
+from .keys import Keys
+from .request import RequestView
+
+logger = logging.getLogger("antiscrape")
+
+_MAX_PATH = 256
+
+
+def record(view: RequestView, decision: Decision, seconds: float,
+           hashed: Callable[[str], str], raw_ips: bool = False) -> dict[str, Any]:
+    """The fields of one decision line (pure, so tests and replay can use it directly)."""
+    line: dict[str, Any] = {
+        "action": decision.action.value,
+        "enforced": decision.enforced,
+        "reason": decision.reason,
+        "rule": decision.rule,
+        "score": decision.score,
+        "method": view.method,
+        "path": view.path[:_MAX_PATH],
+        "route": view.route,
+        "kind": decision.kind,
+        "ms": round(seconds * 1000.0, 3),
+    }
+    if decision.retry_after is not None:
+        line["retry_after"] = decision.retry_after
+    if decision.signals:
+        line["signals"] = list(decision.signals)
+    identity = decision.identity
+    if identity is not None:
+        line["ip_hash"] = hashed(identity.ip)
+        line["network_hash"] = hashed(identity.network)
+        line["fingerprint"] = identity.fingerprint
+        if identity.account is not None:
+            line["account_hash"] = hashed(identity.account)
+        if raw_ips:
+            line["ip"] = identity.ip
+            line["network"] = identity.network
+    elif raw_ips and view.peer:
+        line["ip"] = view.peer
+    return line
+
+
+class DecisionLog:
+    """Observer writing decision lines; allows are sampled at ``log.sample_allow``."""
+
+    def __init__(self, settings: LogSettings, hashed: Callable[[str], str], *,
+                 log: logging.Logger = logger,
+                 sample: Callable[[], float] = random.random) -> None:
+        self.settings = settings
+        self._hashed = hashed
+        self._log = log
+        self._sample = sample
+
+    def wants(self, decision: Decision) -> bool:
+        if decision.action is not Action.ALLOW:
+            return True
+        rate = self.settings.sample_allow
+        return rate > 0.0 and self._sample() < rate
+
+    def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
+        if not self.wants(decision):
+            return
+        line = record(view, decision, seconds, self._hashed, self.settings.raw_ips)
+        level = logging.WARNING if decision.action is Action.BLOCK else logging.INFO
+        self._log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True),
+                      extra={"antiscrape": line})
+
+
+def hasher_for(engine: Any, config: Config) -> Callable[[str], str]:
+    """The engine's keyed hash when it has one, so log hashes match storage keys."""
+    keys = getattr(engine, "keys", None)
+    if isinstance(keys, Keys):
+        return keys.hashed
+    secret = config.signing_keys[0] if config.signing_keys else b"antiscrape-debug"
+    return Keys(config.key_prefix, secret).hashed
+
+
+def attach(engine: Any) -> DecisionLog | None:
+    """Register a decision log on ``engine.observers`` when ``config.log.decisions`` is on."""
+    config: Config = engine.config
+    if not config.log.decisions:
+        return None
+    observer = DecisionLog(config.log, hasher_for(engine, config))
+    engine.observers.append(observer)
+    return observer

@@ -1,0 +1,156 @@
+"""Prometheus metrics (the ``prometheus`` extra): what antiscrape decided and what it cost.
+
+* ``<ns>_decisions_total{action, rule, enforced}``: every verdict (no IP or UA labels: they
+  would make the series count grow with the attackers);
+* ``<ns>_challenges_total{outcome}``: challenges ``issued`` / ``solved`` / ``failed``;
+* ``<ns>_storage_errors_total``: storage calls that failed and fell back to the failure policy;
+* ``<ns>_inspect_seconds``: the middleware's own latency, as a histogram.
+
+Under gunicorn (several worker processes) set ``PROMETHEUS_MULTIPROC_DIR`` to an empty
+directory before the workers start, serve :func:`render` (or :func:`wsgi_app`) and add
+``child_exit = antiscrape.metrics.child_exit`` to the gunicorn config; prometheus_client then
+adds up every worker's numbers at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .config import MetricsSettings
+from .decision import Action, Decision
+from .errors import MissingExtraError
+from .request import RequestView
+
+_MAX_RULES = 100
+"""Distinct ``rule`` label values kept; beyond that, ``other`` (bounded cardinality)."""
+
+CHALLENGE_OUTCOMES = ("issued", "solved", "failed")
+
+
+def _prometheus() -> Any:
+    try:
+        import prometheus_client
+    except ImportError as exc:
+        raise MissingExtraError("prometheus-client", "prometheus") from exc
+    return prometheus_client
+
+
+_collectors: dict[tuple[str, int], tuple[Any, Any, Any, Any]] = {}
+_collectors_lock = threading.Lock()
+
+
+def _make(namespace: str, buckets: tuple[float, ...], registry: Any) -> tuple[Any, ...]:
+    """Create (once per namespace and registry) the four collectors.
+
+    prometheus_client refuses to register a name twice, and tests or apps may build several
+    engines in one process: they share the collectors instead.
+    """
+    key = (namespace, id(registry))
+    with _collectors_lock:
+        found = _collectors.get(key)
+        if found is None:
+            prom = _prometheus()
+            found = (
+                prom.Counter("decisions", "Decisions by action and rule.",
+                             ("action", "rule", "enforced"), namespace=namespace,
+                             registry=registry),
+                prom.Counter("challenges", "Challenges issued, solved and failed.",
+                             ("outcome",), namespace=namespace, registry=registry),
+                prom.Counter("storage_errors", "Storage calls that failed.",
+                             namespace=namespace, registry=registry),
+                prom.Histogram("inspect_seconds", "Time antiscrape spent per request.",
+                               namespace=namespace, buckets=buckets, registry=registry),
+            )
+            _collectors[key] = found
+        return found
+
+
+class Metrics:
+    """Engine observer counting decisions and latency, plus hooks for challenges and storage."""
+
+    def __init__(self, settings: MetricsSettings | None = None, *, registry: Any = None) -> None:
+        settings = settings or MetricsSettings(enabled=True)
+        if registry is None:
+            registry = _prometheus().REGISTRY
+        self.registry = registry
+        (self._decisions, self._challenges, self._storage_errors,
+         self._latency) = _make(settings.namespace, settings.latency_buckets, registry)
+        self._rules: set[str] = set()
+
+    def _rule(self, rule: str) -> str:
+        if rule in self._rules:
+            return rule
+        if len(self._rules) >= _MAX_RULES:
+            return "other"
+        self._rules.add(rule)
+        return rule
+
+    def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
+        self._decisions.labels(decision.action.value, self._rule(decision.rule or "none"),
+                               "true" if decision.enforced else "false").inc()
+        self._latency.observe(seconds)
+        if decision.action is Action.CHALLENGE and decision.reply is not None:
+            self._challenges.labels("issued").inc()
+
+    def challenge(self, outcome: str) -> None:
+        """Count a challenge outcome: ``solved`` or ``failed`` (``issued`` is seen by
+        the observer)."""
+        if outcome not in CHALLENGE_OUTCOMES:
+            raise ValueError(f"outcome must be one of {CHALLENGE_OUTCOMES}")
+        self._challenges.labels(outcome).inc()
+
+    def storage_error(self) -> None:
+        self._storage_errors.inc()
+
+
+def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
+    """Register metrics on ``engine.observers`` when ``config.metrics.enabled`` is on.
+
+    Also sets ``engine.metrics`` so the challenge and storage code can call
+    :meth:`Metrics.challenge` and :meth:`Metrics.storage_error`.
+    """
+    settings: MetricsSettings = engine.config.metrics
+    if not settings.enabled:
+        return None
+    metrics = Metrics(settings, registry=registry)
+    engine.observers.append(metrics)
+    engine.metrics = metrics
+    return metrics
+
+
+def scrape_registry() -> Any:
+    """The registry to expose: every worker's numbers under multiprocess mode, else this one."""
+    prom = _prometheus()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = prom.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return prom.REGISTRY
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text and its content type, ready to be served on ``/metrics``."""
+    prom = _prometheus()
+    return prom.generate_latest(scrape_registry()), prom.CONTENT_TYPE_LATEST
+
+
+def wsgi_app(environ: dict[str, Any],
+             start_response: Callable[[str, list[tuple[str, str]]], Any]) -> Iterable[bytes]:
+    """A minimal WSGI app serving :func:`render` (mount it on ``/metrics``)."""
+    body, content_type = render()
+    start_response("200 OK", [("Content-Type", content_type),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: drop a dead worker's live files (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
