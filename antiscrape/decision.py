@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Action(StrEnum):
@@ -64,6 +65,8 @@ class Decision:
     signals: tuple[str, ...] = field(default=())
     kind: str | None = None
     """The protected-resource kind this request read, when it read one."""
+    access: Any = None
+    """The enumeration guard's record of what was read (handed back after the response)."""
 
     @property
     def blocked_or_challenged(self) -> bool:

@@ -36,15 +36,15 @@ class RequestView:
 
     method: str
     path: str
-    headers: Mapping[str, str] = EMPTY
+    headers: Mapping[str, str] = field(default_factory=dict)
     peer: str | None = None
     query: str = ""
     scheme: str = "http"
     route: str | None = None
-    path_params: Mapping[str, str] = EMPTY
+    path_params: Mapping[str, str] = field(default_factory=dict)
     user_id: str | None = None
     protect: Protect | None = None
-    extra: Mapping[str, Any] = field(default=EMPTY)
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

@@ -1,0 +1,422 @@
+"""The engine: one decision path for every framework, sync or async.
+
+``inspect`` turns a :class:`RequestView` into a :class:`Decision` in three steps:
+
+1. *plan* (pure): identity, user-agent and header signals, risk score, and the storage
+   operations the request needs (budget hits, reputation look-ups, enumeration counters);
+2. *execute*: one batch against the storage, the only step that differs between the sync
+   and the async path (one round trip on Redis);
+3. *conclude* (pure): combine lists, reputation, score, budgets and the enumeration verdict
+   into the strictest verdict, honour monitor mode, and render the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import Clock, system_clock
+from .config import Config, compile_patterns, parse_networks
+from .decision import SEVERITY, Action, Decision, Headers, Identity, Reply
+from .errors import StorageError
+from .identity import ClientAddressing, fingerprint_material, parse_ip
+from .keys import Keys
+from .logonce import LogOnce
+from .plan import Plan
+from .replies import refusal
+from .request import RequestView
+from .signals import budget_factor, score_request
+from .state import AsyncStorage, Get, Hit, HitResult, Storage, open_storage
+from .throttle import LEVEL_NAMES, Rate, RouteClass, build_route_classes, retry_after, route_class
+from .useragent import UAInfo, lookup
+
+log = logging.getLogger("antiscrape")
+
+Observer = Callable[[RequestView, Decision, float], None]
+
+_DEFAULT: Any = object()
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+@dataclass(slots=True)
+class _Context:
+    """What the plan step learned, handed to the conclude step."""
+
+    view: RequestView
+    identity: Identity
+    ua: UAInfo
+    score: int
+    reasons: tuple[str, ...]
+    cls: RouteClass
+    hits: list[tuple[Rate, int]]
+    n_convictions: int
+    access: Any
+    listed: str | None  # "deny" when on a deny list
+    bot: Any
+    started: float
+
+
+class Engine:
+    """Decides, for each request, whether to allow, throttle, challenge or block it.
+
+    Build one per application (adapters do) and share it across requests and threads.
+    """
+
+    def __init__(
+        self,
+        config: Config | dict[str, Any] | str | None = None,
+        *,
+        clock: Clock = system_clock,
+        storage: tuple[Storage, AsyncStorage] | None = None,
+        challenges: Any = _DEFAULT,
+        enumeration: Any = _DEFAULT,
+        goodbots: Any = _DEFAULT,
+    ) -> None:
+        self.config = cfg = Config.load(config)
+        self.clock = clock
+        self.keys = Keys(cfg.key_prefix, cfg.signing_keys[0] if cfg.signing_keys else
+                         _random_key())
+        if storage is None:
+            storage = open_storage(cfg.storage, cap=cfg.state_cap, prefix=cfg.key_prefix,
+                                   timeout=cfg.storage_timeout, options=cfg.storage_options)
+        self.storage, self.astorage = storage
+        self.addressing = ClientAddressing(
+            parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
+            cfg.ipv6_prefix, cfg.ipv6_client_prefix)
+        self._classes, self._default_class = build_route_classes(cfg)
+        self._exempt = tuple(cfg.exempt_paths)
+        self._allow_nets = parse_networks(cfg.allow.ips, "allow.ips")
+        self._deny_nets = parse_networks(cfg.deny.ips, "deny.ips")
+        self._allow_ua = compile_patterns(cfg.allow.user_agents, "allow.user_agents")
+        self._deny_ua = compile_patterns(cfg.deny.user_agents, "deny.user_agents")
+        self._listed_cache: dict[tuple[str, str], str | None] = {}
+        self.challenges = _build_challenges(cfg, clock, self.keys) if challenges is _DEFAULT \
+            else challenges
+        self.enumeration = _build_enumeration(cfg, self.keys) if enumeration is _DEFAULT \
+            else enumeration
+        self.goodbots = _build_goodbots(cfg) if goodbots is _DEFAULT else goodbots
+        self.observers: list[Observer] = []
+        self.storage_errors = LogOnce(log)
+        self.internal_errors = LogOnce(log)
+        self._exempt_decision = Decision(Action.ALLOW, "exempt path", rule="exempt")
+
+    # -- public API ----------------------------------------------------------------------
+
+    def inspect(self, view: RequestView) -> Decision:
+        """Decide on one request (sync apps). Never raises: faults fail open and are logged."""
+        started = time.perf_counter()
+        try:
+            plan = self.plan(view)
+            if isinstance(plan, Decision):
+                return self._observed(view, plan, started)
+            try:
+                results = self.storage.execute(plan.ops, self.clock()) if plan.ops else []
+            except StorageError as exc:
+                return self._observed(view, self._storage_failed(plan, exc), started)
+            return self._observed(view, plan.finish(results), started)
+        except Exception as exc:  # our fault must never become the application's 500
+            return self._internal_error(exc)
+
+    async def ainspect(self, view: RequestView) -> Decision:
+        """Decide on one request (async apps): same logic, storage awaited."""
+        started = time.perf_counter()
+        try:
+            plan = self.plan(view)
+            if isinstance(plan, Decision):
+                return self._observed(view, plan, started)
+            try:
+                results = await self.astorage.execute(plan.ops, self.clock()) if plan.ops else []
+            except StorageError as exc:
+                return self._observed(view, self._storage_failed(plan, exc), started)
+            return self._observed(view, plan.finish(results), started)
+        except Exception as exc:
+            return self._internal_error(exc)
+
+    def record_response(self, view: RequestView, decision: Decision, status: int) -> None:
+        """Tell the engine how the application answered (misses on protected routes count)."""
+        ops = self._response_ops(decision, status)
+        if ops:
+            try:
+                self.storage.execute(ops, self.clock())
+            except StorageError as exc:
+                self.storage_errors("storage", "antiscrape: storage unreachable: %s", exc)
+            except Exception as exc:
+                self._internal_error(exc)
+
+    async def arecord_response(self, view: RequestView, decision: Decision, status: int) -> None:
+        ops = self._response_ops(decision, status)
+        if ops:
+            try:
+                await self.astorage.execute(ops, self.clock())
+            except StorageError as exc:
+                self.storage_errors("storage", "antiscrape: storage unreachable: %s", exc)
+            except Exception as exc:
+                self._internal_error(exc)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(view, decision, seconds)`` after every decision (logs, metrics)."""
+        self.observers.append(observer)
+
+    # -- plan ----------------------------------------------------------------------------
+
+    def plan(self, view: RequestView) -> Plan | Decision:
+        """The pure first step: a final Decision, or the storage operations still needed."""
+        path = view.path
+        if path.startswith(self._exempt):
+            return self._exempt_decision
+        cfg = self.config
+        headers = view.headers
+        ip = self.addressing.client_ip(view.peer, headers)
+        client_key, network = self.addressing.keys(ip)
+        ua = lookup(headers.get("user-agent", ""))
+        listed = self._listed(ip, ua.raw) if (self._allow_nets or self._deny_nets or
+                                              self._allow_ua or self._deny_ua) else None
+        if listed == "allow":
+            return Decision(Action.ALLOW, "on the allow list", rule="allow")
+        secure = view.scheme == "https" or headers.get("host", "").startswith(_LOCAL_HOSTS)
+        score, reasons = score_request(ua, headers, secure, cfg.scoring)
+        fingerprint = self.keys.hashed(fingerprint_material(headers, cfg.tls_fingerprint_header))
+        challenges = self.challenges
+        clearance = challenges.read_clearance(view, network) if challenges is not None else None
+        identity = Identity(client_key, network, fingerprint, view.user_id, clearance)
+        if challenges is not None and challenges.is_endpoint(path):
+            return challenges.endpoint(view, identity, score)
+        bot = None
+        if ua.crawler and self.goodbots is not None:
+            bot = self.goodbots.assess(ip, ua.raw)
+            if bot is not None:
+                if bot.verified and bot.category == "search" and listed != "deny":
+                    return Decision(Action.ALLOW, f"verified {bot.name}", rule="goodbot",
+                                    identity=identity)
+                if bot.verified is False:
+                    score = min(100, score + cfg.scoring.unverified_good_bot)
+                    reasons = (*reasons, f"claims to be {bot.name} but is not")
+        if clearance is not None:
+            score = max(0, score - cfg.scoring.clearance_bonus)
+
+        cls = route_class(path, self._classes, self._default_class)
+        factor = budget_factor(score, cfg.scoring.budget_floor)
+        keys = self.keys
+        ops: list[Any] = []
+        hits: list[tuple[Rate, int]] = []
+        for rate in cls.rates:
+            level = rate.level
+            if level == "ip":
+                who: str | None = client_key
+            elif level == "network":
+                who = network
+            elif level == "fingerprint":
+                who = fingerprint
+            elif level == "account":
+                who = view.user_id
+            else:
+                who = clearance
+            if who is None:
+                continue
+            limit = rate.scaled(factor)
+            ops.append(Hit(keys("rl", cls.name, level, keys.hashed(who)), rate.window, limit))
+            hits.append((rate, limit))
+        if challenges is not None:
+            ops.append(Get(challenges.failure_key(identity)))
+        n_convictions = 0
+        access = None
+        enumeration = self.enumeration
+        if enumeration is not None:
+            conviction_keys = enumeration.conviction_keys(identity)
+            n_convictions = len(conviction_keys)
+            ops.extend(Get(k) for k in conviction_keys)
+            access = enumeration.match(view)
+            if access is not None:
+                ops.extend(enumeration.ops(access, identity, self.clock()))
+        ctx = _Context(view, identity, ua, score, reasons, cls, hits, n_convictions, access,
+                       listed, bot, 0.0)
+        # Failing open, budgets cannot be checked, but what needs no state still applies.
+        return Plan(ops, lambda results: self.conclude(ctx, results),
+                    failed=lambda: self.conclude(ctx, None))
+
+    def _listed(self, ip: str, ua: str) -> str | None:
+        """"allow", "deny" or None, for an (ip, user agent) pair; cached."""
+        key = (ip, ua)
+        cached = self._listed_cache.get(key, _DEFAULT)
+        if cached is not _DEFAULT:
+            return cached  # type: ignore[no-any-return]
+        result = None
+        addr = parse_ip(ip)
+        if (addr is not None and any(addr in n for n in self._allow_nets)) or \
+                (self._allow_ua is not None and self._allow_ua.search(ua)):
+            result = "allow"
+        elif (addr is not None and any(addr in n for n in self._deny_nets)) or \
+                (self._deny_ua is not None and self._deny_ua.search(ua)):
+            result = "deny"
+        if len(self._listed_cache) > 50_000:
+            self._listed_cache.clear()
+        self._listed_cache[key] = result
+        return result
+
+    # -- conclude ------------------------------------------------------------------------
+
+    def conclude(self, ctx: _Context, results: Sequence[Any] | None) -> Decision:
+        """The pure last step. ``results`` is None when storage could not be reached (fail
+        open): verdicts that need no state still apply."""
+        cfg = self.config
+        sc = cfg.scoring
+        score = ctx.score
+        reasons = ctx.reasons
+        verdicts: list[tuple[Action, str, str, int | None]] = []  # action, rule, reason, retry
+        tightest: tuple[int, float, float] | None = None  # limit, remaining, reset
+        cleared = ctx.identity.clearance is not None
+        if results is not None:
+            idx = len(ctx.hits)
+            if self.challenges is not None:
+                failures = int(results[idx] or 0)
+                idx += 1
+                if failures:
+                    score = min(100, score + sc.challenge_failures * failures)
+                    reasons = (*reasons, f"{failures} failed challenge answers")
+                if failures >= cfg.challenge.max_failures:
+                    verdicts.append((Action.BLOCK, "challenge:failures",
+                                     f"{failures} failed or replayed challenge answers", None))
+            # Hits were sent with limits from the score known before storage answered; a
+            # reputation learned from storage can only shrink them further.
+            factor = budget_factor(score, sc.budget_floor) if score != ctx.score else None
+            for i, (rate, limit) in enumerate(ctx.hits):
+                hit: HitResult = results[i]
+                final_limit = min(limit, rate.scaled(factor)) if factor is not None else limit
+                if not hit.counted or hit.count + 1 > final_limit:
+                    verdicts.append((
+                        Action.THROTTLE, f"budget:{rate.level}",
+                        f"{ctx.ua.label}: budget {rate.describe(final_limit)} "
+                        f"{LEVEL_NAMES[rate.level]} exceeded on {ctx.cls.where}",
+                        retry_after(hit.reset)))
+                remaining = max(0.0, final_limit - hit.count - 1)
+                if tightest is None or remaining < tightest[1]:
+                    tightest = (final_limit, remaining, hit.reset)
+            for _ in range(ctx.n_convictions):
+                conviction = results[idx]
+                idx += 1
+                if conviction:
+                    verdicts.append((Action.BLOCK, "conviction", str(conviction), None))
+            if ctx.access is not None and self.enumeration is not None:
+                verdict = self.enumeration.judge(ctx.access, ctx.identity, results[idx:],
+                                                 cleared=cleared)
+                if verdict is not None:
+                    verdicts.append((verdict.action, verdict.rule, verdict.reason,
+                                     verdict.retry_after))
+        if ctx.listed == "deny":
+            verdicts.append((Action.BLOCK, "deny", "on the deny list", None))
+        why = "; ".join(reasons) if reasons else ctx.ua.label
+        if score >= sc.block_at:
+            verdicts.append((Action.BLOCK, "score", f"risk score {score}: {why}", None))
+        elif score >= sc.challenge_at and not cleared and self.challenges is not None:
+            verdicts.append((Action.CHALLENGE, "score", f"risk score {score}: {why}", None))
+        if ctx.bot is not None and ctx.bot.category == "ai":
+            action = Action(cfg.good_bots.ai_crawlers)
+            if action is not Action.ALLOW:
+                verdicts.append((action, "ai-crawler", f"AI crawler {ctx.bot.name}", 60))
+
+        extra: Headers = ()
+        if cfg.rate_limit_headers and tightest is not None:
+            extra = (("ratelimit-limit", str(tightest[0])),
+                     ("ratelimit-remaining", str(int(tightest[1]))),
+                     ("ratelimit-reset", str(retry_after(tightest[2]) if tightest[1] < 1 else
+                                             ctx.cls.rates[0].window)))
+        kind = getattr(ctx.access, "kind", None)
+        if not verdicts:
+            if cfg.decision_header:
+                extra = (*extra, ("x-antiscrape-decision", f"allow; score={score}"))
+            return Decision(Action.ALLOW, why if reasons else "ok", score=score, rule="",
+                            headers=extra, identity=ctx.identity, signals=reasons, kind=kind,
+                            access=ctx.access)
+        action, rule, reason, retry = max(verdicts, key=lambda v: SEVERITY[v[0]])
+        if action is Action.THROTTLE:
+            retry = max((v[3] or 1) for v in verdicts if v[0] is Action.THROTTLE)
+        enforced = not (cfg.is_monitored(rule) or (ctx.access is not None and
+                                                    getattr(ctx.access, "monitor", False)))
+        if cfg.decision_header:
+            extra = (*extra, ("x-antiscrape-decision",
+                              f"{action.value}; rule={rule}; score={score}"
+                              + ("" if enforced else "; monitor")))
+        reply = self._reply(ctx, action, reason, score, retry, extra) if enforced else None
+        return Decision(action, reason, score=score, rule=rule, retry_after=retry,
+                        enforced=enforced, reply=reply, headers=extra, identity=ctx.identity,
+                        signals=reasons, kind=kind, access=ctx.access)
+
+    def _reply(self, ctx: _Context, action: Action, reason: str, score: int,
+               retry: int | None, extra: Headers) -> Reply:
+        accept = ctx.view.headers.get("accept", "")
+        if action is Action.CHALLENGE and self.challenges is not None:
+            return self.challenges.challenge(ctx.view, ctx.identity, score, reason)
+        if action is Action.THROTTLE:
+            return refusal(429, reason, accept, retry or 1, extra)
+        return refusal(403, reason, accept, None, extra)
+
+    # -- failures and bookkeeping ----------------------------------------------------------
+
+    def _storage_failed(self, plan: Plan, exc: StorageError) -> Decision:
+        self.storage_errors("storage", "antiscrape: storage unreachable, failing %s: %s",
+                            self.config.fail, exc)
+        if plan.failed is not None:
+            return plan.failed()
+        if self.config.fail == "closed":
+            return Decision(Action.BLOCK, "state storage unreachable (failing closed)",
+                            rule="storage", retry_after=5,
+                            reply=refusal(503, "protection temporarily unavailable", "", 5))
+        if plan.failed is not None:
+            return plan.failed()
+        return Decision(Action.ALLOW, "state storage unreachable (failing open)", rule="storage")
+
+    def _response_ops(self, decision: Decision, status: int) -> list[Any]:
+        if decision.access is None or self.enumeration is None or decision.identity is None:
+            return []
+        return list(self.enumeration.response_ops(decision.access, decision.identity, status,
+                                                  self.clock()))
+
+    def _observed(self, view: RequestView, decision: Decision, started: float) -> Decision:
+        if self.observers:
+            elapsed = time.perf_counter() - started
+            for observer in self.observers:
+                try:
+                    observer(view, decision, elapsed)
+                except Exception as exc:
+                    self.internal_errors("observer", "antiscrape: observer %r failed",
+                                         observer, exc=exc)
+        return decision
+
+    def _internal_error(self, exc: Exception) -> Decision:
+        self.internal_errors("internal", "antiscrape: internal error, request allowed",
+                             exc=exc, level=logging.ERROR)
+        return Decision(Action.ALLOW, "antiscrape internal error (failing open)",
+                        rule="internal")
+
+
+def _random_key() -> bytes:
+    import secrets
+
+    return secrets.token_bytes(32)
+
+
+def _build_challenges(cfg: Config, clock: Clock, keys: Keys) -> Any:
+    if not cfg.challenge.enabled:
+        return None
+    from .challenge import Challenges
+
+    return Challenges(cfg, clock, keys)
+
+
+def _build_enumeration(cfg: Config, keys: Keys) -> Any:
+    if not cfg.protect and not cfg.enumeration.canaries:
+        return None
+    from .enumeration import EnumerationGuard
+
+    return EnumerationGuard(cfg, keys)
+
+
+def _build_goodbots(cfg: Config) -> Any:
+    if not cfg.good_bots.verify and cfg.good_bots.ai_crawlers == "allow":
+        return None
+    from .goodbots import GoodBots
+
+    return GoodBots(cfg)

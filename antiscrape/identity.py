@@ -1,0 +1,147 @@
+"""Who is asking: client IP behind trusted proxies, its network, and a fingerprint id.
+
+The client IP is only taken from forwarding headers when the socket peer is a proxy the
+operator trusts, and then by walking the chain from the right: every hop appended by a
+trusted proxy is skipped, the first untrusted hop is the client. The left-most value is
+whatever the client wrote, so it is never believed on its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_UNKNOWN = "unknown"
+
+
+def parse_ip(value: str) -> IPAddress | None:
+    """Parse an address as it appears in headers (brackets, ports, IPv4-mapped v6); None if bad."""
+    value = value.strip().strip('"')
+    if not value or len(value) > 64:
+        return None
+    if value.startswith("["):  # [v6]:port or [v6]
+        end = value.find("]")
+        if end < 0:
+            return None
+        value = value[1:end]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def forwarded_for(header: str) -> list[str]:
+    """The ``for=`` values of an RFC 7239 ``Forwarded`` header, in order."""
+    out = []
+    for element in header.split(","):
+        for pair in element.split(";"):
+            key, sep, value = pair.partition("=")
+            if sep and key.strip().lower() == "for":
+                out.append(value.strip().strip('"'))
+    return out
+
+
+class ClientAddressing:
+    """Turns a socket peer plus headers into (client key, network key), cached per peer.
+
+    ``client key`` is the IP (IPv6: its /64, since one subscriber gets a whole /64);
+    ``network key`` is the /24 or /48 the address sits in.
+    """
+
+    def __init__(self, trusted: tuple[Any, ...], v4_prefix: int = 24, v6_prefix: int = 48,
+                 v6_client_prefix: int = 64, cache_size: int = 50_000) -> None:
+        self.trusted = trusted
+        self.v4_prefix = v4_prefix
+        self.v6_prefix = v6_prefix
+        self.v6_client_prefix = v6_client_prefix
+        self._keys: dict[str, tuple[str, str]] = {}
+        self._trusted_peer: dict[str, bool] = {}
+        self._cache_size = cache_size
+
+    def is_trusted(self, ip: IPAddress) -> bool:
+        return any(ip in net for net in self.trusted)
+
+    def _peer_trusted(self, peer: str) -> bool:
+        known = self._trusted_peer.get(peer)
+        if known is None:
+            ip = parse_ip(peer)
+            known = ip is not None and self.is_trusted(ip)
+            if len(self._trusted_peer) >= self._cache_size:
+                self._trusted_peer.clear()
+            self._trusted_peer[peer] = known
+        return known
+
+    def client_ip(self, peer: str | None, headers: Mapping[str, str]) -> str:
+        """The client's address as text (or ``"unknown"`` when there is no usable peer)."""
+        if not peer:
+            return _UNKNOWN
+        if not self.trusted or not self._peer_trusted(peer):
+            return peer
+        hops: list[str] = []
+        fwd = headers.get("forwarded")
+        if fwd:
+            hops = forwarded_for(fwd)
+        else:
+            xff = headers.get("x-forwarded-for")
+            if xff:
+                hops = xff.split(",")
+        client = peer
+        for raw in reversed(hops):
+            ip = parse_ip(raw)
+            if ip is None:
+                # A trusted proxy would not write garbage: everything left of here is the
+                # client's own text. The last trusted hop is the best we know.
+                break
+            client = str(ip)
+            if not self.is_trusted(ip):
+                break
+        return client
+
+    def keys(self, ip_text: str) -> tuple[str, str]:
+        """(client key, network key) for an address, cached."""
+        cached = self._keys.get(ip_text)
+        if cached is not None:
+            return cached
+        ip = parse_ip(ip_text)
+        if ip is None:
+            result = (ip_text[:64] or _UNKNOWN, _UNKNOWN)
+        elif ip.version == 4:
+            net = ipaddress.ip_network(f"{ip}/{self.v4_prefix}", strict=False)
+            result = (str(ip), str(net))
+        else:
+            client = ipaddress.ip_network(f"{ip}/{self.v6_client_prefix}", strict=False)
+            net = ipaddress.ip_network(f"{ip}/{self.v6_prefix}", strict=False)
+            key = str(ip) if self.v6_client_prefix == 128 else str(client)
+            result = (key, str(net))
+        if len(self._keys) >= self._cache_size:
+            self._keys.clear()
+        self._keys[ip_text] = result
+        return result
+
+
+#: Headers whose values (and order) say which client software built the request.
+FINGERPRINT_HEADERS = (
+    "user-agent", "accept", "accept-language", "accept-encoding", "sec-ch-ua",
+    "sec-ch-ua-platform", "sec-ch-ua-mobile", "upgrade-insecure-requests",
+)
+
+
+def fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> str:
+    """The non-IP traits a fingerprint id hashes: selected header values, the order in which
+    the client sent its header names (HTTP libraries differ), and a proxy's TLS fingerprint.
+
+    A crawler rotating IPs keeps all of these, so it keeps one fingerprint id.
+    """
+    parts = [headers.get(name, "") for name in FINGERPRINT_HEADERS]
+    parts.append(",".join(n for n in headers if n not in ("cookie", "content-length")))
+    if tls_header:
+        parts.append(headers.get(tls_header, ""))
+    return "\x1f".join(parts)

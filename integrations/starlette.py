@@ -1,0 +1,151 @@
+"""Starlette/FastAPI adapter: pure ASGI middleware around the engine.
+
+It translates the ASGI scope into a :class:`RequestView` and the engine's :class:`Reply` into
+ASGI messages; it decides nothing. Responses are never buffered: extra headers are added in
+the ``send`` wrapper on ``http.response.start``, so streaming bodies keep streaming.
+
+    app.add_middleware(AntiScrapeMiddleware, config="antiscrape.toml")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+try:
+    from starlette.routing import BaseRoute, Mount, Route, compile_path
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
+    from antiscrape.errors import MissingExtraError
+
+    raise MissingExtraError("starlette", "starlette") from exc
+
+from antiscrape.config import Config
+from antiscrape.decision import Decision, Reply
+from antiscrape.engine import Engine
+from antiscrape.request import PROTECT_ATTRIBUTE, Protect, RequestView
+
+UserId = Callable[[Scope], "str | None"]
+
+_ProtectedRoute = tuple[re.Pattern[str], str, Protect]
+
+
+def default_user_id(scope: Scope) -> str | None:
+    """The account id from Starlette's AuthenticationMiddleware (``scope["user"]``), or from
+    ``scope["state"]["antiscrape_user"]`` set by the application's own login code."""
+    state = scope.get("state")
+    if state and state.get("antiscrape_user"):
+        return str(state["antiscrape_user"])
+    user = scope.get("user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        ident = getattr(user, "identity", None) or getattr(user, "display_name", None)
+        return str(ident) if ident else None
+    return None
+
+
+def protected_routes(routes: Iterable[BaseRoute], prefix: str = "") -> list[_ProtectedRoute]:
+    """Routes whose endpoint carries ``antiscrape.protect(...)``, with full-path regexes.
+
+    Collected once per application: the engine must know *which record* a request reads
+    before the router runs, and matching only the few protected routes keeps that cheap.
+    """
+    found: list[_ProtectedRoute] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            found += protected_routes(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            spec = getattr(route.endpoint, PROTECT_ATTRIBUTE, None)
+            if spec is not None:
+                template = prefix + route.path
+                regex, _, _ = compile_path(template)
+                found.append((regex, template, spec))
+    return found
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+class AntiScrapeMiddleware:
+    """ASGI middleware: ``app.add_middleware(AntiScrapeMiddleware, config=...)``."""
+
+    def __init__(self, app: ASGIApp, config: Config | dict[str, Any] | str | None = None, *,
+                 engine: Engine | None = None, user_id: UserId = default_user_id,
+                 **engine_options: Any) -> None:
+        self.app = app
+        self.engine = engine if engine is not None else Engine(config, **engine_options)
+        self.user_id = user_id
+        self._routes: list[_ProtectedRoute] | None = None
+
+    def view(self, scope: Scope) -> RequestView:
+        """Translate the scope. Only the socket peer is passed; the engine decides whether
+        forwarding headers are believed."""
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = _text(raw_name).lower()
+            value = _text(raw_value)
+            if name in headers:
+                value = headers[name] + ("; " if name == "cookie" else ", ") + value
+            headers[name] = value
+        client = scope.get("client")
+        route = params = protect = None
+        if self._routes is None:
+            app = scope.get("app")
+            self._routes = protected_routes(getattr(app, "routes", ()))
+        if self._routes:
+            path = scope["path"]
+            for regex, template, spec in self._routes:
+                match = regex.match(path)
+                if match is not None:
+                    route, params, protect = template, match.groupdict(), spec
+                    break
+        return RequestView(
+            method=scope["method"],
+            path=scope["path"],
+            headers=headers,
+            peer=client[0] if client else None,
+            query=_text(scope.get("query_string", b"")),
+            scheme=scope.get("scheme", "http"),
+            route=route,
+            path_params=params or {},
+            user_id=self.user_id(scope),
+            protect=protect,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # websocket and lifespan pass through
+            await self.app(scope, receive, send)
+            return
+        engine = self.engine
+        view = self.view(scope)
+        decision = await engine.ainspect(view)
+        if decision.reply is not None:
+            await send_reply(decision.reply, send)
+            return
+        extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in decision.headers]
+        status = 500  # what the record says if the app dies before answering
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+        if decision.access is not None:
+            await engine.arecord_response(view, decision, status)
+
+
+async def send_reply(reply: Reply, send: Send) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": reply.status,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers],
+    })
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+__all__ = ["AntiScrapeMiddleware", "Decision", "default_user_id", "protected_routes"]
