@@ -1,0 +1,267 @@
+"""The live status page: recent decisions and the identities scoring highest right now.
+
+Framework-neutral. ``StatusBoard`` is an engine observer (``observer(view, decision,
+seconds)``) that keeps two bounded rings of recent decisions (all of them, and refusals only,
+so a flood of allowed traffic cannot push the interesting lines out) and a bounded
+least-recently-seen table of identities. ``StatusBoard.reply(view)`` renders the page as a
+``Reply`` once the caller presents the configured token; the page is off unless
+``[status_page] enabled = true`` with a token of 16+ characters.
+
+Why an observer and not storage: the page is a window on *this* process, for the person
+running it (the demo, a staging box). It costs a deque append and a dict update per request,
+and nothing is written anywhere. Raw IPs appear only when ``log.raw_ips`` is set; otherwise
+the same keyed hashes the logs use.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import threading
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from urllib.parse import parse_qs
+
+from .clock import Clock, system_clock
+from .config import Config, StatusPageSettings
+from .decision import Action, Decision, Reply
+from .keys import Keys
+from .request import RequestView
+
+_PATH_MAX = 160
+_REASON_MAX = 240
+
+_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("cache-control", "no-store"),
+    ("x-robots-tag", "noindex, nofollow"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecentDecision:
+    at: float
+    method: str
+    path: str
+    action: str
+    enforced: bool
+    score: int
+    rule: str
+    reason: str
+    who: str
+    micros: int
+
+
+@dataclass(slots=True)
+class IdentityStats:
+    who: str
+    network: str
+    fingerprint: str
+    account: str
+    requests: int = 0
+    refused: int = 0
+    score: int = 0
+    max_score: int = 0
+    last_action: str = ""
+    last_reason: str = ""
+    last_seen: float = 0.0
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def token_matches(expected: str, presented: str | None) -> bool:
+    """Constant-time token check; an empty configured token never matches."""
+    if not expected or presented is None:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode("utf-8", "surrogatepass"))
+
+
+def presented_token(view: RequestView) -> str | None:
+    """The token from ``Authorization: Bearer ...`` or, for a browser, ``?token=...``."""
+    auth = view.header("authorization")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    if "token=" in view.query and len(view.query) <= 2_048:
+        values = parse_qs(view.query, max_num_fields=20).get("token")
+        if values:
+            return values[0]
+    return None
+
+
+class StatusBoard:
+    """Observer plus page. Thread-safe: WSGI servers call observers from many threads."""
+
+    def __init__(self, settings: StatusPageSettings, *,
+                 label_ip: Callable[[str], str] | None = None, recent: int = 200,
+                 refusals: int = 200, identities: int = 5_000,
+                 clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self._label_ip = label_ip or (lambda ip: ip)
+        self._recent: deque[RecentDecision] = deque(maxlen=recent)
+        self._refusals: deque[RecentDecision] = deque(maxlen=refusals)
+        self._identities: OrderedDict[str, IdentityStats] = OrderedDict()
+        self._identity_cap = identities
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._started = clock()
+
+    @classmethod
+    def from_config(cls, config: Config, *, clock: Clock = system_clock) -> StatusBoard:
+        """Labels identities the way the decision log does (raw IPs only with ``raw_ips``)."""
+        label: Callable[[str], str] | None = None
+        if not config.log.raw_ips:
+            secret = config.signing_keys[0] if config.signing_keys else b"antiscrape-status"
+            label = Keys(config.key_prefix, secret).hashed
+        return cls(config.status_page, label_ip=label, clock=clock)
+
+    # -- observer --------------------------------------------------------------------------
+
+    def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
+        identity = decision.identity
+        if identity is not None:
+            ip = self._label_ip(identity.ip)
+            network = self._label_ip(identity.network)
+            fingerprint = identity.fingerprint[:12]
+            account = identity.account or ""
+        else:
+            ip = self._label_ip(view.peer or "?")
+            network = fingerprint = account = ""
+        who = f"account:{account}" if account else ip
+        action = str(decision.action)
+        refused = decision.action is not Action.ALLOW and decision.enforced
+        now = self._clock()
+        entry = RecentDecision(
+            at=now, method=_clip(view.method, 10), path=_clip(view.path, _PATH_MAX),
+            action=action, enforced=decision.enforced, score=decision.score,
+            rule=_clip(decision.rule, 60), reason=_clip(decision.reason, _REASON_MAX), who=who,
+            micros=int(seconds * 1_000_000),
+        )
+        with self._lock:
+            self._counts[action if decision.enforced else f"{action} (monitor)"] += 1
+            self._recent.append(entry)
+            if decision.action is not Action.ALLOW:
+                self._refusals.append(entry)
+            stats = self._identities.get(who)
+            if stats is None:
+                stats = IdentityStats(who, network, fingerprint, account)
+                self._identities[who] = stats
+                if len(self._identities) > self._identity_cap:
+                    self._identities.popitem(last=False)
+            else:
+                self._identities.move_to_end(who)
+            stats.requests += 1
+            stats.refused += refused
+            stats.score = decision.score
+            stats.max_score = max(stats.max_score, decision.score)
+            stats.last_action = action
+            stats.last_reason = entry.reason
+            stats.last_seen = now
+            if fingerprint:
+                stats.fingerprint = fingerprint
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def recent(self, refusals_only: bool = False) -> list[RecentDecision]:
+        """Newest first."""
+        with self._lock:
+            ring = self._refusals if refusals_only else self._recent
+            return list(reversed(ring))
+
+    def top(self, n: int = 25) -> list[IdentityStats]:
+        """Identities seen recently, highest score first (then most refusals, most requests)."""
+        with self._lock:
+            rows = [IdentityStats(**asdict(s)) for s in self._identities.values()]
+        rows.sort(key=lambda s: (s.max_score, s.refused, s.requests), reverse=True)
+        return rows[:n]
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    # -- the page --------------------------------------------------------------------------
+
+    def matches(self, path: str) -> bool:
+        """True when the request is for the status page (and the page is enabled)."""
+        prefix = self.settings.path
+        return self.settings.enabled and (path == prefix or path == prefix.rstrip("/"))
+
+    def reply(self, view: RequestView) -> Reply | None:
+        """The page for an authorised request to it; 401 with a bare message otherwise.
+
+        Returns None when the request is not for the status page (or the page is disabled),
+        so the caller passes it to the application as usual.
+        """
+        if not self.matches(view.path):
+            return None
+        if not token_matches(self.settings.token, presented_token(view)):
+            return Reply(401, (("content-type", "text/plain; charset=utf-8"),
+                               ("www-authenticate", 'Bearer realm="antiscrape status"'),
+                               *_SECURITY_HEADERS),
+                         b"antiscrape status page: token missing or wrong\n")
+        if "format=json" in view.query:
+            body = json.dumps(self.snapshot(), separators=(",", ":")).encode()
+            return Reply(200, (("content-type", "application/json"), *_SECURITY_HEADERS), body)
+        return Reply(200, (("content-type", "text/html; charset=utf-8"), *_SECURITY_HEADERS),
+                     self.render().encode())
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "counts": self.counts(),
+            "top": [asdict(s) for s in self.top()],
+            "recent_refusals": [asdict(r) for r in self.recent(refusals_only=True)[:50]],
+            "recent": [asdict(r) for r in self.recent()[:50]],
+        }
+
+    def render(self) -> str:
+        """The whole page as HTML; every value from a request is escaped."""
+        now = self._clock()
+        e = html.escape
+        counts = " · ".join(f"{e(k)}: {v}" for k, v in sorted(self.counts().items())) or "none"
+
+        def ago(ts: float) -> str:
+            return f"{max(0.0, now - ts):.0f}s"
+
+        top_rows = "".join(
+            f"<tr><td>{e(s.who)}</td><td>{e(s.network)}</td><td><code>{e(s.fingerprint)}"
+            f"</code></td><td>{s.requests}</td><td>{s.refused}</td><td>{s.score}</td>"
+            f"<td>{s.max_score}</td><td class={e(s.last_action)}>{e(s.last_action)}</td>"
+            f"<td>{e(s.last_reason)}</td><td>{ago(s.last_seen)}</td></tr>"
+            for s in self.top()
+        )
+
+        def decision_rows(rows: list[RecentDecision]) -> str:
+            return "".join(
+                f"<tr><td>{ago(r.at)}</td><td class={e(r.action)}>{e(r.action)}"
+                f"{'' if r.enforced else ' (monitor)'}</td><td>{r.score}</td>"
+                f"<td>{e(r.method)} {e(r.path)}</td><td>{e(r.who)}</td><td>{e(r.rule)}</td>"
+                f"<td>{e(r.reason)}</td><td>{r.micros}</td></tr>"
+                for r in rows[:100]
+            )
+
+        head = ("<tr><th>ago</th><th>action</th><th>score</th><th>request</th><th>who</th>"
+                "<th>rule</th><th>reason</th><th>µs</th></tr>")
+        uptime = time.strftime("%H:%M:%S", time.gmtime(max(0.0, now - self._started)))
+        return (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            "<meta http-equiv=refresh content=5><title>antiscrape status</title><style>"
+            "body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem}table{border-collapse:"
+            "collapse;margin-bottom:2rem}td,th{border-bottom:1px solid #ddd;padding:.2rem "
+            ".5rem;text-align:left;vertical-align:top}.block{color:#b00020}.challenge{color:"
+            "#a15c00}.throttle{color:#6a5acd}.allow{color:#2e7d32}</style></head><body>"
+            f"<h1>antiscrape status</h1><p>Up {uptime} · decisions: {counts}</p>"
+            "<h2>Top identities by score</h2><table><tr><th>who</th><th>network</th>"
+            "<th>fingerprint</th><th>requests</th><th>refused</th><th>score</th><th>max</th>"
+            f"<th>last action</th><th>last reason</th><th>seen</th></tr>{top_rows}</table>"
+            f"<h2>Recent refusals</h2><table>{head}"
+            f"{decision_rows(self.recent(refusals_only=True))}</table>"
+            f"<h2>Recent decisions</h2><table>{head}{decision_rows(self.recent())}</table>"
+            "</body></html>"
+        )
