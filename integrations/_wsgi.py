@@ -1,0 +1,88 @@
+"""Translation shared by the WSGI-shaped adapters (Flask, and Django under WSGI *and* ASGI).
+
+Django's ``request.META`` is a WSGI environ under WSGI and an environ-shaped dict under ASGI,
+and Flask's ``request.environ`` is the environ itself, so both adapters read the same keys.
+Everything here only translates; decisions stay in the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+from antiscrape.decision import Headers
+from antiscrape.request import headers_from_pairs
+
+_NAME_CACHE_MAX = 512
+_names: dict[str, str] = {}
+"""``HTTP_USER_AGENT`` -> ``user-agent``. Bounded: a client can invent header names."""
+
+_CONTENT_KEYS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+def _header_name(key: str) -> str:
+    name = _names.get(key)
+    if name is None:
+        name = key[5:].replace("_", "-").lower()
+        if len(_names) < _NAME_CACHE_MAX:
+            _names[key] = name
+    return name
+
+
+def _environ_pairs(environ: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if isinstance(value, str):
+                yield _header_name(key), value
+        elif key in _CONTENT_KEYS and value:
+            yield _CONTENT_KEYS[key], value
+
+
+def environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    """Request headers of a WSGI environ (or Django ``META``) with lower-case names.
+
+    Underscores in header names cannot be told from dashes in an environ; that is the
+    server's choice (most drop such headers) and the same for every WSGI app.
+    """
+    return headers_from_pairs(_environ_pairs(environ))
+
+
+_ANGLE = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
+
+
+@lru_cache(maxsize=1024)
+def angle_route(rule: str) -> str:
+    """``/users/<int:user_id>`` (werkzeug and Django ``path()`` syntax) -> ``/users/{user_id}``.
+
+    The core's route templates use ``{name}``; converting here lets one ``[[protect]]`` table
+    serve all three frameworks. Cached: an app has a fixed, small set of rules.
+    """
+    route = _ANGLE.sub(r"{\1}", rule)
+    return route if route.startswith("/") else "/" + route
+
+
+def text_params(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Path parameters as text (frameworks hand back converted ints, UUIDs...)."""
+    if not params:
+        return {}
+    return {name: value if isinstance(value, str) else str(value)
+            for name, value in params.items()}
+
+
+def merge_header(existing: str | None, value: str) -> str:
+    """Add one more value to a list-valued header (RFC 9110 section 5.3)."""
+    return value if not existing else existing + ", " + value
+
+
+def split_set_cookie(headers: Headers) -> tuple[list[tuple[str, str]], list[str]]:
+    """Separate ``Set-Cookie`` (never folded into one line) from the other headers."""
+    plain: list[tuple[str, str]] = []
+    cookies: list[str] = []
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            cookies.append(value)
+        else:
+            plain.append((name, value))
+    return plain, cookies
