@@ -1,0 +1,287 @@
+"""The challenge component the engine calls: issue, verify, redeem once, clear.
+
+Issuing is pure (a signed token inside the page, no storage). Verifying costs one HMAC, one
+SHA-256 and a string comparison; redeeming adds one ``PutIfAbsent`` in the engine's storage
+batch so an answer counts once. A correct answer earns a clearance cookie bound to the
+client's network prefix and user agent, never to its exact IP: dual-stack browsers and
+carrier-grade NAT change the address between requests and must not loop through challenges.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from ..clock import Clock
+from ..config import ChallengeRung, Config
+from ..decision import Action, Decision, Identity, Reply
+from ..keys import Keys
+from ..plan import Plan
+from ..request import RequestView, cookie_value
+from ..state.ops import Incr, Op, PutIfAbsent
+from . import pages
+from .return_path import is_safe_return_path, safe_return_path
+from .tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok, random_id
+
+CLOCK_SKEW = 60
+"""Seconds a token's issue time may lie in the future (several servers, slightly apart)."""
+
+_NONCE = re.compile(r"[0-9]{1,15}")
+
+WORKER = "worker.js"
+VERIFY = "verify"
+NOJS = "nojs"
+
+
+class Challenges:
+    """Proof-of-work challenges, the no-JavaScript wait fallback and the clearance cookie."""
+
+    def __init__(self, config: Config, clock: Clock, keys: Keys) -> None:
+        self.settings = config.challenge
+        self._clock = clock
+        self._keys = keys
+        self._fail_open = config.fail == "open"
+        # Without a configured key (debug only; Config refuses it otherwise) the tokens are
+        # signed with a random per-process key: they stop verifying on restart, nothing worse.
+        self._signer = Signer(config.signing_keys or (os.urandom(32),))
+        prefix = self.settings.path_prefix
+        self._prefix = prefix
+        self._verify_url = prefix + VERIFY
+        self._worker_url = prefix + WORKER
+        self._nojs_url = prefix + NOJS
+
+    # -- pure reads ------------------------------------------------------------------------
+
+    def binding(self, network: str, user_agent: str) -> str:
+        """Keyed hash tying a token to a network prefix and a user agent (not the exact IP)."""
+        return self._keys.hashed("challenge-bind|" + network + "|" + user_agent)
+
+    def rung(self, score: int) -> ChallengeRung:
+        """The ladder's rung for a risk score: the first whose ``max_score`` covers it."""
+        ladder = self.settings.ladder
+        for rung in ladder:
+            if score <= rung.max_score:
+                return rung
+        return ladder[-1]
+
+    def read_clearance(self, view: RequestView, network: str) -> str | None:
+        """The clearance id of a valid cookie for this network + UA, else None. No I/O."""
+        raw = cookie_value(view.header("cookie"), self.settings.cookie_name)
+        if raw is None:
+            return None
+        token = ClearanceToken.decode(self._signer, raw)
+        if token is None:
+            return None
+        now = self._clock()
+        # Validity is judged with today's clearance_ttl, so shortening it takes effect at once.
+        if not token.issued - CLOCK_SKEW <= now < token.issued + self.settings.clearance_ttl:
+            return None
+        if not hmac.compare_digest(token.bind, self.binding(network, view.header("user-agent"))):
+            return None
+        return token.id
+
+    def is_endpoint(self, path: str) -> bool:
+        return path.startswith(self._prefix)
+
+    def failure_key(self, identity: Identity) -> str:
+        """Counter of failed answers, per client address (a neighbour behind the same NAT
+        gateway is not punished for someone else's failures, as a network key would do)."""
+        return self._keys("challenge-fail", self._keys.hashed(identity.ip))
+
+    def spent_key(self, challenge_id: str) -> str:
+        return self._keys("challenge-spent", challenge_id)
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    def challenge(self, view: RequestView, identity: Identity, score: int, reason: str,
+                  status: int | None = None) -> Reply:
+        """The answer to a challenged request: an HTML page or a problem+json document.
+
+        ``reason`` is for logs only: telling a scraper which signal caught it would teach it
+        what to fix, so it never reaches the client.
+        """
+        del reason
+        if status is None or not 400 <= status <= 599:
+            status = self.settings.status
+        rung = self.rung(score)
+        now = self._clock()
+        token = ChallengeToken(
+            id=random_id(),
+            issued=int(now * 1000),
+            difficulty=rung.difficulty,
+            wait=rung.wait,
+            bind=self.binding(identity.network, view.header("user-agent")),
+            return_to=safe_return_path(view.path, view.query),
+        )
+        encoded = token.encode(self._signer)
+        if pages.wants_html(view.header("accept")):
+            return self._page(token, encoded, status, rung.wait)
+        return pages.problem(
+            status, "challenge-required", "Challenge required",
+            "This resource is protected against automated collection. Open it in a web "
+            "browser, or solve the proof-of-work described in 'challenge' and send the answer "
+            "to obtain a clearance cookie.",
+            challenge={
+                "algorithm": "sha256-leading-zero-bits",
+                "input": "<seed>:<nonce>",
+                "seed": token.id,
+                "difficulty": token.difficulty,
+                "wait": token.wait,
+                "expires": int(now) + self.settings.challenge_ttl,
+                "answer": {"method": "POST", "url": self._verify_url,
+                           "query": {"t": encoded, "n": "<nonce as decimal digits>"}},
+            },
+            clearance={"cookie": self.settings.cookie_name,
+                       "ttl": self.settings.clearance_ttl},
+        )
+
+    def _page(self, token: ChallengeToken, encoded: str, status: int, remaining: float) -> Reply:
+        quoted = quote(encoded, safe="")
+        data = pages.PageData(
+            token=encoded,
+            seed=token.id,
+            difficulty=token.difficulty,
+            wait=token.wait,
+            remaining=remaining,
+            verify_url=self._verify_url,
+            worker_url=self._worker_url,
+            nojs_url=f"{self._nojs_url}?t={quoted}" if self.settings.nojs_fallback else None,
+            return_to=token.return_to,
+        )
+        return pages.challenge_page(data, status)
+
+    # -- the endpoints ---------------------------------------------------------------------
+
+    def endpoint(self, view: RequestView, identity: Identity, score: int) -> Plan:
+        """Serve the worker script, check a proof-of-work answer, or the no-JS wait answer."""
+        name = view.path[len(self._prefix):]
+        method = view.method.upper()
+        if name == WORKER and method in ("GET", "HEAD"):
+            return self._done(Decision(Action.ALLOW, "challenge:worker", score=score,
+                                       reply=pages.worker_script(), identity=identity))
+        if name == VERIFY:
+            if method != "POST":
+                return self._done(self._rejected(view, identity, score, "method", None, 405))
+            return self._answer(view, identity, score, nojs=False)
+        if name == NOJS and self.settings.nojs_fallback and method in ("GET", "HEAD", "POST"):
+            return self._answer(view, identity, score, nojs=True)
+        return self._done(self._rejected(view, identity, score, "not-found", None, 404))
+
+    def _answer(self, view: RequestView, identity: Identity, score: int, *,
+                nojs: bool) -> Plan:
+        params = parse_qs(view.query, max_num_fields=8)
+        encoded = (params.get("t") or [""])[0]
+        nonce = "0" if nojs else (params.get("n") or [""])[0]
+        token = ChallengeToken.decode(self._signer, encoded)
+        now = self._clock()
+        why = self._check(token, nonce, view, identity, now, nojs)
+        if why == "early" and token is not None:
+            # A browser that came back before its wait ended (a person clicking early): show
+            # the wait again. No failure is counted, and the page offers nothing new.
+            remaining = token.issued / 1000 + token.wait - now
+            return self._done(Decision(
+                Action.CHALLENGE, "challenge:early", score=score, identity=identity,
+                reply=self._page(token, encoded, self.settings.status, remaining)))
+        if why is not None:
+            failed = self._rejected(view, identity, score, why, token)
+            return Plan(ops=(self._count_failure(identity),), finish=lambda _r: failed,
+                        failed=lambda: failed)
+        assert token is not None
+        spend = PutIfAbsent(self.spent_key(token.id), "1", self.settings.challenge_ttl + CLOCK_SKEW)
+
+        def finish(results: Sequence[Any]) -> Decision:
+            if results[0] is True:
+                return self._cleared(view, identity, score, token, now)
+            return self._rejected(view, identity, score, "replayed", token)
+
+        def storage_down() -> Decision:
+            # The answer is verified; only the once-only check is missing. Failing open lets
+            # the browser in (budgets still apply); failing closed asks it to retry later.
+            if self._fail_open:
+                return self._cleared(view, identity, score, token, now)
+            return self._rejected(view, identity, score, "unavailable", token, 503)
+
+        return Plan(ops=(spend,), finish=finish, failed=storage_down)
+
+    def _check(self, token: ChallengeToken | None, nonce: str, view: RequestView,
+               identity: Identity, now: float, nojs: bool) -> str | None:
+        """Why an answer is refused (a short word for logs), or None when it is good."""
+        if token is None:
+            return "invalid"
+        issued = token.issued / 1000
+        if not issued - CLOCK_SKEW <= now < issued + self.settings.challenge_ttl:
+            return "expired"
+        bind = self.binding(identity.network, view.header("user-agent"))
+        if not hmac.compare_digest(token.bind, bind):
+            return "other-client"
+        if not _NONCE.fullmatch(nonce):
+            return "malformed"
+        if nojs or token.difficulty == 0:
+            if now < issued + token.wait:
+                return "early"
+            return None
+        if not leading_zero_bits_ok(token.id, nonce, token.difficulty):
+            return "wrong-answer"
+        return None
+
+    def _count_failure(self, identity: Identity) -> Op:
+        return Incr(self.failure_key(identity), ttl=self.settings.failure_window)
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def _cleared(self, view: RequestView, identity: Identity, score: int,
+                 token: ChallengeToken, now: float) -> Decision:
+        clearance = ClearanceToken(id=random_id(), issued=int(now), bind=token.bind)
+        cookie = (f"{self.settings.cookie_name}={clearance.encode(self._signer)}; Path=/; "
+                  f"Max-Age={self.settings.clearance_ttl}; HttpOnly; SameSite=Lax")
+        if view.scheme == "https":
+            cookie += "; Secure"
+        target = token.return_to if is_safe_return_path(token.return_to) else "/"
+        reply = Reply(303, (("location", target), ("set-cookie", cookie),
+                            ("cache-control", "no-store"),
+                            ("content-type", "text/plain; charset=utf-8")), b"")
+        return Decision(Action.ALLOW, "challenge:passed", score=score, reply=reply,
+                        identity=replace(identity, clearance=clearance.id))
+
+    def _rejected(self, view: RequestView, identity: Identity, score: int, why: str,
+                  token: ChallengeToken | None, status: int | None = None) -> Decision:
+        status = status or self.settings.status
+        again = token.return_to if token and is_safe_return_path(token.return_to) else "/"
+        title, text = _EXPLAIN.get(why, _EXPLAIN["invalid"])
+        if pages.wants_html(view.header("accept")):
+            reply = pages.message_page(status, title, text, again, "failed")
+        else:
+            reply = pages.problem(status, "challenge-failed", title, text, reason=why,
+                                  retry=again)
+        action = Action.ALLOW if status in (404, 405) else Action.CHALLENGE
+        return Decision(action, f"challenge:{why}", score=score, reply=reply, identity=identity)
+
+    @staticmethod
+    def _done(decision: Decision) -> Plan:
+        return Plan(ops=(), finish=lambda _r: decision, failed=lambda: decision)
+
+
+_EXPLAIN: dict[str, tuple[str, str]] = {
+    "invalid": ("The check did not succeed",
+                "The answer to the browser check was not valid. Please try again."),
+    "malformed": ("The check did not succeed",
+                  "The answer to the browser check was not valid. Please try again."),
+    "wrong-answer": ("The check did not succeed",
+                     "The answer to the browser check was wrong. Please try again."),
+    "expired": ("The check has expired",
+                "The browser check took too long and has expired. Please try again."),
+    "other-client": ("The check did not succeed",
+                     "The browser check was started from another network or browser. "
+                     "Please try again."),
+    "replayed": ("The check was already used",
+                 "This browser check has already been answered. Please try again."),
+    "unavailable": ("Please try again shortly",
+                    "The browser check cannot be completed right now."),
+    "method": ("Not allowed", "Answers to the browser check are sent with POST."),
+    "not-found": ("Not found", "There is nothing here."),
+}
