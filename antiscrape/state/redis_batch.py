@@ -1,0 +1,161 @@
+"""Turn a batch of storage ops into calls of the server-side script, and its replies back into
+the result types of ``state.ops`` (pure: no I/O, so it is tested without a server).
+
+The script (``lua/batch.lua``) interprets the whole batch, which is what makes one request cost
+one round trip. On a Redis Cluster the keys of one script call must share a hash slot, so a
+batch is split into one call per slot (sent together in one pipeline) and the keys of a
+:class:`~antiscrape.state.ops.DistinctAdd` (counted together with PFCOUNT) are given a hash tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from ..errors import StorageError
+from .ops import DistinctAdd, Get, Hit, HitResult, Incr, Op, Put, PutIfAbsent, Recent
+
+SCRIPT: str = resources.files("antiscrape.state").joinpath("lua/batch.lua").read_text("utf-8")
+SCRIPT_SHA: str = hashlib.sha1(SCRIPT.encode("utf-8")).hexdigest()
+
+Arg = str | int
+
+
+@dataclass(slots=True)
+class Call:
+    """One script invocation: its keys, its arguments and which ops of the batch it runs."""
+
+    now_arg: str
+    keys: list[str] = field(default_factory=list)
+    args: list[Arg] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+    def argv(self) -> list[Arg]:
+        return [self.now_arg, *self.args]
+
+
+class KeyNamer:
+    """Physical key names: every key lives under ``prefix:`` (keys the engine built with
+    :class:`antiscrape.keys.Keys` already do), and on a cluster the keys of a DistinctAdd get a
+    hash tag so a key and its older buckets share a slot.
+
+    The cluster convention: a DistinctAdd's ``key`` and ``also`` keys differ only in their last
+    ``:``-separated part (the time bucket); everything before it becomes the hash tag.
+    """
+
+    __slots__ = ("_head", "cluster")
+
+    def __init__(self, prefix: str, *, cluster: bool = False) -> None:
+        self._head = prefix + ":" if prefix else ""
+        self.cluster = cluster
+
+    def plain(self, key: str) -> str:
+        head = self._head
+        return key if key.startswith(head) else head + key
+
+    def distinct(self, key: str) -> str:
+        key = self.plain(key)
+        if not self.cluster or "{" in key:
+            return key
+        base, sep, last = key.rpartition(":")
+        return f"{{{base}}}:{last}" if sep else key
+
+    def keys_of(self, op: Op) -> tuple[str, ...]:
+        if type(op) is DistinctAdd:
+            return (self.distinct(op.key), *(self.distinct(k) for k in op.also))
+        return (self.plain(op.key),)
+
+
+def record(op: Op) -> list[Arg]:
+    """The op's code and fields, in the order ``batch.lua`` reads them."""
+    t = type(op)
+    if t is Hit:
+        return ["H", op.window, op.limit, op.cost]  # type: ignore[union-attr]
+    if t is Incr:
+        return ["I", op.ttl, op.amount]  # type: ignore[union-attr]
+    if t is Get:
+        return ["G"]
+    if t is Put:
+        return ["P", op.value, op.ttl]  # type: ignore[union-attr]
+    if t is PutIfAbsent:
+        return ["A", op.value, op.ttl]  # type: ignore[union-attr]
+    if t is DistinctAdd:
+        return ["D", op.member, op.ttl, len(op.also)]  # type: ignore[union-attr]
+    if t is Recent:
+        return ["R", op.value, op.size, op.ttl]  # type: ignore[union-attr]
+    raise TypeError(f"unknown storage operation {op!r}")
+
+
+def plan(ops: Sequence[Op], now_arg: str, namer: KeyNamer,
+         slot_of: Callable[[str], int] | None = None) -> list[Call]:
+    """Group the batch into script calls: one call, or one per hash slot on a cluster."""
+    if slot_of is None:
+        call = Call(now_arg)
+        for i, op in enumerate(ops):
+            call.keys.extend(namer.keys_of(op))
+            call.args.extend(record(op))
+            call.positions.append(i)
+        return [call]
+    calls: dict[int, Call] = {}
+    for i, op in enumerate(ops):
+        keys = namer.keys_of(op)
+        slot = slot_of(keys[0])
+        if any(slot_of(k) != slot for k in keys[1:]):
+            raise StorageError(
+                f"cluster: the keys of {type(op).__name__} {op.key!r} fall in different hash "
+                "slots; its 'also' keys must differ from 'key' only in the last ':' part")
+        call = calls.get(slot)
+        if call is None:
+            call = calls[slot] = Call(now_arg)
+        call.keys.extend(keys)
+        call.args.extend(record(op))
+        call.positions.append(i)
+    return list(calls.values())
+
+
+def _text(raw: Any) -> str:
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+
+
+def _texts(raw: Any) -> tuple[str, ...]:
+    return tuple(_text(v) for v in raw)
+
+
+def decode(op: Op, raw: Any) -> Any:
+    """One op's reply as the memory backend would have returned it."""
+    t = type(op)
+    if t is Hit:
+        count, reset, counted = _text(raw).split(" ")
+        return HitResult(float(count), float(reset), counted == "1")
+    if t is Incr or t is DistinctAdd:
+        return int(raw)
+    if t is Get:
+        if raw is None or isinstance(raw, int):
+            return raw
+        if isinstance(raw, list):
+            return _texts(raw)
+        return _text(raw)
+    if t is Put:
+        return None
+    if t is PutIfAbsent:
+        return bool(raw)
+    if t is Recent:
+        return _texts(raw)
+    raise TypeError(f"unknown storage operation {op!r}")
+
+
+def assemble(ops: Sequence[Op], calls: Sequence[Call], replies: Sequence[Any]) -> list[Any]:
+    """Put each call's replies back in batch order; a malformed reply is a StorageError."""
+    results: list[Any] = [None] * len(ops)
+    try:
+        for call, reply in zip(calls, replies, strict=True):
+            if len(reply) != len(call.positions):
+                raise ValueError(f"{len(reply)} replies for {len(call.positions)} ops")
+            for pos, raw in zip(call.positions, reply, strict=True):
+                results[pos] = decode(ops[pos], raw)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise StorageError(f"redis: unexpected reply from the batch script: {exc}") from exc
+    return results
