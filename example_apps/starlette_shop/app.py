@@ -130,29 +130,43 @@ def _routes(site: ShopSite, secret: str) -> list[Route]:
 
 
 def create_app(config: str | os.PathLike[str] = CONFIG_PATH, *, ids: IdMode | None = None,
-               overrides: dict[str, Any] | None = None, protected: bool = True) -> Starlette:
+               overrides: dict[str, Any] | None = None, protected: bool = True,
+               engine_options: dict[str, Any] | None = None) -> Starlette:
     """The shop. ``ids``: "sequential" (default, or ``SHOP_IDS``) or "opaque".
 
     ``overrides`` is merged into the config file (the demo and tests tighten budgets with
-    it); ``protected=False`` builds the bare shop, for comparison.
+    it); ``protected=False`` builds the bare shop, for comparison; ``engine_options`` go to
+    ``Engine`` (a test clock, a storage).
     """
     mode: IdMode = ids or os.environ.get("SHOP_IDS", "sequential")  # type: ignore[assignment]
     secret = os.environ.get(SECRET_ENV) or "example-shop-session-secret"
     site = ShopSite(mode, secret)
     middleware = [Middleware(DemoSessionMiddleware, secret=secret)]
+    engine = None
     if protected:
         from antiscrape.integrations.starlette import AntiScrapeMiddleware
 
-        middleware.append(Middleware(AntiScrapeMiddleware,
-                                     config=shop_config(config, site, overrides)))
+        from antiscrape.engine import Engine
+
+        # Building the engine here (instead of passing config=) keeps a handle on it for the
+        # demo's status page and counters; a project can simply pass config="antiscrape.toml".
+        engine = Engine(shop_config(config, site, overrides), **(engine_options or {}))
+        middleware.append(Middleware(AntiScrapeMiddleware, engine=engine))
     app = Starlette(routes=_routes(site, secret), middleware=middleware)
     app.state.site = site
+    app.state.antiscrape = engine
     return app
+
+
+_app: Starlette | None = None
 
 
 def __getattr__(name: str) -> Any:
     # ``uvicorn example_apps.starlette_shop.app:app`` builds the app on first access only, so
     # importing this module (tests, the demo) never loads config as a side effect.
     if name == "app":
-        return create_app()
+        global _app
+        if _app is None:
+            _app = create_app()
+        return _app
     raise AttributeError(name)
