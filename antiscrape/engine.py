@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .clock import Clock, system_clock
@@ -30,6 +30,7 @@ from .replies import refusal
 from .request import RequestView
 from .signals import budget_factor, score_request
 from .state import AsyncStorage, Get, Hit, HitResult, Storage, open_storage
+from .status import StatusBoard
 from .throttle import LEVEL_NAMES, Rate, RouteClass, build_route_classes, retry_after, route_class
 from .useragent import UAInfo, lookup
 
@@ -99,6 +100,10 @@ class Engine:
             else enumeration
         self.goodbots = _build_goodbots(cfg) if goodbots is _DEFAULT else goodbots
         self.observers: list[Observer] = []
+        self.status_board: StatusBoard | None = None
+        if cfg.status_page.enabled:  # the live status page: an observer that also answers
+            self.status_board = StatusBoard.from_config(cfg, clock=clock)
+            self.observers.append(self.status_board)
         self.storage_errors = LogOnce(log)
         self.internal_errors = LogOnce(log)
         self._exempt_decision = Decision(Action.ALLOW, "exempt path", rule="exempt")
@@ -383,6 +388,11 @@ class Engine:
                 except Exception as exc:
                     self.internal_errors("observer", "antiscrape: observer %r failed",
                                          observer, exc=exc)
+        board = self.status_board
+        if board is not None and decision.reply is None and board.matches(view.path):
+            # Served only to requests the policy let through, so guessing the token is
+            # budgeted like any other request.
+            decision = replace(decision, reply=board.reply(view))
         return decision
 
     def _internal_error(self, exc: Exception) -> Decision:
