@@ -44,8 +44,13 @@ class GoodBots:
                  bots: tuple[BotSpec, ...] = ALL_BOTS,
                  ranges: RangeData | None = None,
                  ptr: Callable[[str], str] = system_ptr,
-                 forward: Callable[[str], list[str]] = system_forward) -> None:
+                 forward: Callable[[str], list[str]] = system_forward,
+                 offline: bool = False) -> None:
+        """``offline`` (log replay): no DNS at all, and a claim the ranges do not confirm is
+        unknown (None) rather than failed when the vendor verifies by reverse DNS, because
+        an old log's crawler may have used addresses no longer in today's published lists."""
         settings = (config or Config.load({"debug": True})).good_bots
+        self._offline = offline
         self._verify = frozenset(settings.verify)
         self._reverse_dns = settings.reverse_dns
         self._matcher = UserAgentMatcher(bots)
@@ -87,6 +92,8 @@ class GoodBots:
         table = self._tables.get(spec.name)
         if table is not None and address in table:
             return self._remember(key, True)
+        if self._offline and spec.rdns_suffixes:
+            return None
         if not (self._reverse_dns and spec.rdns_suffixes):
             # Nothing else could confirm it: the vendor's ranges are the whole truth.
             return self._remember(key, False)

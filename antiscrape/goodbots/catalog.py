@@ -45,9 +45,12 @@ SEARCH = _bots(
     ("googlebot", ("Googlebot", "Googlebot-Image", "Googlebot-News", "Googlebot-Video",
                    "Storebot-Google", "Google-InspectionTool", "GoogleOther",
                    "GoogleOther-Image", "GoogleOther-Video", "AdsBot-Google",
-                   "AdsBot-Google-Mobile", "Mediapartners-Google", "APIs-Google",
-                   "FeedFetcher-Google"),
+                   "AdsBot-Google-Mobile", "Mediapartners-Google"),
      ("googlebot.com", "google.com", "googleusercontent.com")),
+    # Fetches a user asked for (feeds, site verification): Google lists them apart from its
+    # crawlers, with their own IP ranges, so a Googlebot verdict does not apply to them.
+    ("google-fetcher", ("FeedFetcher-Google", "APIs-Google", "Google-Site-Verification",
+                        "Google-Read-Aloud"), ("google.com", "googleusercontent.com")),
     ("bingbot", ("bingbot", "BingPreview", "msnbot", "msnbot-media", "adidxbot",
                  "MicrosoftPreview"), ("search.msn.com",)),
     ("applebot", ("Applebot",), ("applebot.apple.com",)),
