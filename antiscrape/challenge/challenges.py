@@ -57,9 +57,9 @@ class Challenges:
 
     # -- pure reads ------------------------------------------------------------------------
 
-    def binding(self, network: str, user_agent: str) -> str:
+    def binding(self, network: str, user_agent: str, key_index: int = 0) -> str:
         """Keyed hash tying a token to a network prefix and a user agent (not the exact IP)."""
-        return self._keys.hashed("challenge-bind|" + network + "|" + user_agent)
+        return self._signer.binding(network + "|" + user_agent, key_index)
 
     def rung(self, score: int) -> ChallengeRung:
         """The ladder's rung for a risk score: the first whose ``max_score`` covers it."""
@@ -81,7 +81,8 @@ class Challenges:
         # Validity is judged with today's clearance_ttl, so shortening it takes effect at once.
         if not token.issued - CLOCK_SKEW <= now < token.issued + self.settings.clearance_ttl:
             return None
-        if not hmac.compare_digest(token.bind, self.binding(network, view.header("user-agent"))):
+        bind = self.binding(network, view.header("user-agent"), token.key_index)
+        if not hmac.compare_digest(token.bind, bind):
             return None
         return token.id
 
@@ -216,7 +217,7 @@ class Challenges:
         issued = token.issued / 1000
         if not issued - CLOCK_SKEW <= now < issued + self.settings.challenge_ttl:
             return "expired"
-        bind = self.binding(identity.network, view.header("user-agent"))
+        bind = self.binding(identity.network, view.header("user-agent"), token.key_index)
         if not hmac.compare_digest(token.bind, bind):
             return "other-client"
         if not _NONCE.fullmatch(nonce):
@@ -236,7 +237,9 @@ class Challenges:
 
     def _cleared(self, view: RequestView, identity: Identity, score: int,
                  token: ChallengeToken, now: float) -> Decision:
-        clearance = ClearanceToken(id=random_id(), issued=int(now), bind=token.bind)
+        # Re-bound under the current first key, in case the challenge predates a rotation.
+        bind = self.binding(identity.network, view.header("user-agent"))
+        clearance = ClearanceToken(id=random_id(), issued=int(now), bind=bind)
         cookie = (f"{self.settings.cookie_name}={clearance.encode(self._signer)}; Path=/; "
                   f"Max-Age={self.settings.clearance_ttl}; HttpOnly; SameSite=Lax")
         if view.scheme == "https":

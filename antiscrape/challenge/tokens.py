@@ -28,6 +28,7 @@ MAX_TOKEN_CHARS = 4_096
 
 CHALLENGE = b"antiscrape-challenge-v1|"
 CLEARANCE = b"antiscrape-clearance-v1|"
+BINDING = b"antiscrape-binding-v1|"
 
 
 def _b64encode(raw: bytes) -> str:
@@ -67,8 +68,19 @@ class Signer:
         raw = payload.encode("utf-8")
         return _b64encode(raw) + "." + _b64encode(self._tag(0, purpose, raw))
 
-    def unsign(self, purpose: bytes, token: str) -> str | None:
-        """The payload if ``token`` carries a valid tag under any key, else None. Never raises."""
+    def binding(self, text: str, key_index: int = 0) -> str:
+        """A keyed hash (16 hex chars) of ``text`` under one of the keys.
+
+        Tokens carry the hash of the client's network + user agent, never the values: under a
+        plain hash an IPv4 /24 would be found by trying all 2^24 of them. The hash is checked
+        under the key that verified the token, so rotating keys does not void the cookies
+        issued before the rotation.
+        """
+        return self._tag(key_index, BINDING, text.encode("utf-8", "surrogatepass"))[:8].hex()
+
+    def unsign(self, purpose: bytes, token: str) -> tuple[str, int] | None:
+        """The payload and the index of the key that signed it if ``token`` carries a valid tag
+        under any key, else None. Never raises."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         body, sep, tag_text = token.rpartition(".")
@@ -78,14 +90,15 @@ class Signer:
         tag = _b64decode(tag_text)
         if raw is None or tag is None or len(tag) != MAC_BYTES:
             return None
-        valid = False
+        matched = -1
         for index in range(len(self._macs)):
             # Every key is tried (no early exit) so timing does not tell which key matched.
-            valid |= hmac.compare_digest(self._tag(index, purpose, raw), tag)
-        if not valid:
+            if hmac.compare_digest(self._tag(index, purpose, raw), tag) and matched < 0:
+                matched = index
+        if matched < 0:
             return None
         try:
-            return raw.decode("utf-8")
+            return raw.decode("utf-8"), matched
         except UnicodeDecodeError:
             return None
 
@@ -99,8 +112,10 @@ class ChallengeToken:
     difficulty: int
     wait: float
     bind: str
-    """Keyed hash of network prefix + user agent (see ``Challenges.binding``)."""
+    """Keyed hash of network prefix + user agent (see ``Signer.binding``)."""
     return_to: str
+    key_index: int = 0
+    """Which signing key verified this token (0 for a token being issued)."""
 
     def encode(self, signer: Signer) -> str:
         wait_ds = round(self.wait * 10)
@@ -110,15 +125,16 @@ class ChallengeToken:
 
     @classmethod
     def decode(cls, signer: Signer, token: str) -> ChallengeToken | None:
-        payload = signer.unsign(CHALLENGE, token)
-        if payload is None:
+        unsigned = signer.unsign(CHALLENGE, token)
+        if unsigned is None:
             return None
-        parts = payload.split("|", 5)
+        parts = unsigned[0].split("|", 5)
         if len(parts) != 6:
             return None
         cid, issued, difficulty, wait_ds, bind, return_to = parts
         try:
-            return cls(cid, int(issued), int(difficulty), int(wait_ds) / 10, bind, return_to)
+            return cls(cid, int(issued), int(difficulty), int(wait_ds) / 10, bind, return_to,
+                       unsigned[1])
         except ValueError:
             return None
 
@@ -130,20 +146,21 @@ class ClearanceToken:
     id: str
     issued: int
     bind: str
+    key_index: int = 0
 
     def encode(self, signer: Signer) -> str:
         return signer.sign(CLEARANCE, f"{self.id}|{self.issued}|{self.bind}")
 
     @classmethod
     def decode(cls, signer: Signer, token: str) -> ClearanceToken | None:
-        payload = signer.unsign(CLEARANCE, token)
-        if payload is None:
+        unsigned = signer.unsign(CLEARANCE, token)
+        if unsigned is None:
             return None
-        parts = payload.split("|")
+        parts = unsigned[0].split("|")
         if len(parts) != 3:
             return None
         try:
-            return cls(parts[0], int(parts[1]), parts[2])
+            return cls(parts[0], int(parts[1]), parts[2], unsigned[1])
         except ValueError:
             return None
 
