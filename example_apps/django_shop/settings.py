@@ -18,7 +18,7 @@ SECRET_KEY = os.environ.get(SECRET_ENV) or "example-shop-session-secret"
 DEBUG = os.environ.get("SHOP_DEBUG") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 ROOT_URLCONF = "example_apps.django_shop.urls"
-INSTALLED_APPS: list[str] = []
+INSTALLED_APPS = ["antiscrape.integrations.django.AntiScrapeConfig"]  # system checks
 DATABASES: dict[str, dict[str, str]] = {}
 USE_TZ = True
 
