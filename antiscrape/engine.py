@@ -363,8 +363,6 @@ class Engine:
     def _storage_failed(self, plan: Plan, exc: StorageError) -> Decision:
         self.storage_errors("storage", "antiscrape: storage unreachable, failing %s: %s",
                             self.config.fail, exc)
-        if plan.failed is not None:
-            return plan.failed()
         if self.config.fail == "closed":
             return Decision(Action.BLOCK, "state storage unreachable (failing closed)",
                             rule="storage", retry_after=5,
