@@ -190,29 +190,143 @@ class ChallengeSettings:
 
 @dataclass(frozen=True)
 class ProtectRule:
-    """A protected resource: a route template whose parameter names one record."""
+    """A protected resource: a route template whose parameter names one record.
+
+    ``route`` uses ``{name}`` placeholders (``/users/{user_id}``); Starlette converters
+    (``{user_id:int}``) and Django-style ``<int:user_id>`` are accepted too.
+    """
 
     route: str
     kind: str
     id_param: str | None = None
-    """Path or query parameter holding the record id; default: the route's last parameter."""
+    """Path or query parameter holding the record id; default: the route's last parameter
+    (a route without parameters takes ``id`` from the query string)."""
     page_param: str | None = None
+    """Query (or path) parameter holding the page number of a paginated listing: each page
+    counts as one record (``/items/7/comments?page=3`` is record ``7`` page 3)."""
     monitor: bool = False
+    """Decide and log enumeration verdicts on this route, but never enforce them."""
+
+    def validate(self, path: str) -> None:
+        if not self.route.startswith("/"):
+            raise ConfigError(f"{path}.route", "must start with '/'")
+        if not self.kind or not self.kind.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{path}.kind", "use letters, digits, '-' or '_' only")
+
+
+WINDOW_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+
+
+def parse_window(text: str, path: str) -> int:
+    """``"10m"`` -> 600 seconds: a number and one unit of s, m, h, d or w."""
+    unit = WINDOW_UNITS.get(text[-1:]) if text else None
+    number = text[:-1]
+    if unit is None or not number.isdigit() or int(number) <= 0:
+        raise ConfigError(path, f"not a window like '10m', '1h', '1d' or '7d': {text!r}")
+    return int(number) * unit
+
+
+ENUMERATION_LEVELS = ("account", "clearance", "ip", "fingerprint", "network")
+
+
+def _default_distinct_budget() -> dict[str, int]:
+    return {"10m": 40, "1d": 250, "7d": 800}
+
+
+def _default_level_factors() -> dict[str, float]:
+    return {"account": 1.0, "clearance": 1.0, "ip": 1.0, "fingerprint": 8.0, "network": 20.0}
+
+
+def _default_level_windows() -> dict[str, tuple[str, ...]]:
+    return {"clearance": ("1d", "7d"), "ip": ("1d",), "fingerprint": ("1d", "7d"),
+            "network": ("7d",)}
 
 
 @dataclass(frozen=True)
 class EnumerationSettings:
-    """Distinct-record budgets per protected kind and window (see the enumeration guard)."""
+    """Distinct-record budgets per protected kind and window (see the enumeration guard).
+
+    Budgets are what *one person* may read; each identity level multiplies them by its
+    factor, because several people can share that level (a household or office behind one
+    IP, everybody on one popular browser build, a mobile carrier's /24). The defaults leave
+    a person reading 30 profiles and 10 comment pages a day far below every budget (their
+    day count stays under 100 even with the window's overlap), let fifty such people share an
+    office IP (shared levels only ever *challenge*; once each person holds a clearance they
+    are counted on their own), and stop a crawler at 250 distinct records a day per IP,
+    clearance or account, and at 2 000 per browser fingerprint however many IPs it rotates.
+    """
 
     budgets: dict[str, dict[str, int]] = field(default_factory=dict)
-    """``{kind: {window: distinct records}}``, windows like ``"10m"``, ``"1h"``, ``"1d"``."""
+    """``{kind: {window: distinct records}}``, windows like ``"10m"``, ``"1h"``, ``"1d"``,
+    ``"7d"``. Kinds not listed use ``default_budget``."""
+    default_budget: dict[str, int] = field(default_factory=_default_distinct_budget)
+    """Per-person budget of every kind without its own entry in ``budgets``."""
+    levels: dict[str, float] = field(default_factory=_default_level_factors)
+    """Budget multiplier per identity level (account, clearance, ip, fingerprint, network);
+    0 stops counting a level."""
+    level_windows: dict[str, tuple[str, ...]] = field(default_factory=_default_level_windows)
+    """Windows counted at a level (a level not listed, or none of whose windows the kind's
+    budget has, counts every window of the budget).
+    Each window at each level costs one storage operation per protected request, so shared
+    levels count only the windows that matter for them: a day for IPs (addresses change),
+    a week for networks, a day and a week for fingerprints (slow IP-rotating crawls)."""
+    block_factor: float = 2.0
+    """Counts at this multiple of a personal (account, clearance) budget are blocked rather
+    than throttled; shared levels never block on counts alone, they challenge."""
     canaries: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """``{kind: [ids]}``: tripwire records no page links to; reading one convicts."""
     conviction_ttl: int = 7 * 86_400
+    """Seconds a canary reader stays blocked: its IP, account, clearance, and its browser
+    fingerprint within its network."""
+    fingerprint_conviction_ttl: int = 0
+    """Seconds a canary read also blocks its fingerprint on *every* network (stops an
+    IP-rotating crawler's next reads at once). Off by default: a popular browser build is
+    shared by many people, and anyone could otherwise lock all of them out by fetching a
+    canary URL. Sites whose fingerprints are specific (a TLS fingerprint header) may set it."""
+    walk_length: int = 8
+    """Consecutive numeric ids walked with one constant stride (ascending or descending)
+    that count as a sequential walk; 0 switches walk detection off."""
+    walk_max_stride: int = 16
+    """Largest stride (absolute id step) still considered a walk."""
     max_page: int = 50
     """Pages deeper than this on a protected listing count as harvesting."""
+    deep_page_budget: int = 5
+    """Pages deeper than ``max_page`` an identity may read per hour before it is flagged."""
     miss_budget: int = 30
     """404/410 answers on protected routes per identity and hour before it is flagged."""
+
+    def validate(self, path: str) -> None:
+        for kind, table in (*self.budgets.items(), ("*", self.default_budget)):
+            where = f"{path}.budgets.{kind}" if kind != "*" else f"{path}.default_budget"
+            if not table:
+                raise ConfigError(where, "needs at least one window, e.g. {\"1d\" = 250}")
+            for window, budget in table.items():
+                parse_window(window, f"{where}.{window}")
+                if budget < 1:
+                    raise ConfigError(f"{where}.{window}", "must be at least 1")
+        for level, factor in self.levels.items():
+            if level not in ENUMERATION_LEVELS:
+                raise ConfigError(f"{path}.levels.{level}",
+                                  f"unknown level; use {', '.join(ENUMERATION_LEVELS)}")
+            if factor < 0:
+                raise ConfigError(f"{path}.levels.{level}", "must be 0 (off) or positive")
+        for level, windows in self.level_windows.items():
+            if level not in ENUMERATION_LEVELS:
+                raise ConfigError(f"{path}.level_windows.{level}",
+                                  f"unknown level; use {', '.join(ENUMERATION_LEVELS)}")
+            for i, window in enumerate(windows):
+                parse_window(window, f"{path}.level_windows.{level}[{i}]")
+        if self.block_factor < 1:
+            raise ConfigError(f"{path}.block_factor", "must be at least 1")
+        for name in ("conviction_ttl", "max_page", "miss_budget", "deep_page_budget"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{path}.{name}", "must be at least 1")
+        if self.fingerprint_conviction_ttl < 0 or self.walk_length < 0:
+            raise ConfigError(path, "fingerprint_conviction_ttl and walk_length must be >= 0")
+        if self.walk_length == 1:
+            raise ConfigError(f"{path}.walk_length", "a walk needs at least 2 ids (or 0: off)")
+        if self.walk_max_stride < 1:
+            raise ConfigError(f"{path}.walk_max_stride", "must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -415,8 +415,8 @@ def _build_challenges(cfg: Config, clock: Clock, keys: Keys) -> Any:
 
 
 def _build_enumeration(cfg: Config, keys: Keys) -> Any:
-    if not cfg.protect and not cfg.enumeration.canaries:
-        return None
+    # Always built: routes may be protected by a decorator the config never mentions; the
+    # guard costs one dictionary look-up on requests to unprotected routes.
     from .enumeration import EnumerationGuard
 
     return EnumerationGuard(cfg, keys)

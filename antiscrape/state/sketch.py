@@ -1,32 +1,256 @@
-"""Bounded distinct counting for the in-memory backend.
+"""Bounded distinct counting for the in-memory backend: exact while small, HyperLogLog after.
 
-Placeholder: an exact set that stops growing at ``CAP`` members (the count saturates). The
-enumeration guard replaces it with a proper sketch whose error is documented.
+Why this shape
+--------------
+The enumeration guard asks "how many *different* records has this identity read?" for every
+protected request, so the answer must be cheap and its memory must not grow with what an
+attacker reads.
+
+* Up to :data:`EXACT_LIMIT` (64) members the sketch keeps the members' 64-bit hashes in a set:
+  counts are exact, which covers every ordinary visitor (tens of records a day), and adding is
+  one ``set.add``.
+* Beyond that it turns into a HyperLogLog with ``2**P`` = 4096 one-byte registers (P = 12):
+  4 KiB however many members follow. The estimate uses Ertl's improved estimator (the one
+  Redis also uses), which is unbiased from small to huge counts without empirical bias tables.
+  Relative standard error: ``1.04 / sqrt(4096)`` = **1.6 %** (measured in
+  ``tests/test_sketch.py``: within 5 % at 1 000, 10 000 and 1 000 000 distinct members).
+* Largest footprint of one sketch: about 4.3 KiB (the exact set at 64 members, or the
+  registers). The memory backend caps the number of entries, so the total stays bounded.
+
+Agreement with Redis
+--------------------
+The Redis backend runs the same ``DistinctAdd`` op as ``PFADD key member`` then
+``PFCOUNT key also...`` (a union), over the same time-bucket keys the enumeration guard
+builds. Redis' HyperLogLog has 16 384 registers (standard error 0.81 %) and counts small sets
+approximately rather than exactly, so the two backends may differ by a few percent on large
+counts and by at most one or two on small ones; the bucket scheme and union semantics are
+identical.
+
+Hashing uses Python's built-in ``hash`` of the member string (SipHash, keyed per process):
+fast, well mixed, and an attacker cannot choose ids that collide on purpose. Sketches are
+therefore only meaningful inside one process, which is exactly the memory backend's scope.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
+
+P = 12
+"""Register index bits."""
+M = 1 << P
+"""Number of registers (4096)."""
+Q = 64 - P
+"""Hash bits left for the rank; ranks run 1..Q+1."""
+EXACT_LIMIT = 64
+"""Members counted exactly before the sketch switches to registers."""
+
+_MASK64 = (1 << 64) - 1
+_INDEX_MASK = M - 1
+_ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
+# Lane constants for merging 4096 one-byte registers at once as big integers (see _max_bytes).
+_HIGH_BITS = int.from_bytes(b"\x80" * M, "big")
+_ALL_BITS = (1 << (8 * M)) - 1
+
+
+def _hash64(member: str) -> int:
+    return hash(member) & _MASK64
+
+
+def _rank(h: int) -> int:
+    """Position of the first 1-bit in the Q rank bits, counted from the top (1..Q+1)."""
+    return Q + 1 - (h >> P).bit_length()
+
+
+def _sigma(x: float) -> float:
+    # Ertl (2017), used for the share of empty registers.
+    if x == 1.0:
+        return math.inf
+    y = 1.0
+    z = x
+    while True:
+        x *= x
+        z_old = z
+        z += x * y
+        y += y
+        if z == z_old:
+            return z
+
+
+def _tau(x: float) -> float:
+    # Ertl (2017), used for the share of saturated registers (practically never non-zero).
+    if x == 0.0 or x == 1.0:
+        return 0.0
+    y = 1.0
+    z = 1.0 - x
+    while True:
+        x = math.sqrt(x)
+        z_old = z
+        y *= 0.5
+        z -= (1.0 - x) ** 2 * y
+        if z == z_old:
+            return z / 3.0
+
+
+def estimate(histogram: Sequence[int]) -> int:
+    """Cardinality from a register histogram (``histogram[k]`` = registers holding ``k``)."""
+    z = M * _tau(1.0 - histogram[Q + 1] / M)
+    for k in range(Q, 0, -1):
+        z = 0.5 * (z + histogram[k])
+    z += M * _sigma(histogram[0] / M)
+    if z == math.inf:  # every register empty
+        return 0
+    return round(_ALPHA_INF * M * M / z)
+
+
+def _histogram(registers: bytes | bytearray) -> list[int]:
+    hist = [0] * (Q + 2)
+    top = max(registers)
+    for k in range(top + 1):
+        hist[k] = registers.count(k)  # C speed; ranks above ~30 never occur in practice
+    return hist
+
+
+def _max_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
+    """Lane-wise maximum of two register arrays, computed on big integers.
+
+    Registers hold at most 53, so every byte's top bit is free: ``(a | 0x80) - b`` cannot
+    borrow across lanes, and its top bit says where ``a >= b``. A pure-Python loop over 4096
+    registers would cost a hundred times more.
+    """
+    x = int.from_bytes(a, "big")
+    y = int.from_bytes(b, "big")
+    ge = ((x | _HIGH_BITS) - y) & _HIGH_BITS
+    mask = (ge >> 7) * 0xFF
+    return ((x & mask) | (y & (_ALL_BITS ^ mask))).to_bytes(M, "big")
+
 
 class DistinctSketch:
-    CAP = 4096
+    """Approximate distinct counter: exact up to 64 members, then a 4 KiB HyperLogLog."""
 
-    __slots__ = ("members",)
+    __slots__ = ("_count", "_hist", "_shadow", "exact", "registers", "version")
 
     def __init__(self) -> None:
-        self.members: set[str] = set()
+        self.exact: set[int] | None = set()
+        self.registers: bytearray | None = None
+        self._hist: list[int] | None = None
+        self._count = 0
+        self.version = 0
+        """Bumped on every change, so cached unions with this sketch know they are stale."""
+        self._shadow: _Shadow | None = None
+
+    # -- adding ------------------------------------------------------------------------------
 
     def add(self, member: str) -> None:
-        if len(self.members) < self.CAP:
-            self.members.add(member)
+        h = _hash64(member)
+        exact = self.exact
+        if exact is not None:
+            if h in exact:
+                return
+            exact.add(h)
+            self.version += 1
+            if len(exact) > EXACT_LIMIT:
+                self._to_registers(exact)
+        else:
+            self._add_hash(h)
+        shadow = self._shadow
+        if shadow is not None:
+            shadow.union._add_hash(h)
+
+    @classmethod
+    def _dense(cls, registers: bytes | bytearray) -> DistinctSketch:
+        sketch = cls()
+        sketch.exact = None
+        sketch.registers = bytearray(registers)
+        sketch._hist = _histogram(registers)
+        sketch._count = -1
+        return sketch
+
+    def _to_registers(self, hashes: Iterable[int]) -> None:
+        self.exact = None
+        self.registers = bytearray(M)
+        hist = [0] * (Q + 2)
+        hist[0] = M
+        self._hist = hist
+        for h in hashes:
+            self._add_hash(h)
+
+    def _add_hash(self, h: int) -> None:
+        registers = self.registers
+        hist = self._hist
+        assert registers is not None and hist is not None
+        index = h & _INDEX_MASK
+        rank = _rank(h)
+        old = registers[index]
+        if rank > old:
+            registers[index] = rank
+            hist[old] -= 1
+            hist[rank] += 1
+            self._count = -1  # estimate is stale
+            self.version += 1
+
+    # -- counting ----------------------------------------------------------------------------
 
     def count(self) -> int:
-        return len(self.members)
+        if self.exact is not None:
+            return len(self.exact)
+        if self._count < 0:
+            assert self._hist is not None
+            # More than EXACT_LIMIT members were seen for sure: never report fewer.
+            self._count = max(estimate(self._hist), EXACT_LIMIT + 1)
+        return self._count
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate payload size in bytes (for the memory-bound test and benchmark)."""
+        size = M if self.exact is None else len(self.exact) * 36 + (len(self.exact) * 3 + 8) * 16
+        if self._shadow is not None:
+            size += M
+        return size
 
     @classmethod
     def union_count(cls, sketches: list[DistinctSketch]) -> int:
+        """Distinct members across ``sketches`` (what ``PFCOUNT k1 k2 ...`` answers in Redis).
+
+        The memory backend passes the bucket being added to first and older, closed buckets
+        after it. When registers are involved the merged registers are kept on the first
+        sketch and updated as it grows, so a heavy reader pays for the merge once per bucket,
+        not once per request.
+        """
         if len(sketches) == 1:
             return sketches[0].count()
-        out: set[str] = set()
+        head, rest = sketches[0], sketches[1:]
+        if head.exact is not None and all(s.exact is not None for s in rest):
+            return len(head.exact.union(*[s.exact for s in rest]))  # type: ignore[misc]
+        shadow = head._shadow
+        if shadow is None or not shadow.fresh(rest):
+            shadow = head._shadow = _Shadow(sketches)
+        floor = max(s.count() for s in sketches)
+        return max(shadow.union.count(), floor)
+
+
+class _Shadow:
+    """The merged registers of a sketch and the sketches it is counted together with."""
+
+    __slots__ = ("others", "union", "versions")
+
+    def __init__(self, sketches: list[DistinctSketch]) -> None:
+        self.others = tuple(sketches[1:])
+        self.versions = tuple(s.version for s in self.others)
+        dense = [s.registers for s in sketches if s.registers is not None]
+        merged: bytes | bytearray = dense[0]
+        for other in dense[1:]:
+            merged = _max_bytes(merged, other)
+        self.union = DistinctSketch._dense(merged)
         for s in sketches:
-            out |= s.members
-        return len(out)
+            if s.exact is not None:
+                for h in s.exact:
+                    self.union._add_hash(h)
+
+    def fresh(self, others: list[DistinctSketch]) -> bool:
+        if len(others) != len(self.others):
+            return False
+        for a, b, v in zip(others, self.others, self.versions, strict=True):
+            if a is not b or a.version != v:
+                return False
+        return True
