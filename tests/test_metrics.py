@@ -1,0 +1,165 @@
+"""Prometheus metrics: counted from real engine decisions, exposed, and summed across gunicorn
+workers in multiprocess mode."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from antiscrape import metrics
+from antiscrape.clock import ManualClock
+from antiscrape.decision import Action
+from antiscrape.engine import Engine
+from antiscrape.errors import MissingExtraError
+from antiscrape.request import RequestView
+
+from .conftest import SECRET
+
+BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+                         "Firefox/128.0", "accept": "text/html", "accept-language": "en",
+           "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
+
+
+def engine_with_metrics(clock: ManualClock, registry: CollectorRegistry,
+                        namespace: str) -> tuple[Engine, metrics.Metrics]:
+    engine = Engine({"secret_key": SECRET, "metrics": {"enabled": True, "namespace": namespace},
+                     "budgets": {"default": {"ip": "2/minute"}}}, clock=clock)
+    found = metrics.attach(engine, registry=registry)
+    assert found is not None
+    return engine, found
+
+
+def test_decisions_challenges_and_latency_are_counted(clock: ManualClock) -> None:
+    registry = CollectorRegistry()
+    engine, m = engine_with_metrics(clock, registry, "t1")
+    for _ in range(3):
+        engine.inspect(RequestView("GET", "/", BROWSER, peer="198.51.100.1"))
+    challenged = engine.inspect(RequestView("GET", "/", {"user-agent": ""}, peer="198.51.100.2"))
+    assert challenged.action is Action.CHALLENGE and challenged.reply is not None
+    m.challenge("solved")
+    m.storage_error()
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("t1_decisions_total", action="allow", rule="none", enforced="true") == 2
+    assert value("t1_decisions_total", action="throttle", rule="budget:ip",
+                 enforced="true") == 1
+    assert value("t1_decisions_total", action="challenge", rule="score", enforced="true") == 1
+    assert value("t1_challenges_total", outcome="issued") == 1
+    assert value("t1_challenges_total", outcome="solved") == 1
+    assert value("t1_storage_errors_total") == 1
+    assert value("t1_inspect_seconds_count") == 4
+    assert value("t1_inspect_seconds_sum") > 0
+    with pytest.raises(ValueError):
+        m.challenge("maybe")
+
+
+def test_no_client_identifying_labels(clock: ManualClock) -> None:
+    registry = CollectorRegistry()
+    engine, _ = engine_with_metrics(clock, registry, "t2")
+    engine.inspect(RequestView("GET", "/", {"user-agent": "curl/8.5.0"}, peer="198.51.100.77"))
+    text = generate_latest(registry).decode()
+    assert "198.51.100.77" not in text and "curl" not in text
+    labels = {k for metric in registry.collect() for s in metric.samples for k in s.labels}
+    assert labels <= {"action", "rule", "enforced", "outcome", "le"}
+
+
+def test_two_engines_share_collectors_instead_of_crashing(clock: ManualClock) -> None:
+    registry = CollectorRegistry()
+    engine_with_metrics(clock, registry, "t3")
+    engine_with_metrics(clock, registry, "t3")  # prometheus_client would refuse a 2nd register
+
+
+def test_disabled_by_default(clock: ManualClock) -> None:
+    engine = Engine({"secret_key": SECRET}, clock=clock)
+    assert metrics.attach(engine) is None
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import now fails
+    with pytest.raises(MissingExtraError, match=r"antiscrape\[prometheus\]"):
+        metrics.render()
+
+
+# -- several gunicorn workers ------------------------------------------------------------
+
+APP = '''
+import os, time
+from antiscrape import metrics
+from antiscrape.engine import Engine
+from antiscrape.request import RequestView
+
+engine = Engine({"secret_key": "SECRET", "metrics": {"enabled": True}})
+metrics.attach(engine)
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/metrics":
+        return metrics.wsgi_app(environ, start_response)
+    view = RequestView("GET", environ["PATH_INFO"], {"user-agent": "curl/8.5.0"},
+                       peer=environ["REMOTE_ADDR"])
+    decision = engine.inspect(view)
+    time.sleep(0.05)  # keep a worker busy so the other one takes the next connection
+    start_response("200 OK", [("x-pid", str(os.getpid())), ("x-action", decision.action)])
+    return [b"ok"]
+'''.replace("SECRET", SECRET)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
+    import requests
+
+    (tmp_path / "mpapp.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "gunicorn_conf.py").write_text(
+        "from antiscrape.metrics import child_exit  # noqa: F401\n")
+    prom_dir = tmp_path / "prom"
+    prom_dir.mkdir()
+    port = free_port()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
+           "PYTHONPATH": f"{tmp_path}{os.pathsep}{Path.cwd()}"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "-c", str(tmp_path / "gunicorn_conf.py"), "--chdir", str(tmp_path), "mpapp:app"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(base + "/metrics", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        n = 24
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda i: requests.get(f"{base}/p/{i}", timeout=10),
+                                    range(n)))
+        pids = {r.headers["x-pid"] for r in answers}
+        assert len(pids) == 2, "both workers should have served requests"
+        text = requests.get(base + "/metrics", timeout=10).text
+        total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                    if line.startswith("antiscrape_decisions_total{"))
+        assert total == n
+        count = next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                     if line.startswith("antiscrape_inspect_seconds_count"))
+        assert count == n
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
