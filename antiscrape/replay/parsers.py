@@ -30,10 +30,11 @@ class LogRecord(NamedTuple):
     referer: str
 
 
-# %h %l %u [%t] "%r" %>s %b ["%{Referer}i" "%{User-Agent}i"]; quoted fields may hold \" escapes.
+# %h %l %u [%t] "%r" %>s %b ["%{Referer}i" "%{User-Agent}i"]; quoted fields may hold \"
+# escapes. The user agent's closing quote is optional: servers truncate over-long agents.
 _CLF = re.compile(
     r'(\S+) \S+ (?:\S+|"[^"]*") \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) \S+'
-    r'(?: "([^"\\]*(?:\\.[^"\\]*)*)" "([^"\\]*(?:\\.[^"\\]*)*)")?'
+    r'(?: "([^"\\]*(?:\\.[^"\\]*)*)" "([^"\\]*(?:\\.[^"\\]*)*)"?)?'
 )
 
 _MONTHS = {m: i for i, m in enumerate(

@@ -1,0 +1,271 @@
+"""Log replay: parsers, streaming input, results on real public logs, and the HTML report."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from antiscrape.cli import main
+from antiscrape.config import Config
+from antiscrape.replay import LogSource, combined_parser, json_parser, replay_lines
+from antiscrape.replay.html import render_report
+from antiscrape.replay.parsers import ClfTime
+
+from .conftest import SECRET
+
+LOGS = Path("/work/shared/data/access-logs")
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+CONFIG = Config.load({"secret_key": SECRET})
+
+
+def clf(ip: str, when: str, target: str, ua: str = FIREFOX, status: int = 200) -> str:
+    return f'{ip} - - [{when}] "GET {target} HTTP/1.1" {status} 512 "-" "{ua}"'
+
+
+# -- parsers ---------------------------------------------------------------------------------
+
+def test_combined_line() -> None:
+    rec = combined_parser()(
+        '203.0.113.5 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 304 - '
+        '"http://example.com/start" "Mozilla/5.0 (say \\"hi\\")"')
+    assert rec is not None
+    assert (rec.ip, rec.method, rec.target, rec.protocol, rec.status) == \
+        ("203.0.113.5", "GET", "/a.gif?x=1", "HTTP/1.0", 304)
+    assert rec.timestamp == 971211336.0  # 2000-10-10 20:55:36 UTC
+    assert rec.referer == "http://example.com/start"
+    assert rec.user_agent == 'Mozilla/5.0 (say "hi")'
+
+
+def test_common_format_has_no_agent() -> None:
+    rec = combined_parser()('::1 - - [01/Jan/2024:00:00:00 +0000] "POST /login HTTP/2.0" 401 17')
+    assert rec is not None and rec.user_agent == "" and rec.method == "POST"
+
+
+@pytest.mark.parametrize("line", [
+    "",
+    "garbage",
+    '1.2.3.4 - - [99/Foo/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"',
+    '1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "\\x16\\x03\\x01\\x02" 400 1 "-" "-"',
+    '1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "-" 408 0 "-" "-"',
+    '1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" abc 1 "-" "x"',
+])
+def test_malformed_lines_are_none(line: str) -> None:
+    assert combined_parser()(line) is None
+
+
+def test_clf_time_offsets() -> None:
+    t = ClfTime()
+    assert t("01/Jan/2024:00:00:00 +0000") == 1704067200.0
+    assert t("01/Jan/2024:01:00:00 +0100") == 1704067200.0
+    assert t("31/Dec/2023:19:00:00 -0500") == 1704067200.0
+
+
+def test_json_lines_nginx_and_caddy_shapes() -> None:
+    parse = json_parser()
+    nginx = parse(json.dumps({"remote_addr": "198.51.100.1", "time_iso8601":
+                              "2024-01-01T00:00:00+00:00", "request": "GET /p/1?a=b HTTP/1.1",
+                              "status": "200", "http_user_agent": FIREFOX}))
+    assert nginx is not None and nginx.target == "/p/1?a=b" and nginx.status == 200
+    assert nginx.timestamp == 1704067200.0 and nginx.user_agent == FIREFOX
+    caddy = parse(json.dumps({"ts": 1704067200.5, "status": 404, "request": {
+        "remote_ip": "2001:db8::1", "method": "GET", "uri": "/x", "proto": "HTTP/2.0",
+        "headers": {"User-Agent": ["curl/8"], "Referer": ["https://a/"]}}}))
+    assert caddy is not None and (caddy.ip, caddy.target, caddy.status) == \
+        ("2001:db8::1", "/x", 404)
+    assert caddy.user_agent == "curl/8" and caddy.referer == "https://a/"
+    assert parse("{not json") is None
+    assert parse(json.dumps({"remote_addr": "1.2.3.4"})) is None
+    assert parse("[1, 2]") is None
+
+
+# -- streaming input -----------------------------------------------------------------------
+
+def test_gzip_input_is_sniffed_and_streamed(tmp_path: Path) -> None:
+    raw = (LOGS / "webhawk-2021.log").read_bytes()
+    gz = tmp_path / "access.log.gz"
+    gz.write_bytes(gzip.compress(raw))
+    plain_run = replay_lines(io.StringIO(raw.decode()), CONFIG)
+    with LogSource(str(gz)) as source:
+        gz_run = replay_lines(source, CONFIG)
+        assert source.position() == gz.stat().st_size  # progress reads the compressed size
+    assert gz_run.tally.requests == plain_run.tally.requests == 5854
+    assert gz_run.tally.actions == plain_run.tally.actions
+
+
+def test_malformed_lines_are_counted_never_fatal() -> None:
+    lines = [clf("198.51.100.1", "01/Jan/2024:00:00:00 +0000", "/"),
+             "\x00\x01binary junk", "", "   ",
+             '198.51.100.1 - - [01/Jan/2024:00:00:01 +0000] "GET / HTTP/1.1" 200',  # truncated
+             clf("198.51.100.1", "01/Jan/2024:00:00:02 +0000", "/b")]
+    run = replay_lines(lines, CONFIG, fmt="combined")
+    assert (run.tally.lines, run.tally.requests, run.tally.malformed) == (6, 2, 2)
+
+
+def test_client_state_is_capped() -> None:
+    from antiscrape.decision import Action, Decision
+    from antiscrape.replay.tally import Tally
+
+    tally = Tally(60, 95, max_clients=100)
+    allow = Decision(Action.ALLOW, "ok")
+    for i in range(300):
+        tally.add(f"10.0.{i // 256}.{i % 256}", float(i), FIREFOX, "/", allow)
+    assert len(tally.clients) == 100 and tally.overflow_clients == 200
+    assert tally.requests == 300 and tally.summary()["clients"] == 300
+
+
+# -- the real logs: stable, explained results ------------------------------------------------
+
+def empty_agent_requests(path: Path, exempt: tuple[str, ...]) -> Counter[str]:
+    """Requests with an empty user agent ("-"), per IP, read straight from the log."""
+    out: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        fields = line.split('"')
+        path_part = fields[1].split(" ")[1] if len(fields[1].split(" ")) > 1 else ""
+        if fields[5] == "-" and not path_part.startswith(exempt):
+            out[line.split(" ", 1)[0]] += 1
+    return out
+
+
+@pytest.mark.parametrize("name,lines", [("elastic-apache.log", 10_000),
+                                        ("hackers-access.log", 3_456),
+                                        ("webhawk-2021.log", 5_854),
+                                        ("webhawk-2018-12-15.log", 4_961)])
+def test_every_line_of_the_real_logs_replays(name: str, lines: int) -> None:
+    with LogSource(str(LOGS / name)) as source:
+        run = replay_lines(source, CONFIG)
+    tally = run.tally
+    assert (tally.lines, tally.malformed, tally.requests) == (lines, 0, lines)
+    # The clock followed the log: the replay spans the log's own time range.
+    assert tally.first is not None and tally.last is not None and tally.last > tally.first
+    # An empty user agent scores exactly challenge_at (60): each such request outside the
+    # exempt paths is challenged, and nothing else in these logs reaches block_at offline.
+    empty = empty_agent_requests(LOGS / name, CONFIG.exempt_paths)
+    flagged = {ip: c for ip, c in tally.clients.items() if c.worst_reason.endswith(
+        "empty user agent")}
+    assert set(empty) <= set(tally.clients)
+    for ip in empty:
+        assert tally.clients[ip].worst >= 2, ip  # challenge or stricter
+    assert set(flagged) <= set(empty)
+
+
+def test_webhawk_2018_python_client_is_throttled_by_its_ip_budget() -> None:
+    """198.72.227.213 sends 3,000+ requests within minutes with a python-requests agent:
+    its score (40) shrinks the 240/min IP budget to 86/min, and everything past that is
+    throttled. The other 331 clients stay within their budgets."""
+    with LogSource(str(LOGS / "webhawk-2018-12-15.log")) as source:
+        tally = replay_lines(source, CONFIG).tally
+    s = tally.summary()
+    top = s["top_offenders"]
+    heavy = next(o for o in top if o["action"] == "throttle")
+    assert heavy["client"] == "198.72.227.213"
+    assert "python-requests" in heavy["user_agent"]
+    assert heavy["rule"] == "budget:ip" and "86/min" in heavy["reason"]
+    logged = sum(1 for line in (LOGS / "webhawk-2018-12-15.log").open()
+                 if line.startswith("198.72.227.213 "))
+    assert heavy["requests"] == logged
+    assert s["requests_by_action"]["throttle"] == heavy["flagged"]
+    assert s["clients_by_action"]["throttle"] == 1
+
+
+def test_what_if_curve_is_consistent_with_the_histograms() -> None:
+    with LogSource(str(LOGS / "webhawk-2021.log")) as source:
+        s = replay_lines(source, CONFIG).tally.summary()
+    curve = s["what_if"]
+    assert curve[0] == {"threshold": 0, "requests": s["requests"], "clients": s["clients"]}
+    assert all(a["requests"] >= b["requests"] and a["clients"] >= b["clients"]
+               for a, b in itertools.pairwise(curve))
+    at = s["thresholds"]["challenge_at"]
+    assert curve[at]["requests"] == sum(s["request_scores"][at:])
+
+
+def test_enumeration_shows_distinct_records_per_offender() -> None:
+    """Access logs carry no route templates: ``protect`` templates are matched on paths."""
+    config = Config.load({"secret_key": SECRET,
+                          "protect": [{"route": "/users/{user_id}", "kind": "profile"}],
+                          "enumeration": {"budgets": {"profile": {"10m": 20}}}})
+    lines = [clf("203.0.113.9", f"10/Oct/2023:13:{i // 60:02d}:{i % 60:02d} +0000",
+                 f"/users/{(i * 7919) % 1000}") for i in range(100)]
+    lines += [clf("198.51.100.4", f"10/Oct/2023:13:{i:02d}:30 +0000", "/users/5")
+              for i in range(10)]
+    s = replay_lines(lines, config).tally.summary()
+    top = s["top_offenders"][0]
+    assert top["client"] == "203.0.113.9"
+    assert top["distinct_records"] == 100 and top["action"] != "allow"
+    assert top["rule"].startswith("enumeration")
+    assert "198.51.100.4" not in {o["client"] for o in s["top_offenders"]}
+
+
+# -- CLI and HTML report ---------------------------------------------------------------------
+
+def test_cli_replay_writes_summary_json_and_html(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    html, summary = tmp_path / "report.html", tmp_path / "summary.json"
+    code = main(["replay", str(LOGS / "webhawk-2018-12-15.log"), "--html", str(html),
+                 "--json", str(summary), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    data = json.loads(summary.read_text())
+    assert f"requests replayed: {data['requests']:,}" in out
+    assert "198.72.227.213" in out and "budget:ip" in out
+    page = html.read_text()
+    assert page.count("<svg") == 3 and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "").split("<h2>By rule")[0]
+    assert "<script" not in page.lower() and "<link" not in page.lower()
+
+
+def test_cli_replay_unreadable_file_fails_cleanly(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(tmp_path / "missing.log")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_report_escapes_log_text() -> None:
+    evil = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+    lines = [clf("203.0.113.66", "01/Jan/2024:00:00:00 +0000", "/", ua="")]
+    lines += [clf("203.0.113.66", "01/Jan/2024:00:00:01 +0000", "/", ua=evil)]
+    page = render_report(replay_lines(lines, CONFIG).tally.summary(), source=evil)
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;" in page
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_html_report_renders_its_plots_in_chromium(tmp_path: Path, browser_page) -> None:
+    evil = '<script>window.pwned=1</script>'
+    html = tmp_path / "report.html"
+    assert main(["replay", str(LOGS / "webhawk-2018-12-15.log"), "--html", str(html),
+                 "--no-progress"]) == 0
+    # A hostile agent string in the log must stay text in the rendered page.
+    html.write_text(html.read_text().replace("</body>", f"<p>{evil.replace('<', '&lt;')}</p>"
+                                             "</body>"))
+    browser_page.goto(html.as_uri())
+    sizes = browser_page.evaluate(
+        "JSON.stringify([...document.querySelectorAll('svg.plot')].map(s => {"
+        "const r = s.getBoundingClientRect(); return [s.id, r.width, r.height,"
+        " s.querySelectorAll('rect.bar, polyline').length,"
+        " s.querySelectorAll('.threshold').length]; }))")
+    plots = {p[0]: p[1:] for p in json.loads(sizes)}
+    assert set(plots) == {"plot-scores", "plot-whatif", "plot-offenders"}
+    for plot_id, (width, height, marks, _) in plots.items():
+        assert width > 300 and height > 150 and marks > 0, plot_id
+    assert plots["plot-scores"][3] == 2 and plots["plot-whatif"][3] == 2  # both thresholds
+    assert browser_page.evaluate("typeof window.pwned") == "undefined"
+    shot = browser_page.call("Page.captureScreenshot", {"format": "png",
+                                                        "captureBeyondViewport": True})
+    png = base64.b64decode(shot["data"])
+    (tmp_path / "report.png").write_bytes(png)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_truncated_user_agent_is_kept() -> None:
+    """elastic-apache.log line 8899: the server cut the agent before its closing quote."""
+    rec = combined_parser()('46.118.127.106 - - [20/May/2015:12:05:17 +0000] "GET /x HTTP/1.1" '
+                            '200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www')
+    assert rec is not None and rec.user_agent == "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www"
