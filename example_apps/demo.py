@@ -26,13 +26,16 @@ from typing import Any
 
 import uvicorn
 
+from antiscrape.status import StatusBoard
+
 from .attacks import browsing_session, naive_enumerator, scrapy_crawler, stealth_enumerator
 from .attacks.common import Outcome
 from .starlette_shop.app import create_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PROFILE_BUDGET = 30
-"""Distinct profiles per identity and 10 minutes in the demo (the shipped file says 60)."""
+"""Distinct profiles one identity may read in the demo (the shipped file: 40 in 10 minutes,
+200 a day)."""
 
 BROWSER_IP = "192.0.2.10"
 NAIVE_IP = "198.51.100.7"
@@ -43,12 +46,18 @@ ROTATING_IPS = tuple(f"198.18.{n}.{20 + n}" for n in range(40))
 
 def demo_overrides(status_token: str) -> dict[str, Any]:
     """What the demo changes in ``starlette_shop/antiscrape.toml`` (and why)."""
+    budget = DEMO_PROFILE_BUDGET
     return {
         "trusted_proxies": ["127.0.0.1", "::1"],  # simulated client addresses, see above
         "log": {"raw_ips": True},  # the status page shows those simulated addresses
         "decision_header": True,  # X-AntiScrape-Decision on every answer, to look at
-        "enumeration": {"budgets": {"profile": {"10m": DEMO_PROFILE_BUDGET, "1h": 60,
-                                                "1d": 120}}},
+        "enumeration": {
+            # A short show: small budgets, and a browser fingerprint counted like one person
+            # (the shipped default gives it 8x, as many people share one browser build).
+            "budgets": {"profile": {"10m": budget, "1d": budget, "7d": budget}},
+            "levels": {"account": 1.0, "clearance": 1.0, "ip": 1.0, "fingerprint": 1.0,
+                       "network": 20.0},
+        },
         "status_page": {"enabled": True, "token": status_token},
     }
 
@@ -59,6 +68,8 @@ class Client:
     address: str
     run: Callable[[str], Outcome]
     attacker: bool
+    addresses: tuple[str, ...] = ()
+    """Every address it sends from (for the reasons read off the status board)."""
 
 
 def clients(max_requests: int, jitter: float) -> list[Client]:
@@ -66,15 +77,17 @@ def clients(max_requests: int, jitter: float) -> list[Client]:
     return [
         Client("well-behaved browsing session", BROWSER_IP, lambda url: browsing_session.run(
             url, client_ip=BROWSER_IP, items=3, profiles_per_item=4,
-            think=(0.0, jitter)), attacker=False),
+            think=(0.0, jitter)), attacker=False, addresses=(BROWSER_IP,)),
         Client("naive enumerator (requests)", NAIVE_IP, lambda url: naive_enumerator.run(
-            url, client_ip=NAIVE_IP, max_requests=max_requests), attacker=True),
+            url, client_ip=NAIVE_IP, max_requests=max_requests), attacker=True,
+            addresses=(NAIVE_IP,)),
         Client("stealthy enumerator", f"{len(ROTATING_IPS)} rotating",
                lambda url: stealth_enumerator.run(
                    url, client_ips=ROTATING_IPS, max_requests=max_requests,
-                   jitter=(0.0, jitter)), attacker=True),
+                   jitter=(0.0, jitter)), attacker=True, addresses=ROTATING_IPS),
         Client("crawler (Scrapy spider)", SCRAPY_IP, lambda url: scrapy_crawler.run(
-            url, client_ip=SCRAPY_IP, max_requests=max_requests), attacker=True),
+            url, client_ip=SCRAPY_IP, max_requests=max_requests), attacker=True,
+            addresses=(SCRAPY_IP,)),
     ]
 
 
@@ -136,13 +149,27 @@ def table(cast: list[Client], outcomes: list[Outcome]) -> str:
     rows = [header]
     for client, o in zip(cast, outcomes, strict=True):
         rows.append((client.label, client.address, str(o.requests), str(len(o.profiles)),
-                     "never" if o.refused_at is None else f"request {o.refused_at}",
+                     "never" if o.refused_at is None else
+                     f"request {o.refused_at}: {o.refused_how}",
                      o.answers(), o.stopped))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def reasons(board: StatusBoard | None, cast: list[Client]) -> list[str]:
+    """The reason antiscrape gave for each client's first refusal, off the status board."""
+    if board is None:
+        return []
+    first: dict[str, str] = {}
+    for entry in reversed(board.recent(refusals_only=True)):  # oldest first
+        for client in cast:
+            if entry.who in client.addresses and client.label not in first:
+                first[client.label] = f"{entry.action}: {entry.reason}"
+    return [f"  {client.label}: {first[client.label]}" for client in cast
+            if client.label in first]
 
 
 def verdict(cast: list[Client], outcomes: list[Outcome]) -> list[str]:
@@ -190,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("The show: one visitor and three scrapers, one after the other.")
                 outcomes = run_show(base_url, cast)
                 print("\n" + table(cast, outcomes) + "\n")
+                why = reasons(app.state.antiscrape.status_board, cast)
+                if why:
+                    print("Why each was first refused (from the status page):\n"
+                          + "\n".join(why) + "\n")
                 problems = verdict(cast, outcomes)
                 print("Promise kept: the visitor was served, every scraper was capped at "
                       f"{DEMO_PROFILE_BUDGET} profiles or fewer." if not problems else

@@ -86,7 +86,7 @@ def test_table_and_verdict() -> None:
     text = demo.table(cast, outcomes)
     lines = text.splitlines()
     assert lines[0].startswith("client") and set(lines[1]) <= {"-", " "}
-    assert "never" in lines[2] and "request 13" in lines[3] and "200: 12, 429: 3" in lines[3]
+    assert "never" in lines[2] and "request 13: " in lines[3] and "200: 12, 429: 3" in lines[3]
     assert demo.verdict(cast, outcomes) == []
     greedy = [*outcomes[:3], outcome(cast[3].label, demo.DEMO_PROFILE_BUDGET + 1, {200: 40},
                                      None)]

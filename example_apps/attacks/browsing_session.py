@@ -43,7 +43,7 @@ def run(base_url: str, *, items: int = 3, profiles_per_item: int = 3,
             time.sleep(rng.uniform(*think))
             headers = {"Referer": referer} if referer else {"Sec-Fetch-Site": "none"}
             response = session.get(base + path, headers=headers, timeout=timeout)
-            outcome.record(response.status_code)
+            outcome.record(response.status_code, response.headers)
             referer = base + path
             return response.text if response.status_code == 200 else ""
 
@@ -52,7 +52,7 @@ def run(base_url: str, *, items: int = 3, profiles_per_item: int = 3,
             response = session.post(base + "/login", timeout=timeout,
                                     data={"account": account[0], "password": account[1]},
                                     headers={"Origin": base, "Referer": base + "/login"})
-            outcome.record(response.status_code)
+            outcome.record(response.status_code, response.headers)
         home = visit("/")
         links = _ITEM.findall(home)
         for item in rng.sample(links, min(items, len(links))):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,12 +44,16 @@ class Outcome:
     """Why the client stopped: finished its plan, gave up after refusals, hit its cap."""
     refused_at: int | None = None
     """Request number of the first refusal (None: never refused)."""
+    refused_how: str = ""
+    """How the first refusal was made: the decision header antiscrape adds (``decision_header``
+    on), or its challenge marker."""
 
-    def record(self, status: int) -> None:
+    def record(self, status: int, headers: Mapping[str, Any] | None = None) -> None:
         self.requests += 1
         self.statuses[status] += 1
         if status in REFUSED and self.refused_at is None:
             self.refused_at = self.requests
+            self.refused_how = refusal_label(status, headers or {})
 
     @property
     def refused(self) -> int:
@@ -61,17 +66,35 @@ class Outcome:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "requests": self.requests,
                 "profiles": sorted(self.profiles), "statuses": dict(self.statuses),
-                "stopped": self.stopped, "refused_at": self.refused_at}
+                "stopped": self.stopped, "refused_at": self.refused_at,
+                "refused_how": self.refused_how}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
         return cls(name=data["name"], requests=data["requests"],
                    profiles=set(data["profiles"]),
                    statuses=Counter({int(k): v for k, v in data["statuses"].items()}),
-                   stopped=data["stopped"], refused_at=data["refused_at"])
+                   stopped=data["stopped"], refused_at=data["refused_at"],
+                   refused_how=data.get("refused_how", ""))
 
     def summary(self) -> str:
         return json.dumps({**self.to_json(), "profiles": len(self.profiles)})
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def refusal_label(status: int, headers: Mapping[str, Any]) -> str:
+    """``403 challenge`` / ``429 throttle (rule=budget:ip)``: what a refusal was, from headers."""
+    decision = headers.get("x-antiscrape-decision")
+    if decision:
+        action, _, rest = _text(decision).partition(";")
+        rule = next((p.strip() for p in rest.split(";") if p.strip().startswith("rule=")), "")
+        return f"{status} {action.strip()}" + (f" ({rule})" if rule else "")
+    if headers.get("x-antiscrape-challenge"):
+        return f"{status} challenge"
+    return str(status)
 
 
 class GiveUp:

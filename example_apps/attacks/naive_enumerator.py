@@ -31,7 +31,7 @@ def run(base_url: str, *, start: int = 1, max_requests: int = 300, give_up_after
         for number in range(start, start + max_requests):
             response = session.get(f"{base}/api/users/{number}", headers=headers,
                                    timeout=timeout, allow_redirects=False)
-            outcome.record(response.status_code)
+            outcome.record(response.status_code, response.headers)
             if response.status_code == 200 and "phone" in response.text:
                 outcome.profiles.add(str(number))
             if give_up.after(response.status_code):

@@ -28,7 +28,8 @@ NAME = "crawler (Scrapy spider)"
 
 
 class ShopSpider(scrapy.Spider):
-    """Follows links breadth-first through the shop and records every profile it reads."""
+    """Follows links through the shop (Scrapy's default, depth-first order) and records every
+    profile it reads."""
 
     name = "shop"
 
@@ -41,7 +42,7 @@ class ShopSpider(scrapy.Spider):
 
     def _count(self, response: Response) -> bool:
         """Tally one answer; False when it was refused (nothing to parse)."""
-        self.outcome.record(response.status)
+        self.outcome.record(response.status, response.headers)
         if self.give_up.after(response.status):
             self.outcome.stopped = f"gave up after {self.give_up.limit} refusals in a row"
             raise CloseSpider("refused")
@@ -92,9 +93,6 @@ def crawl(base_url: str, *, max_requests: int = 300, give_up_after: int = 10,
         "TELNETCONSOLE_ENABLED": False,
         "CLOSESPIDER_PAGECOUNT": max_requests,
         "DEFAULT_REQUEST_HEADERS": headers,
-        "DEPTH_PRIORITY": 1,
-        "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",
-        "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
     })
     crawler = process.create_crawler(ShopSpider)
     process.crawl(crawler, base_url=base, give_up_after=give_up_after)

@@ -46,7 +46,7 @@ def run(base_url: str, *, max_requests: int = 300, give_up_after: int = 10,
                 headers["X-Forwarded-For"] = next(addresses)
             response = session.get(base + path, headers=headers, timeout=timeout,
                                    allow_redirects=False)
-            outcome.record(response.status_code)
+            outcome.record(response.status_code, response.headers)
             return response
 
         get("/", None)  # a landing page first, like a person arriving from a search engine
