@@ -8,12 +8,11 @@ Everything here only translates; decisions stay in the engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from antiscrape.decision import Headers
-from antiscrape.request import headers_from_pairs
 
 _NAME_CACHE_MAX = 512
 _names: dict[str, str] = {}
@@ -31,22 +30,22 @@ def _header_name(key: str) -> str:
     return name
 
 
-def _environ_pairs(environ: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            if isinstance(value, str):
-                yield _header_name(key), value
-        elif key in _CONTENT_KEYS and value:
-            yield _CONTENT_KEYS[key], value
-
-
 def environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
     """Request headers of a WSGI environ (or Django ``META``) with lower-case names.
 
-    Underscores in header names cannot be told from dashes in an environ; that is the
-    server's choice (most drop such headers) and the same for every WSGI app.
+    The server has already folded repeated headers into one environ key (PEP 3333), so this
+    is ``headers_from_pairs`` without the folding: one pass over the environ, on every
+    request. Underscores in header names cannot be told from dashes in an environ; that is
+    the server's choice (most drop such headers) and the same for every WSGI app.
     """
-    return headers_from_pairs(_environ_pairs(environ))
+    names = _names
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            out[names.get(key) or _header_name(key)] = value
+        elif key in _CONTENT_KEYS and value:
+            out[_CONTENT_KEYS[key]] = value
+    return out
 
 
 _ANGLE = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 try:
-    from flask import Flask, Response, current_app, g, request
+    from flask import Flask, Request, Response, current_app, g, request
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     from antiscrape.errors import MissingExtraError
 
@@ -70,6 +70,8 @@ def config_from_flask(app_config: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass(slots=True)
 class _AppState:
     engine: Engine
+    view_functions: dict[str, Any]
+    """The app's endpoint table (the dict itself, not the app), read for ``protect`` markers."""
 
 
 class AntiScrape:
@@ -86,9 +88,20 @@ class AntiScrape:
 
     def init_app(self, app: Flask) -> None:
         engine = self._engine or Engine(config_from_flask(app.config))
-        app.extensions[EXTENSION] = _AppState(engine)
-        app.before_request(self._before_request)
-        app.after_request(self._after_request)
+        state = _AppState(engine, app.view_functions)
+        app.extensions[EXTENSION] = state
+        # Plain closures with this app's state bound in: no current_app look-up per request,
+        # and Flask's per-request sync/async check stays cheap (no partial to unwrap).
+        before, after = self._before_request, self._after_request
+
+        def antiscrape_before_request() -> Response | None:
+            return before(state)
+
+        def antiscrape_after_request(response: Response) -> Response:
+            return after(state, response)
+
+        app.before_request(antiscrape_before_request)
+        app.after_request(antiscrape_after_request)
 
     # -- app-facing helpers -----------------------------------------------------------------
 
@@ -117,42 +130,43 @@ class AntiScrape:
 
     # -- request hooks ----------------------------------------------------------------------
 
-    def _view(self) -> RequestView:
-        environ = request.environ
-        rule = request.url_rule
+    def _view(self, state: _AppState, req: Request) -> RequestView:
+        environ = req.environ
+        rule = req.url_rule
         route: str | None = None
         marker: Protect | None = None
         if rule is not None:
             route = angle_route(rule.rule)
-            endpoint = current_app.view_functions.get(rule.endpoint)
-            marker = getattr(endpoint, PROTECT_ATTRIBUTE, None)
+            marker = getattr(state.view_functions.get(rule.endpoint), PROTECT_ATTRIBUTE, None)
         account = self._account() if self._account is not None else None
         return RequestView(
-            method=request.method,
-            path=request.path,
+            method=req.method,
+            path=req.path,
             headers=environ_headers(environ),
             peer=environ.get("REMOTE_ADDR"),
             query=environ.get("QUERY_STRING", ""),
             scheme=environ.get("wsgi.url_scheme", "http"),
             route=route,
-            path_params=text_params(request.view_args),
+            path_params=text_params(req.view_args),
             user_id=None if account is None else str(account),
             protect=marker,
         )
 
-    def _before_request(self) -> Response | None:
-        state: _AppState = current_app.extensions[EXTENSION]
-        view = self._view()
+    def _before_request(self, state: _AppState) -> Response | None:
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        view = self._view(state, req)
         decision = state.engine.inspect(view)
-        g._antiscrape_view = view
-        g.antiscrape_decision = decision
+        per_request = g._get_current_object()  # type: ignore[attr-defined]
+        per_request._antiscrape_view = view
+        per_request.antiscrape_decision = decision
         if decision.reply is not None:
             return _response(decision.reply)
         return None
 
-    def _after_request(self, response: Response) -> Response:
-        decision: Decision | None = g.get("antiscrape_decision")
-        view: RequestView | None = g.get("_antiscrape_view")
+    def _after_request(self, state: _AppState, response: Response) -> Response:
+        per_request = g._get_current_object()  # type: ignore[attr-defined]
+        decision: Decision | None = getattr(per_request, "antiscrape_decision", None)
+        view: RequestView | None = getattr(per_request, "_antiscrape_view", None)
         if decision is None or view is None or decision.reply is not None:
             # An earlier before_request answered first, or this is the engine's own reply
             # (which already carries the decision's headers).
@@ -161,7 +175,6 @@ class AntiScrape:
         for name, value in decision.headers:
             headers.add(name, value)
         if decision.access is not None:  # a protected read: the status feeds miss probing
-            state: _AppState = current_app.extensions[EXTENSION]
             state.engine.record_response(view, decision, response.status_code)
         return response
 

@@ -1,0 +1,277 @@
+"""What antiscrape adds per request on Flask and on Django, next to the usual rate limiters.
+
+    python -m benchmarks.bench_adapters [--rounds 20] [--batch 300]
+
+Six WSGI apps are driven in-process (a prepared environ and ``start_response``, no network),
+in interleaved rounds so machine noise hits every variant alike:
+
+* Flask bare, Flask + antiscrape, Flask + Flask-Limiter;
+* Django bare, Django + antiscrape, Django + django-ratelimit (on the views).
+
+The limiters are configured never to trigger. antiscrape runs its default configuration
+plus one protected route (``/users/<id>``, declared with the decorator and in config, so the
+enumeration guard works on every other request). Traffic: browser headers from 500 client
+IPs, half the requests on the home page and half on random profiles. The engine gets a
+clock that moves 0.2 s per request, so allowed traffic stays allowed as it would spread over
+real time; every answer's status is checked.
+
+A diagnostic fourth variant per framework ("adapter-only") runs the adapter with an engine
+that returns a constant decision: it separates the adapter's translation cost from the
+engine's decision cost.
+
+Each request is timed alone (``perf_counter_ns`` around the WSGI call and the body); the
+table gives median and p99 per variant and the median added over the bare app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import random
+import statistics
+import sys
+import time
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from antiscrape.clock import ManualClock
+from antiscrape.decision import Action, Decision
+from antiscrape.engine import Engine
+from antiscrape.request import protect
+
+SECRET = "bench-secret-0123456789abcdef-0123456789"
+PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
+UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/131.0.0.0 Safari/537.36")
+BROWSER = {
+    "HTTP_HOST": "shop.example",
+    "HTTP_USER_AGENT": UA,
+    "HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.9",
+    "HTTP_ACCEPT_ENCODING": "gzip, deflate, br, zstd",
+    "HTTP_SEC_FETCH_MODE": "navigate",
+    "HTTP_SEC_FETCH_SITE": "none",
+    "HTTP_SEC_FETCH_DEST": "document",
+    "HTTP_UPGRADE_INSECURE_REQUESTS": "1",
+}
+NEVER = "1000000/minute"
+VARIANTS = {"flask": ("bare", "antiscrape", "limiter", "adapter-only"),
+            "django": ("bare", "antiscrape", "ratelimit", "adapter-only")}
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class MovingClock(ManualClock):
+    """A manual clock that moves a fixed step each time the engine reads it for a request."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: float) -> None:
+        super().__init__()
+        self.step = step
+
+    def tick(self) -> None:
+        self.now += self.step
+
+
+class AdapterOnly(Engine):
+    """Diagnostic: the adapter's translation with a constant decision, no engine work."""
+
+    _ALLOW = Decision(Action.ALLOW, "ok")
+
+    def inspect(self, view: Any) -> Decision:
+        return self._ALLOW
+
+    async def ainspect(self, view: Any) -> Decision:
+        return self._ALLOW
+
+
+def engine(clock: ManualClock, kind: str = "antiscrape") -> Engine:
+    if kind == "adapter-only":
+        return AdapterOnly({"secret_key": SECRET}, clock=clock)
+    return Engine({"secret_key": SECRET, "protect": PROTECT}, clock=clock)
+
+
+# -- Flask -----------------------------------------------------------------------------------
+
+
+def flask_app(variant: str, clock: ManualClock) -> WSGIApp:
+    from flask import Flask
+
+    app = Flask(f"bench_{variant}")
+    guard: Any = None
+    if variant in ("antiscrape", "adapter-only"):
+        from antiscrape.integrations.flask import AntiScrape
+
+        guard = AntiScrape(app, engine=engine(clock, variant))
+    elif variant == "limiter":
+        from flask_limiter import Limiter
+        from flask_limiter.util import get_remote_address
+
+        Limiter(get_remote_address, app=app, default_limits=[NEVER], storage_uri="memory://")
+
+    def home() -> str:
+        return "home"
+
+    def user(user_id: int) -> str:
+        return f"user {user_id}"
+
+    if guard is not None:
+        user = guard.protect(kind="profile", id_param="user_id")(user)
+    app.add_url_rule("/", view_func=home)
+    app.add_url_rule("/users/<int:user_id>", view_func=user)
+    return app
+
+
+# -- Django ----------------------------------------------------------------------------------
+
+
+def _django_urls(variant: str) -> types.ModuleType:
+    from django.http import HttpResponse
+    from django.urls import path
+
+    def home(request: Any) -> HttpResponse:
+        return HttpResponse("home")
+
+    def user(request: Any, user_id: int) -> HttpResponse:
+        return HttpResponse(f"user {user_id}")
+
+    if variant == "ratelimit":
+        from django_ratelimit.decorators import ratelimit
+
+        home = ratelimit(key="ip", rate=NEVER, block=True)(home)
+        user = ratelimit(key="ip", rate=NEVER, block=True)(user)
+    elif variant in ("antiscrape", "adapter-only"):
+        user = protect("profile", id_param="user_id")(user)
+    module = types.ModuleType(f"bench_urls_{variant}")
+    module.urlpatterns = [path("", home), path("users/<int:user_id>", user)]  # type: ignore[attr-defined]
+    return module
+
+
+def django_apps(clock: ManualClock) -> dict[str, tuple[WSGIApp, Any]]:
+    """Three handlers, each with its own middleware list and URLconf (applied per round)."""
+    import django
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    if not settings.configured:
+        settings.configure(DEBUG=False, SECRET_KEY=SECRET, ALLOWED_HOSTS=["*"],
+                           ROOT_URLCONF=None, MIDDLEWARE=[], INSTALLED_APPS=[], DATABASES={},
+                           USE_TZ=True, RATELIMIT_ENABLE=True,
+                           CACHES={"default": {
+                               "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
+        django.setup()
+    apps = {}
+    for variant in VARIANTS["django"]:
+        middleware = (["antiscrape.integrations.django.AntiScrapeMiddleware"]
+                      if variant in ("antiscrape", "adapter-only") else [])
+        overrides = override_settings(MIDDLEWARE=middleware, ROOT_URLCONF=_django_urls(variant),
+                                      ANTISCRAPE=engine(clock, variant))
+        with overrides:
+            handler = WSGIHandler()
+        apps[variant] = (handler, overrides)
+    return apps
+
+
+# -- driving ---------------------------------------------------------------------------------
+
+
+def environ(path: str, ip: str) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+        "SERVER_NAME": "shop.example", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": ip, "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": False,
+        "wsgi.multiprocess": False, "wsgi.run_once": False, **BROWSER,
+    }
+
+
+def traffic(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    ips = [f"198.{51 + i // 250}.{i % 250}.{7 + i % 3}" for i in range(500)]
+    return [("/" if i % 2 == 0 else f"/users/{rng.randint(1, 1000)}", rng.choice(ips))
+            for i in range(n)]
+
+
+def run_batch(app: WSGIApp, requests: list[tuple[str, str]], clock: MovingClock,
+              samples: list[int], statuses: dict[str, int]) -> None:
+    status_box: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        status_box.append(status)
+        return None
+
+    timer = time.perf_counter_ns
+    for path, ip in requests:
+        env = environ(path, ip)
+        clock.tick()
+        started = timer()
+        result = app(env, start_response)
+        for _ in result:
+            pass
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        samples.append(timer() - started)
+    for status in status_box:
+        statuses[status[:3]] = statuses.get(status[:3], 0) + 1
+
+
+def p99(values: list[int]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=300)
+    args = parser.parse_args(argv)
+
+    clock = MovingClock(step=0.2)
+    variants: dict[str, tuple[WSGIApp, Any]] = {
+        f"flask {v}": (flask_app(v, clock), None) for v in VARIANTS["flask"]}
+    variants.update({f"django {v}": app for v, app in django_apps(clock).items()})
+
+    warm = traffic(200, seed=0)
+    samples: dict[str, list[int]] = {name: [] for name in variants}
+    statuses: dict[str, dict[str, int]] = {name: {} for name in variants}
+    for app, overrides in variants.values():
+        if overrides is not None:
+            overrides.enable()
+        run_batch(app, warm, clock, [], {})
+        if overrides is not None:
+            overrides.disable()
+
+    order = list(variants)
+    for round_no in range(args.rounds):
+        batch = traffic(args.batch, seed=round_no + 1)
+        random.Random(round_no).shuffle(order)
+        for name in order:
+            app, overrides = variants[name]
+            if overrides is not None:
+                overrides.enable()
+            gc.collect()
+            run_batch(app, batch, clock, samples[name], statuses[name])
+            if overrides is not None:
+                overrides.disable()
+
+    print(f"{args.rounds} interleaved rounds x {args.batch} requests per variant, in-process "
+          f"WSGI; µs per request")
+    print(f"{'variant':<22}{'median':>9}{'p99':>9}{'added (median)':>16}  statuses")
+    for framework in ("flask", "django"):
+        bare = statistics.median(samples[f"{framework} bare"]) / 1000
+        for name in variants:
+            if not name.startswith(framework):
+                continue
+            median = statistics.median(samples[name]) / 1000
+            added = "" if name.endswith("bare") else f"{median - bare:+.1f}"
+            print(f"{name:<22}{median:>9.1f}{p99(samples[name]) / 1000:>9.1f}{added:>16}  "
+                  f"{statuses[name]}")
+
+
+if __name__ == "__main__":
+    main()
