@@ -1,0 +1,159 @@
+"""What the Redis backend costs per request: round trips, added time, memory per client.
+
+    python -m benchmarks.bench_redis [--requests 2000] [--rounds 5] [--clients 5000]
+
+A private redis-server is started on a free port (nobody else's commands in its statistics).
+The engine runs its default configuration plus one protected route (``/users/{user_id}``);
+traffic is browser headers, half home page, half profiles.
+
+* **Round trips per request**: ``INFO commandstats`` deltas over ``--requests`` requests, for
+  the sync (``inspect``) and async (``ainspect``) paths. Commands the client sent (EVALSHA,
+  EVAL, anything else) are counted apart from the commands the script ran inside Redis.
+* **Added µs per request**: ``inspect`` timed in interleaved rounds against the memory
+  backend and the Redis backend (same requests); median of per-round medians.
+* **Redis memory per tracked client**: ``used_memory`` delta after ``--clients`` distinct
+  clients (distinct IPs, one per /24) made one home and one profile request each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+
+from antiscrape.engine import Engine
+from antiscrape.request import RequestView
+from tests.fixtures.redis_server import RedisServer
+
+HEADERS = {
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0.0.0 Safari/537.36",
+    "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "accept-language": "en-GB,en;q=0.9",
+    "accept-encoding": "gzip, deflate, br, zstd",
+    "sec-fetch-mode": "navigate",
+    "sec-fetch-site": "none",
+    "sec-fetch-dest": "document",
+    "sec-ch-ua": '"Chromium";v="131", "Google Chrome";v="131", "Not_A Brand";v="24"',
+    "sec-ch-ua-mobile": "?0",
+    "sec-ch-ua-platform": '"Linux"',
+}
+CLIENT_COMMANDS = ("evalsha", "eval")
+
+
+def config(storage: str, prefix: str) -> dict[str, Any]:
+    return {
+        "secret_key": "bench-redis-secret-0123456789abcdef",
+        "storage": storage,
+        "key_prefix": prefix,
+        "storage_timeout": 1.0,  # a loaded benchmark machine must not fail open
+        # generous budgets: the benchmark measures allowed traffic
+        "budgets": {"default": {"ip": "100000/minute", "network": "100000/minute"}},
+        "protect": [{"route": "/users/{user_id}", "kind": "profile"}],
+        "enumeration": {"budgets": {"profile": {"10m": 100000}}},
+    }
+
+
+def views(n: int, *, distinct_clients: bool = False) -> list[RequestView]:
+    out = []
+    for i in range(n):
+        ip = f"10.{(i >> 8) & 255}.{i & 255}.7" if distinct_clients else f"10.0.{i % 50}.9"
+        if i % 2:
+            uid = str(1 + (i * 7919) % 100_000)
+            out.append(RequestView("GET", f"/users/{uid}", headers=HEADERS, peer=ip,
+                                   route="/users/{user_id}", path_params={"user_id": uid}))
+        else:
+            out.append(RequestView("GET", "/", headers=HEADERS, peer=ip, route="/"))
+    return out
+
+
+def commandstats(client: redis.Redis) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+def round_trips(client: redis.Redis, run: Callable[[], None], n: int) -> dict[str, float]:
+    before = commandstats(client)
+    run()
+    after = commandstats(client)
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    delta.pop("info", None)  # our own measuring call
+    sent = sum(v for k, v in delta.items() if k in CLIENT_COMMANDS)
+    inside = {k: v / n for k, v in delta.items() if k not in CLIENT_COMMANDS and v}
+    return {"client_commands": sent / n, **{f"in_script.{k}": v for k, v in inside.items()}}
+
+
+def timed(engine: Engine, batch: Iterable[RequestView]) -> list[float]:
+    out = []
+    for view in batch:
+        t = time.perf_counter_ns()
+        engine.inspect(view)
+        out.append((time.perf_counter_ns() - t) / 1000)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=5000)
+    args = parser.parse_args()
+
+    server = RedisServer()
+    server.start()
+    try:
+        client = redis.Redis(port=server.port)
+        prefix = f"bench-{uuid.uuid4().hex[:6]}"
+        url = server.url
+        redis_engine = Engine(config(url, prefix))
+        memory_engine = Engine(config("memory://", prefix))
+        traffic = views(args.requests)
+        for view in traffic[:200]:  # warm caches and the script cache
+            redis_engine.inspect(view)
+            memory_engine.inspect(view)
+
+        sync_trips = round_trips(client, lambda: [redis_engine.inspect(v) for v in traffic],
+                                 len(traffic))
+
+        async def run_async() -> None:
+            for v in traffic:
+                await redis_engine.ainspect(v)
+
+        async_trips = round_trips(client, lambda: asyncio.run(run_async()), len(traffic))
+
+        mem_medians, redis_medians = [], []
+        for _ in range(args.rounds):
+            mem_medians.append(statistics.median(timed(memory_engine, traffic)))
+            redis_medians.append(statistics.median(timed(redis_engine, traffic)))
+        mem_us, redis_us = statistics.median(mem_medians), statistics.median(redis_medians)
+
+        client.flushdb()
+        base = int(client.info("memory")["used_memory"])
+        tracked = Engine(config(url, prefix + "m"))
+        for view in views(2 * args.clients, distinct_clients=True):
+            tracked.inspect(view)
+        used = int(client.info("memory")["used_memory"]) - base
+        keys = int(client.dbsize())
+
+        print(f"round trips per request, sync : {sync_trips}")
+        print(f"round trips per request, async: {async_trips}")
+        print(f"inspect median µs: memory {mem_us:.1f}, redis {redis_us:.1f}, "
+              f"added {redis_us - mem_us:.1f} (ratio {redis_us / mem_us:.2f}); "
+              f"rounds memory {[round(x, 1) for x in mem_medians]}, "
+              f"redis {[round(x, 1) for x in redis_medians]}")
+        print(f"redis memory: {used / args.clients:.0f} bytes per tracked client "
+              f"({args.clients} clients, {keys} keys, {keys / args.clients:.1f} keys/client, "
+              f"{used / keys:.0f} bytes/key)")
+        client.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
