@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nBrowse it:        {base_url}/  (sign in as alice / alice-demo)\n"
                   f"Status page:      {base_url}/_antiscrape/?token={token}\n"
                   f"Try a scraper:    python -m example_apps.attacks.naive_enumerator "
-                  f"--base-url {base_url}\n"
+                  f"--base-url {base_url} --client-ip 198.51.100.50\n"
+                  "                  (--client-ip keeps it from being counted as you)\n"
                   "Ctrl-C stops the shop.", flush=True)
             while True:
                 time.sleep(3600)
