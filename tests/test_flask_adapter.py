@@ -127,7 +127,9 @@ def test_an_earlier_before_request_answer_is_left_alone():
 
 @pytest.mark.parametrize(("module", "extra"), [("flask", "flask"), ("django", "django")])
 def test_importing_an_adapter_without_its_framework_names_the_extra(monkeypatch, module, extra):
-    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.delitem(sys.modules, f"antiscrape.integrations.{module}", raising=False)
     with pytest.raises(MissingExtraError, match=rf"pip install 'antiscrape\[{extra}\]'"):
         importlib.import_module(f"antiscrape.integrations.{module}")

@@ -7,6 +7,7 @@ Settings are configured once per process, and only when nobody configured them b
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import django
@@ -30,7 +31,7 @@ MIDDLEWARE = [
 
 
 def ensure_django() -> None:
-    if not settings.configured:
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
         settings.configure(
             DEBUG=False,
             SECRET_KEY="behaviour-suite-django-secret-0123456789",
