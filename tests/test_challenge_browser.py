@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from antiscrape.challenge.tokens import leading_zero_bits_ok
 from tests.conftest import SECRET
 from tests.fixtures.browser import INSECURE_HOST, Chromium, live_server
 
@@ -154,5 +155,35 @@ def test_script_in_the_path_never_runs(chromium: Chromium, site: str):
         page.wait_for_document(lambda url, status: status == 200, SOLVE_TIMEOUT, "the page")
         assert page.evaluate("window.__hits") == 0 and page.dialogs() == []
         assert urlsplit(page.url()).netloc == urlsplit(site).netloc
+    finally:
+        page.close()
+
+
+SOLVE_PROBE = """
+new Promise((resolve, reject) => {
+  const w = new Worker('/.antiscrape/worker.js');
+  w.onmessage = (e) => {
+    if (e.data.type === 'done' || e.data.type === 'error') { w.terminate(); resolve(e.data); }
+  };
+  w.onerror = (e) => reject(String(e.message));
+  w.postMessage({type: 'solve', seed: %s, difficulty: %d, start: 0, step: 1, engine: %s});
+})
+"""
+
+
+def test_every_worker_engine_finds_answers_the_server_accepts(chromium: Chromium, site: str):
+    page = chromium.new_page()
+    try:
+        page.goto(f"{site}/robots.txt")
+        for engine in ("js", "subtle", "auto"):
+            for seed in ("Ab-_09xyzABCDEFG", "short"):
+                out = page.evaluate(SOLVE_PROBE % (json.dumps(seed), 12, json.dumps(engine)),
+                                    await_promise=True)
+                assert out["type"] == "done", out
+                assert engine == "auto" or out["engine"] == engine
+                assert leading_zero_bits_ok(seed, str(out["nonce"]), 12), (engine, out)
+                # The first answer in nonce order: no smaller nonce would have done.
+                assert not any(leading_zero_bits_ok(seed, str(n), 12)
+                               for n in range(int(out["nonce"])))
     finally:
         page.close()

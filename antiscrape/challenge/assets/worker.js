@@ -2,11 +2,12 @@
  * antiscrape proof-of-work worker.
  *
  * Finds a decimal nonce such that SHA-256("<seed>:<nonce>") starts with `difficulty` zero
- * bits. The server checks an answer with one hash of the same string. WebCrypto is used when
- * the page is a secure context (HTTPS or localhost); elsewhere `crypto.subtle` is missing and a
- * plain-JavaScript SHA-256 takes over, so the check works on every browser with workers.
+ * bits. The server checks an answer with one hash of the same string. WebCrypto is available
+ * when the page is a secure context (HTTPS or localhost); elsewhere `crypto.subtle` is missing
+ * and a plain-JavaScript SHA-256 takes over, so the check works on every browser with workers.
  *
  * Messages in:  {type: "solve", seed, difficulty, start, step, engine: "auto"|"subtle"|"js"}
+ *               ("auto" times a short probe of both and keeps the faster one)
  *               {type: "digest", text, engine}   (self-test: hex digest of `text`)
  * Messages out: {type: "progress", hashes}
  *               {type: "done", nonce, hashes, engine, ms}
@@ -29,41 +30,66 @@ var H0 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
           0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 var W = new Uint32Array(64);
 
+/* One SHA-256 compression of the 16-word block `m` into the eight-word state `h`. */
+function compress(h, m) {
+  var t, t1, t2;
+  for (t = 0; t < 16; t++) W[t] = m[t];
+  for (t = 16; t < 64; t++) {
+    var x = W[t - 15], y = W[t - 2];
+    var s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+    var s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+    W[t] = (W[t - 16] + s0 + W[t - 7] + s1) | 0;
+  }
+  var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+  for (t = 0; t < 64; t++) {
+    var S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    var ch = (e & f) ^ (~e & g);
+    t1 = (hh + S1 + ch + K[t] + W[t]) | 0;
+    var S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    var maj = (a & b) ^ (a & c) ^ (b & c);
+    t2 = (S0 + maj) | 0;
+    hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+  }
+  h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0;
+  h[3] = (h[3] + d) | 0; h[4] = (h[4] + e) | 0; h[5] = (h[5] + f) | 0;
+  h[6] = (h[6] + g) | 0; h[7] = (h[7] + hh) | 0;
+}
+
 /* Plain-JavaScript SHA-256 of an ASCII string; returns the eight state words. */
 function sha256Words(text) {
   var len = text.length;
   var blocks = ((len + 8) >> 6) + 1;
-  var msg = new Uint32Array(blocks * 16);
+  var msg = new Int32Array(blocks * 16);
   for (var i = 0; i < len; i++) {
     msg[i >> 2] |= (text.charCodeAt(i) & 0xff) << (24 - (i & 3) * 8);
   }
   msg[len >> 2] |= 0x80 << (24 - (len & 3) * 8);
   msg[blocks * 16 - 1] = len * 8;
-  var h = H0.slice();
-  for (var b = 0; b < blocks; b++) {
-    var t, t1, t2;
-    for (t = 0; t < 16; t++) W[t] = msg[b * 16 + t];
-    for (t = 16; t < 64; t++) {
-      var x = W[t - 15], y = W[t - 2];
-      var s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-      var s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-      W[t] = (W[t - 16] + s0 + W[t - 7] + s1) | 0;
-    }
-    var a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (t = 0; t < 64; t++) {
-      var S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      var ch = (e & f) ^ (~e & g);
-      t1 = (hh + S1 + ch + K[t] + W[t]) | 0;
-      var S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      var maj = (a & bb) ^ (a & c) ^ (bb & c);
-      t2 = (S0 + maj) | 0;
-      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0;
-    }
-    h[0] = (h[0] + a) | 0; h[1] = (h[1] + bb) | 0; h[2] = (h[2] + c) | 0;
-    h[3] = (h[3] + d) | 0; h[4] = (h[4] + e) | 0; h[5] = (h[5] + f) | 0;
-    h[6] = (h[6] + g) | 0; h[7] = (h[7] + hh) | 0;
-  }
+  var h = new Int32Array(H0);
+  for (var b = 0; b < blocks; b++) compress(h, msg.subarray(b * 16, b * 16 + 16));
   return h;
+}
+
+/* The fast path of the search: "<seed>:<nonce>" fits one block, so the padded block is
+   rebuilt in place for each nonce and nothing is allocated per hash. */
+var BLOCK = new Uint8Array(64);
+var M = new Int32Array(16);
+var STATE = new Int32Array(8);
+
+function firstWordOneBlock(prefixLength, digits) {
+  var len = prefixLength + digits.length, i;
+  for (i = 0; i < digits.length; i++) BLOCK[prefixLength + i] = digits.charCodeAt(i);
+  BLOCK[len] = 0x80;
+  for (i = len + 1; i < 62; i++) BLOCK[i] = 0;
+  BLOCK[62] = (len * 8) >>> 8;
+  BLOCK[63] = (len * 8) & 0xff;
+  for (i = 0; i < 16; i++) {
+    M[i] = (BLOCK[4 * i] << 24) | (BLOCK[4 * i + 1] << 16) | (BLOCK[4 * i + 2] << 8) |
+           BLOCK[4 * i + 3];
+  }
+  STATE.set(H0);
+  compress(STATE, M);
+  return STATE[0];
 }
 
 function hasZeroBits(firstWord, difficulty) {
@@ -84,27 +110,42 @@ var PROGRESS_EVERY = 4096;
 
 function solveJs(job) {
   var prefix = job.seed + ":";
-  var nonce = job.start, hashes = 0;
+  var oneBlock = prefix.length + 20 <= 55;
+  for (var i = 0; i < prefix.length && oneBlock; i++) BLOCK[i] = prefix.charCodeAt(i) & 0xff;
+  var nonce = job.start, hashes = 0, word;
   for (;;) {
     hashes++;
-    if (hasZeroBits(sha256Words(prefix + nonce)[0], job.difficulty)) return {nonce: nonce, hashes: hashes};
+    word = oneBlock ? firstWordOneBlock(prefix.length, String(nonce))
+                    : sha256Words(prefix + nonce)[0];
+    if (hasZeroBits(word, job.difficulty)) return {nonce: nonce, hashes: hashes};
+    if (job.limit && hashes >= job.limit) return null;
     nonce += job.step;
     if (hashes % PROGRESS_EVERY === 0) self.postMessage({type: "progress", hashes: hashes});
   }
 }
 
-var BATCH = 256;
+var BATCH = 512;
 
-/* WebCrypto digests are promises: many are started at once so their overhead overlaps. */
+/* Writes the decimal digits of `n` into `buf` from `at`; returns the end offset. */
+function writeDigits(buf, at, n) {
+  var digits = String(n);
+  for (var i = 0; i < digits.length; i++) buf[at + i] = digits.charCodeAt(i);
+  return at + digits.length;
+}
+
+/* WebCrypto digests are promises: many are started at once so their overhead overlaps. The
+   input is copied when digest() is called, so one buffer serves every nonce. */
 async function solveSubtle(job) {
-  var encoder = new TextEncoder();
-  var prefix = job.seed + ":";
+  var prefix = new TextEncoder().encode(job.seed + ":");
+  var buf = new Uint8Array(prefix.length + 20);
+  buf.set(prefix);
   var nonce = job.start, hashes = 0;
   var nonces = new Array(BATCH), pending = new Array(BATCH);
   for (;;) {
     for (var i = 0; i < BATCH; i++) {
       nonces[i] = nonce;
-      pending[i] = self.crypto.subtle.digest("SHA-256", encoder.encode(prefix + nonce));
+      pending[i] = self.crypto.subtle.digest("SHA-256",
+                                             buf.subarray(0, writeDigits(buf, prefix.length, nonce)));
       nonce += job.step;
     }
     var digests = await Promise.all(pending);
@@ -114,8 +155,29 @@ async function solveSubtle(job) {
       }
     }
     hashes += BATCH;
+    if (job.limit && hashes >= job.limit) return null;
     if (hashes % PROGRESS_EVERY === 0) self.postMessage({type: "progress", hashes: hashes});
   }
+}
+
+var PROBE = 4096;
+
+/* "auto": WebCrypto's digest is native but costs a promise per hash, which for inputs this
+   short can outweigh the hashing itself; a short timed probe of both on this very device
+   picks the faster. The plain-JavaScript probe runs twice, timed once its code is compiled,
+   or the JIT's warm-up would be counted against it. Without WebCrypto (insecure context)
+   plain JavaScript is the only way. */
+async function pickEngine(job) {
+  if (!subtleAvailable()) return "js";
+  if (job.engine === "js" || job.engine === "subtle") return job.engine;
+  var probe = {seed: job.seed + "~probe", difficulty: 32, start: 0, step: 1, limit: PROBE};
+  solveJs(probe);
+  var t0 = performance.now();
+  solveJs(probe);
+  var t1 = performance.now();
+  await solveSubtle(probe);
+  var t2 = performance.now();
+  return t1 - t0 <= t2 - t1 ? "js" : "subtle";
 }
 
 async function digestHex(text, engine) {
@@ -130,13 +192,16 @@ async function digestHex(text, engine) {
 
 self.onmessage = async function (event) {
   var job = event.data || {};
-  var engine = job.engine === "js" || !subtleAvailable() ? "js" : "subtle";
   try {
     if (job.type === "digest") {
-      self.postMessage({type: "digest", hex: await digestHex(String(job.text), engine), engine: engine});
+      var which = job.engine === "js" || !subtleAvailable() ? "js" : "subtle";
+      self.postMessage({type: "digest", hex: await digestHex(String(job.text), which),
+                        engine: which});
       return;
     }
     var started = Date.now();
+    var engine = await pickEngine(job);
+    job.limit = 0;  /* no limit: search until found */
     var found = engine === "subtle" ? await solveSubtle(job) : solveJs(job);
     self.postMessage({type: "done", nonce: found.nonce, hashes: found.hashes, engine: engine,
                       ms: Date.now() - started});
