@@ -204,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
     os.chdir(REPO_ROOT)  # the Scrapy spider runs as ``python -m`` from here
     token = os.environ.get("DEMO_STATUS_TOKEN") or secrets.token_urlsafe(18)
+    sock = bind(args.host, args.port)  # first: a busy port is reported before any work
     app = create_app(ids=args.ids, overrides=demo_overrides(token))
-    sock = bind(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = f"http://{host}:{args.port}"
     cast = clients(args.max_requests, args.jitter)

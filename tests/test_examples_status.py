@@ -4,12 +4,12 @@ and the engine routing ``status_page.path`` to it only when enabled."""
 from __future__ import annotations
 
 import json
+import warnings
 
 from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from antiscrape.clock import ManualClock
 from antiscrape.config import Config, StatusPageSettings
@@ -17,6 +17,10 @@ from antiscrape.decision import Action, Decision, Identity
 from antiscrape.request import RequestView
 from antiscrape.status import StatusBoard, presented_token, token_matches
 from tests.conftest import SECRET
+
+with warnings.catch_warnings():  # starlette's notice about httpx, not about this code
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 TOKEN = "status-token-0123456789"
 SETTINGS = StatusPageSettings(enabled=True, token=TOKEN)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import scrapy
@@ -113,8 +115,11 @@ def run(base_url: str, *, max_requests: int = 300, give_up_after: int = 10,
                "--give-up-after", str(give_up_after)]
     if client_ip:
         command += ["--client-ip", client_ip]
+    root = str(Path(__file__).resolve().parents[2])  # where ``example_apps`` is importable
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, cwd=root, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"the Scrapy spider failed (exit {done.returncode}): "
