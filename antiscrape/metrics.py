@@ -2,7 +2,8 @@
 
 * ``<ns>_decisions_total{action, rule, enforced}``: every verdict (no IP or UA labels: they
   would make the series count grow with the attackers);
-* ``<ns>_challenges_total{outcome}``: challenges ``issued`` / ``solved`` / ``failed``;
+* ``<ns>_challenges_total{outcome}``: challenges ``issued`` / ``solved`` / ``failed`` (read off
+  the decisions: challenge pages served, and the challenge endpoint's verdicts on answers);
 * ``<ns>_storage_errors_total``: storage calls that failed and fell back to the failure policy;
 * ``<ns>_inspect_seconds``: the middleware's own latency, as a histogram.
 
@@ -28,6 +29,10 @@ _MAX_RULES = 100
 """Distinct ``rule`` label values kept; beyond that, ``other`` (bounded cardinality)."""
 
 CHALLENGE_OUTCOMES = ("issued", "solved", "failed")
+ENDPOINT_PREFIX = "challenge:"
+FAILED_ANSWERS = frozenset({"invalid", "expired", "other-client", "malformed", "wrong-answer",
+                            "replayed"})
+"""Challenge-endpoint verdicts that mean a wrong, stale or reused answer (not "early")."""
 
 
 def _prometheus() -> Any:
@@ -89,10 +94,21 @@ class Metrics:
         return rule
 
     def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
-        self._decisions.labels(decision.action.value, self._rule(decision.rule or "none"),
+        reason = decision.reason
+        endpoint = not decision.rule and reason.startswith(ENDPOINT_PREFIX)
+        # Challenge-endpoint answers carry no rule; their reason ("challenge:passed",
+        # "challenge:wrong-answer", ...) is a short fixed word, so it labels them instead.
+        rule = reason if endpoint else (decision.rule or "none")
+        self._decisions.labels(decision.action.value, self._rule(rule),
                                "true" if decision.enforced else "false").inc()
         self._latency.observe(seconds)
-        if decision.action is Action.CHALLENGE and decision.reply is not None:
+        if endpoint:
+            outcome = reason[len(ENDPOINT_PREFIX):]
+            if outcome == "passed":
+                self._challenges.labels("solved").inc()
+            elif outcome in FAILED_ANSWERS:
+                self._challenges.labels("failed").inc()
+        elif decision.action is Action.CHALLENGE and decision.reply is not None:
             self._challenges.labels("issued").inc()
 
     def challenge(self, outcome: str) -> None:
@@ -106,11 +122,27 @@ class Metrics:
         self._storage_errors.inc()
 
 
+class _CountingReporter:
+    """Wraps the engine's storage-error reporter (a ``LogOnce``): counts, then delegates."""
+
+    def __init__(self, inner: Any, count: Callable[[], None]) -> None:
+        self._inner = inner
+        self._count = count
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self._count()
+        self._inner(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
     """Register metrics on ``engine.observers`` when ``config.metrics.enabled`` is on.
 
-    Also sets ``engine.metrics`` so the challenge and storage code can call
-    :meth:`Metrics.challenge` and :meth:`Metrics.storage_error`.
+    Storage failures are counted by wrapping ``engine.storage_errors`` (the engine reports
+    every failed storage call there); ``engine.metrics`` is set for code that wants to count
+    something by hand.
     """
     settings: MetricsSettings = engine.config.metrics
     if not settings.enabled:
@@ -118,6 +150,9 @@ def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
     metrics = Metrics(settings, registry=registry)
     engine.observers.append(metrics)
     engine.metrics = metrics
+    reporter = getattr(engine, "storage_errors", None)
+    if reporter is not None and not isinstance(reporter, _CountingReporter):
+        engine.storage_errors = _CountingReporter(reporter, metrics.storage_error)
     return metrics
 
 

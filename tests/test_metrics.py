@@ -64,6 +64,52 @@ def test_decisions_challenges_and_latency_are_counted(clock: ManualClock) -> Non
         m.challenge("maybe")
 
 
+def test_challenge_answers_are_counted_as_solved_or_failed(clock: ManualClock) -> None:
+    import re
+
+    registry = CollectorRegistry()
+    engine = Engine({"secret_key": SECRET, "metrics": {"enabled": True, "namespace": "t5"},
+                     "challenge": {"ladder": [{"max_score": 100, "difficulty": 0}]}},
+                    clock=clock)
+    metrics.attach(engine, registry=registry)
+    headers = {"user-agent": "", "accept": "text/html"}
+    page = engine.inspect(RequestView("GET", "/", headers, peer="198.51.100.2"))
+    assert page.action is Action.CHALLENGE
+    link = re.search(r'/\.antiscrape/nojs\?t=[^"&<]+', page.reply.body.decode()).group(0)
+    path, _, query = link.partition("?")
+    solved = engine.inspect(RequestView("GET", path, headers, peer="198.51.100.2", query=query))
+    assert solved.reason == "challenge:passed"
+    replayed = engine.inspect(RequestView("GET", path, headers, peer="198.51.100.2",
+                                          query=query))
+    forged = engine.inspect(RequestView("POST", "/.antiscrape/verify", headers,
+                                        peer="198.51.100.2", query="t=forged&n=1"))
+    assert (replayed.reason, forged.reason) == ("challenge:replayed", "challenge:invalid")
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("t5_challenges_total", outcome="issued") == 1  # answers are not new issues
+    assert value("t5_challenges_total", outcome="solved") == 1
+    assert value("t5_challenges_total", outcome="failed") == 2
+    assert value("t5_decisions_total", action="allow", rule="challenge:passed",
+                 enforced="true") == 1
+
+
+def test_storage_errors_are_counted(clock: ManualClock) -> None:
+    with socket.socket() as s:  # a port nobody listens on: a real, refused Redis
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    registry = CollectorRegistry()
+    engine = Engine({"secret_key": SECRET, "storage": f"redis://127.0.0.1:{port}/0",
+                     "metrics": {"enabled": True, "namespace": "t6"}}, clock=clock)
+    metrics.attach(engine, registry=registry)
+    for _ in range(3):
+        decision = engine.inspect(RequestView("GET", "/", BROWSER, peer="198.51.100.3"))
+        assert decision.action is Action.ALLOW  # fails open
+    assert registry.get_sample_value("t6_storage_errors_total") == 3
+    assert engine.storage_errors.count == 3  # the wrapped reporter still counts and logs
+
+
 def test_no_client_identifying_labels(clock: ManualClock) -> None:
     registry = CollectorRegistry()
     engine, _ = engine_with_metrics(clock, registry, "t2")
