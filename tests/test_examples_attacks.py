@@ -4,6 +4,7 @@ is never refused, and the status page tells them apart."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -86,6 +87,33 @@ def test_canary_read_stops_a_client_at_once(shop: str) -> None:
         session.get(shop + "/users/1337", timeout=5)
         after = [session.get(f"{shop}/users/{n}", timeout=5).status_code for n in (13, 14)]
     assert all(code in (403, 429) for code in after), after
+
+
+def test_signed_in_account_is_budgeted_across_addresses_and_browsers(shop: str) -> None:
+    """A scraper signed in as carol changes address and user agent on every request: the
+    account is what it cannot change, and the account budget stops it."""
+    with requests.Session() as session:
+        session.headers.update(CHROME_NAVIGATION)
+        login = session.post(shop + "/login", data={"account": "carol",
+                                                    "password": "carol-demo"},
+                             headers={"X-Forwarded-For": "203.0.113.1"}, timeout=5)
+        assert login.status_code == 200 and "signed in as <b>carol</b>" in login.text
+        read = 0
+        codes = []
+        ids = random.Random(5).sample(range(1, 4_000), 60)  # no order to detect: budget only
+        for n, number in enumerate(ids):
+            ua = CHROME_NAVIGATION["User-Agent"].replace("126.0.0.0", f"{90 + n}.0.0.0")
+            response = session.get(f"{shop}/users/{number}", timeout=5, headers={
+                "X-Forwarded-For": f"203.0.{113 + n % 10}.{n + 2}", "User-Agent": ua})
+            codes.append(response.status_code)
+            read += response.status_code == 200
+            if response.status_code != 200:
+                break
+    assert codes[-1] in (403, 429), codes
+    assert read <= BUDGET
+    carol = status(shop)["account:carol"]  # counted as the account, and stopped for it
+    assert carol["refused"] >= 1
+    assert "per account" in carol["last_reason"], carol["last_reason"]
 
 
 def test_person_still_served_after_the_attacks_and_status_page_agrees(shop: str) -> None:

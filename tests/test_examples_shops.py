@@ -208,3 +208,18 @@ def test_django_shop_passes_system_checks() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "antiscrape.E" not in done.stdout + done.stderr
+
+
+def test_canaries_follow_the_id_mode() -> None:
+    """With opaque ids the configured canaries (record numbers) are re-encoded, so the opaque
+    URL of a canary profile is the one that convicts."""
+    from example_apps.flask_shop.app import create_app
+
+    app = create_app(ids="opaque")
+    site: ShopSite = app.extensions["shop_site"]
+    canary = site.public_canaries()[0]
+    assert canary == site.ids.encode("user", CANARY_USER_IDS[0]) and not canary.isdigit()
+    client = app.test_client()
+    assert client.get(site.user_url(12), headers=FIREFOX).status_code == 200
+    client.get(f"/users/{canary}", headers=FIREFOX)
+    assert client.get(site.user_url(13), headers=FIREFOX).status_code == 403
