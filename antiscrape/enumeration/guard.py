@@ -86,7 +86,7 @@ class EnumerationGuard:
         self.matcher = RouteMatcher(config.protect, s.canaries)
         self._plans: dict[str, _KindPlan] = {}
         self._identity_cache: dict[Identity, tuple[dict[str, str], tuple[str, str],
-                                                   list[str]]] = {}
+                                                   list[str], str, str]] = {}
         self._block_factor = s.block_factor
         self._walk = s.walk_length
         self._miss_prefix = keys("en", "miss") + ":"
@@ -152,8 +152,10 @@ class EnumerationGuard:
         self._plans[kind] = plan
         return plan
 
-    def _who(self, identity: Identity) -> tuple[dict[str, str], tuple[str, str], list[str]]:
-        """Hashed value per level, the primary (most personal) level, and conviction keys."""
+    def _who(self, identity: Identity) -> tuple[dict[str, str], tuple[str, str], list[str],
+                                                str, str]:
+        """Hashed value per level, the walk level (most personal, fingerprint before IP),
+        conviction keys, and the probe level and key suffix (misses, deep pages)."""
         cached = self._identity_cache.get(identity)
         if cached is not None:
             return cached
@@ -165,6 +167,11 @@ class EnumerationGuard:
                 hashed[level] = h(value)
         primary = next(((lv, hashed[lv]) for lv in ("account", "clearance", "fingerprint")
                         if lv in hashed), ("ip", hashed.get("ip", "")))
+        # Misses and deep pages are counted once, on the most personal level that is not
+        # shared by a whole browser build (an IP-rotating prober still spends distinct reads).
+        probe = next(((lv, hashed[lv]) for lv in ("account", "clearance", "ip")
+                      if lv in hashed), ("fingerprint", hashed.get("fingerprint", "")))
+        probe_key = probe[0][:2] + ":" + probe[1]
         cv = self._conviction_prefix
         convictions: list[str] = []
         if "ip" in hashed:
@@ -176,7 +183,7 @@ class EnumerationGuard:
         for level in ("clearance", "account"):
             if level in hashed:
                 convictions.append(cv + level[:2] + ":" + hashed[level])
-        cached = (hashed, primary, convictions)
+        cached = (hashed, primary, convictions, probe[0], probe_key)
         if len(self._identity_cache) >= _CACHE_MAX:
             self._identity_cache.clear()
         self._identity_cache[identity] = cached
@@ -193,7 +200,7 @@ class EnumerationGuard:
     def ops(self, access: Access, identity: Identity, now: float) -> list[Op]:
         """The storage operations of one protected read (results go to :meth:`judge`)."""
         plan = self._plan(access.kind)
-        hashed, primary, _ = self._who(identity)
+        hashed, primary, _, _, probe_key = self._who(identity)
         record = access.record
         out: list[Op] = []
         for level, counters in plan.levels:
@@ -209,12 +216,9 @@ class EnumerationGuard:
                                        (base + str(bucket - 1),)))
         if self._walks(access):
             out.append(Recent(plan.walk_prefix + primary[1], access.id, self._walk, WALK_TTL))
-        miss = self._miss_prefix
-        out.append(Get(miss + "ip:" + hashed.get("ip", "")))
-        out.append(Get(miss + primary[0][:2] + ":" + primary[1]))
+        out.append(Get(self._miss_prefix + probe_key))
         if self._deep(access):
-            out.append(Incr(self._depth_prefix + primary[0][:2] + ":" + primary[1],
-                            DEPTH_WINDOW))
+            out.append(Incr(self._depth_prefix + probe_key, DEPTH_WINDOW))
         if access.canary:
             reason = self.canary_reason(access)
             out.extend(self.conviction_ops(access, identity, reason))
@@ -229,38 +233,47 @@ class EnumerationGuard:
         """Conclude from the results of exactly the ops :meth:`ops` returned."""
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
-        s = self.settings
         plan = self._plan(access.kind)
-        hashed, primary, _ = self._who(identity)
-        kind = access.kind
-        found: list[tuple[float, Verdict]] = []
-        block_factor = self._block_factor
+        hashed, _, _, probe_level, _ = self._who(identity)
+        # Fast path first (allowed traffic): which counters are over budget, if any.
+        over: list[tuple[_Counter, int]] = []
         idx = 0
-        counted: list[tuple[_Counter, int]] = []
         for level, counters in plan.levels:
             if level not in hashed:
                 continue
             for c in counters:
-                counted.append((c, int(results[idx])))
+                count = results[idx]
                 idx += 1
-        walking = False
+                if count * WALK_PENALTY > c.budget:  # over, or over while walking
+                    over.append((c, int(count)))
+        step = None
         if self._walks(access):
             recent = results[idx]
             idx += 1
-            step = detect_walk(recent or (), self._walk, s.walk_max_stride)
-            if step is not None:
-                walking = True
-                if not cleared:
-                    order = "ascending" if step > 0 else "descending"
-                    found.append((float(self._walk), Verdict(
-                        Action.CHALLENGE,
-                        f"walked {self._walk} {kind} ids in {order} order (step {abs(step)})",
-                        "enumeration:walk")))
-        penalty = WALK_PENALTY if walking else 1
-        for c, count in counted:
+            if recent:
+                step = detect_walk(recent, self._walk, self.settings.walk_max_stride)
+        misses = results[idx]
+        idx += 1
+        deep = results[idx] if self._deep(access) else None
+        if not over and step is None and not misses and deep is None:
+            return None
+        return self._conclude(access, over, step, _as_int(misses), deep, probe_level, cleared)
+
+    def _conclude(self, access: Access, over: list[tuple[_Counter, int]], step: int | None,
+                  misses: int, deep: Any, probe_level: str, cleared: bool) -> Verdict | None:
+        s = self.settings
+        kind = access.kind
+        block_factor = self._block_factor
+        found: list[tuple[float, Verdict]] = []
+        if step is not None and not cleared:
+            order = "ascending" if step > 0 else "descending"
+            found.append((float(self._walk), Verdict(
+                Action.CHALLENGE,
+                f"walked {self._walk} {kind} ids in {order} order (step {abs(step)})",
+                "enumeration:walk")))
+        penalty = WALK_PENALTY if step is not None else 1
+        for c, count in over:
             ratio = count * penalty / c.budget
-            if ratio <= 1.0:
-                continue
             action = escalate(ratio, c.level, cleared, block_factor)
             if action is None:
                 continue
@@ -272,33 +285,30 @@ class EnumerationGuard:
                 f"({budget_text} per {LEVEL_TEXT[c.level]})",
                 f"enumeration:distinct:{c.level}",
                 self._retry(c.seconds, action))))
-        ip_misses = _as_int(results[idx])
-        primary_misses = _as_int(results[idx + 1])
-        idx += 2
-        for level, misses in (("ip", ip_misses), (primary[0], primary_misses)):
-            budget = max(1, round(s.miss_budget * (s.levels.get(level, 1.0) or 1.0)))
+        if misses:
+            budget = max(1, round(s.miss_budget * (s.levels.get(probe_level, 1.0) or 1.0)))
             # ``misses`` were answered before this request: at the budget, this one is over.
             ratio = (misses + 1) / budget
-            action = escalate(ratio, level, cleared, block_factor)
+            action = escalate(ratio, probe_level, cleared, block_factor)
             if action is not None:
                 found.append((ratio, Verdict(
                     action, f"{misses} not-found answers on protected routes in 1 h "
-                            f"(budget {budget} per {LEVEL_TEXT[level]})",
+                            f"(budget {budget} per {LEVEL_TEXT[probe_level]})",
                     "enumeration:misses", self._retry(MISS_WINDOW, action))))
-        if self._deep(access):
-            deep = _as_int(results[idx])
-            idx += 1
-            action = escalate(deep / s.deep_page_budget, primary[0], cleared, block_factor)
+        if deep is not None:
+            count = _as_int(deep)
+            ratio = count / s.deep_page_budget
+            action = escalate(ratio, probe_level, cleared, block_factor)
             if action is not None:
-                found.append((deep / s.deep_page_budget, Verdict(
-                    action, f"read {deep} {kind} pages beyond page {s.max_page} in 1 h "
+                found.append((ratio, Verdict(
+                    action, f"read {count} {kind} pages beyond page {s.max_page} in 1 h "
                             f"(budget {s.deep_page_budget})",
                     "enumeration:depth", self._retry(DEPTH_WINDOW, action))))
         return strictest(found)
 
     def conviction_ops(self, access: Access, identity: Identity, reason: str) -> list[Op]:
         """Puts that convict the identity, its fingerprint and its clearance."""
-        _, _, keys = self._who(identity)
+        keys = self._who(identity)[2]
         s = self.settings
         value = reason or "convicted of harvesting"
         out: list[Op] = []
@@ -315,13 +325,11 @@ class EnumerationGuard:
 
     def response_ops(self, access: Access, identity: Identity, status: int,
                      now: float) -> list[Op]:
-        """A 404/410 on a protected route counts toward miss probing (per IP and primary)."""
+        """A 404/410 on a protected route counts toward miss probing (account, clearance or
+        IP: the most personal level known)."""
         if status != 404 and status != 410:
             return []
-        hashed, primary, _ = self._who(identity)
-        miss = self._miss_prefix
-        return [Incr(miss + "ip:" + hashed.get("ip", ""), MISS_WINDOW),
-                Incr(miss + primary[0][:2] + ":" + primary[1], MISS_WINDOW)]
+        return [Incr(self._miss_prefix + self._who(identity)[4], MISS_WINDOW)]
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ therefore only meaningful inside one process, which is exactly the memory backen
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 P = 12
 """Register index bits."""
@@ -92,23 +92,31 @@ def _tau(x: float) -> float:
             return z / 3.0
 
 
-def estimate(histogram: Sequence[int]) -> int:
-    """Cardinality from a register histogram (``histogram[k]`` = registers holding ``k``)."""
-    z = M * _tau(1.0 - histogram[Q + 1] / M)
-    for k in range(Q, 0, -1):
-        z = 0.5 * (z + histogram[k])
-    z += M * _sigma(histogram[0] / M)
-    if z == math.inf:  # every register empty
+_SCALE = 1 << (Q + 1)
+"""Register sums are kept as exact integers: a register holding ``r`` adds ``2**(Q+1-r)``."""
+
+
+def estimate(zeros: int, scaled_sum: int) -> int:
+    """Ertl's estimate from the number of empty registers and the scaled sum of the others.
+
+    With no saturated register (value Q+1, probability 2**-52 per register) Ertl's loop
+    ``z = (z + C_k) / 2`` is exactly the sum of ``2**-r`` over non-empty registers, which
+    :class:`DistinctSketch` keeps up to date on every change: estimating is O(1).
+    """
+    if zeros >= M:
         return 0
+    z = M * _sigma(zeros / M) + scaled_sum / _SCALE
     return round(_ALPHA_INF * M * M / z)
 
 
-def _histogram(registers: bytes | bytearray) -> list[int]:
-    hist = [0] * (Q + 2)
+def _summary(registers: bytes | bytearray) -> tuple[int, int]:
+    """(empty registers, scaled sum) of a register array, via a C-speed histogram."""
     top = max(registers)
-    for k in range(top + 1):
-        hist[k] = registers.count(k)  # C speed; ranks above ~30 never occur in practice
-    return hist
+    zeros = registers.count(0)
+    scaled = 0
+    for k in range(1, top + 1):
+        scaled += registers.count(k) << (Q + 1 - k)
+    return zeros, scaled
 
 
 def _max_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
@@ -128,12 +136,13 @@ def _max_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
 class DistinctSketch:
     """Approximate distinct counter: exact up to 64 members, then a 4 KiB HyperLogLog."""
 
-    __slots__ = ("_count", "_hist", "_shadow", "exact", "registers", "version")
+    __slots__ = ("_count", "_shadow", "_sum", "_zeros", "exact", "registers", "version")
 
     def __init__(self) -> None:
         self.exact: set[int] | None = set()
         self.registers: bytearray | None = None
-        self._hist: list[int] | None = None
+        self._zeros = M
+        self._sum = 0
         self._count = 0
         self.version = 0
         """Bumped on every change, so cached unions with this sketch know they are stale."""
@@ -162,30 +171,31 @@ class DistinctSketch:
         sketch = cls()
         sketch.exact = None
         sketch.registers = bytearray(registers)
-        sketch._hist = _histogram(registers)
+        sketch._zeros, sketch._sum = _summary(registers)
         sketch._count = -1
         return sketch
 
     def _to_registers(self, hashes: Iterable[int]) -> None:
         self.exact = None
         self.registers = bytearray(M)
-        hist = [0] * (Q + 2)
-        hist[0] = M
-        self._hist = hist
+        self._zeros = M
+        self._sum = 0
         for h in hashes:
             self._add_hash(h)
 
     def _add_hash(self, h: int) -> None:
         registers = self.registers
-        hist = self._hist
-        assert registers is not None and hist is not None
+        assert registers is not None
         index = h & _INDEX_MASK
         rank = _rank(h)
         old = registers[index]
         if rank > old:
             registers[index] = rank
-            hist[old] -= 1
-            hist[rank] += 1
+            if old:
+                self._sum += (1 << (Q + 1 - rank)) - (1 << (Q + 1 - old))
+            else:
+                self._zeros -= 1
+                self._sum += 1 << (Q + 1 - rank)
             self._count = -1  # estimate is stale
             self.version += 1
 
@@ -195,9 +205,8 @@ class DistinctSketch:
         if self.exact is not None:
             return len(self.exact)
         if self._count < 0:
-            assert self._hist is not None
             # More than EXACT_LIMIT members were seen for sure: never report fewer.
-            self._count = max(estimate(self._hist), EXACT_LIMIT + 1)
+            self._count = max(estimate(self._zeros, self._sum), EXACT_LIMIT + 1)
         return self._count
 
     @property
