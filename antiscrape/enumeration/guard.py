@@ -52,9 +52,10 @@ _CACHE_MAX = 65_536
 
 
 class _Counter:
-    """One (level, window) distinct counter of one kind: key prefix and budget."""
+    """One (level, window) distinct counter of one kind: key prefix, budget, and the current
+    bucket's key suffixes (recomputed only when the clock enters a new bucket)."""
 
-    __slots__ = ("budget", "level", "prefix", "seconds", "window")
+    __slots__ = ("budget", "level", "prefix", "seconds", "state", "window")
 
     def __init__(self, keys: Keys, kind: str, level: str, window: str, seconds: int,
                  budget: int) -> None:
@@ -63,6 +64,19 @@ class _Counter:
         self.seconds = seconds
         self.budget = budget
         self.prefix = keys("en", kind, level[:2], window) + ":"
+        self.state: tuple[float, float, str, str] = (0.0, 0.0, "", "")
+        """(bucket start, bucket end + one window, current suffix, previous suffix): one
+        tuple, replaced whole, so threads never see half of a roll-over."""
+
+    def current(self, now: float) -> tuple[float, float, str, str]:
+        state = self.state
+        if state[0] <= now < state[1] - self.seconds:
+            return state
+        bucket = int(now // self.seconds)
+        state = (bucket * self.seconds, (bucket + 2) * self.seconds, f":{bucket}",
+                 f":{bucket - 1}")
+        self.state = state
+        return state
 
 
 class _KindPlan:
@@ -208,12 +222,10 @@ class EnumerationGuard:
             if who is None:
                 continue
             for c in counters:
-                seconds = c.seconds
-                bucket = int(now // seconds)
-                base = c.prefix + who + ":"
-                out.append(DistinctAdd(base + str(bucket), record,
-                                       math.ceil((bucket + 2) * seconds - now),
-                                       (base + str(bucket - 1),)))
+                _, end, cur, prev = c.current(now)
+                base = c.prefix + who
+                out.append(DistinctAdd(base + cur, record, math.ceil(end - now),
+                                       (base + prev,)))
         if self._walks(access):
             out.append(Recent(plan.walk_prefix + primary[1], access.id, self._walk, WALK_TTL))
         out.append(Get(self._miss_prefix + probe_key))

@@ -105,8 +105,12 @@ def estimate(zeros: int, scaled_sum: int) -> int:
     """
     if zeros >= M:
         return 0
-    z = M * _sigma(zeros / M) + scaled_sum / _SCALE
+    z = _M_SIGMA[zeros] + scaled_sum / _SCALE
     return round(_ALPHA_INF * M * M / z)
+
+
+_M_SIGMA = [M * _sigma(zeros / M) for zeros in range(M)]
+"""``M * sigma(zeros / M)`` for every possible number of empty registers (32 KiB, once)."""
 
 
 def _summary(registers: bytes | bytearray) -> tuple[int, int]:
