@@ -9,9 +9,11 @@ Design choices, and why:
 
 - **One round trip per request.** A request's whole batch of ops runs inside one server-side
   script (``lua/batch.lua``) called with EVALSHA; after a server restart or SCRIPT FLUSH the
-  first call gets NOSCRIPT and resends the script once with EVAL. On a cluster the batch is
-  split per hash slot and the calls go out in one pipeline (one round trip per node, in
-  parallel).
+  first call gets NOSCRIPT and resends the script once with EVAL. On a cluster the keys of
+  one script call must share a hash slot, so the batch is split per slot: the sync face sends
+  one pipeline per node involved, the async face one call per slot, in turn (see
+  ``AsyncRedisStorage._run``). Budgets of one identity share a slot only by chance, so a
+  cluster costs a few round trips per request where a single server costs one.
 - **One clock.** By default the script reads the time with Redis ``TIME``, so hosts whose
   clocks disagree still share one sliding window; the ``now`` argument of ``execute`` is then
   ignored. ``storage_options = {clock = "caller"}`` makes the script use ``now`` instead (tests
@@ -98,8 +100,11 @@ class Target:
         opts: dict[str, Any] = {
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
-            "retry": retry_mod.Retry(mod.backoff.NoBackoff(), 0),
         }
+        if not (is_async and self.cluster):
+            opts["retry"] = retry_mod.Retry(mod.backoff.NoBackoff(), 0)
+        # else: the asyncio cluster client needs its retries to recover connections that
+        # concurrent first calls share (with none it fails); asyncio.timeout caps the wait.
         if self.sentinel:
             opts["sentinel_kwargs"] = {"socket_timeout": self.timeout,
                                        "socket_connect_timeout": self.timeout}
@@ -184,6 +189,10 @@ class _Lazy:
         return client
 
 
+def _redirected(reply: Any) -> bool:
+    return isinstance(reply, Exception) and str(reply).startswith(("MOVED", "ASK"))
+
+
 def _now_arg(target: Target, now: float) -> str:
     return "" if target.server_clock else repr(float(now))
 
@@ -206,30 +215,38 @@ class RedisStorage:
             replies = self._run(self._client.get(), calls)
         return assemble(ops, calls, replies)
 
+    def _call(self, client: Any, c: Call) -> Any:
+        try:
+            return client.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())
+        except self.target.no_script:
+            return client.eval(SCRIPT, len(c.keys), *c.keys, *c.argv())
+
     def _run(self, client: Any, calls: list[Call]) -> list[Any]:
         if len(calls) == 1:
-            c = calls[0]
-            try:
-                return [client.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())]
-            except self.target.no_script:
-                return [client.eval(SCRIPT, len(c.keys), *c.keys, *c.argv())]
-        pipe = client.pipeline(transaction=False)
-        for c in calls:
-            pipe.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())
-        replies = pipe.execute(raise_on_error=False)
-        return self._retry_missing(client, calls, replies)
+            return [self._call(client, calls[0])]
+        return self._run_per_node(client, calls)
 
-    def _retry_missing(self, client: Any, calls: list[Call], replies: list[Any]) -> list[Any]:
-        missing = [i for i, r in enumerate(replies) if isinstance(r, self.target.no_script)]
-        if missing:
-            pipe = client.pipeline(transaction=False)
-            for i in missing:
+    def _run_per_node(self, client: Any, calls: list[Call]) -> list[Any]:
+        """Cluster: one pipeline per node holding some of the batch's slots (redis-py's
+        cluster pipeline refuses EVALSHA). A reply that is NOSCRIPT, or MOVED/ASK after a
+        resharding, is redone through the cluster client, which follows redirections and
+        refreshes its slot map."""
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        for i, c in enumerate(calls):
+            node = client.get_node_from_key(c.keys[0])
+            by_node.setdefault(node.name, (node, []))[1].append(i)
+        replies: list[Any] = [None] * len(calls)
+        for node, idxs in by_node.values():
+            pipe = client.get_redis_connection(node).pipeline(transaction=False)
+            for i in idxs:
                 c = calls[i]
-                pipe.eval(SCRIPT, len(c.keys), *c.keys, *c.argv())
-            for i, r in zip(missing, pipe.execute(raise_on_error=False), strict=True):
+                pipe.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())
+            for i, r in zip(idxs, pipe.execute(raise_on_error=False), strict=True):
                 replies[i] = r
-        for r in replies:
-            if isinstance(r, BaseException):
+        for i, r in enumerate(replies):
+            if isinstance(r, self.target.no_script) or _redirected(r):
+                replies[i] = self._call(client, calls[i])
+            elif isinstance(r, BaseException):
                 raise r
         return replies
 
@@ -271,29 +288,19 @@ class AsyncRedisStorage:
                 replies = await self._run(self._client(), calls)
         return assemble(ops, calls, replies)
 
+    async def _call(self, client: Any, c: Call) -> Any:
+        try:
+            return await client.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())
+        except self.target.no_script:
+            return await client.eval(SCRIPT, len(c.keys), *c.keys, *c.argv())
+
     async def _run(self, client: Any, calls: list[Call]) -> list[Any]:
         if len(calls) == 1:
-            c = calls[0]
-            try:
-                return [await client.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())]
-            except self.target.no_script:
-                return [await client.eval(SCRIPT, len(c.keys), *c.keys, *c.argv())]
-        pipe = client.pipeline(transaction=False)
-        for c in calls:
-            pipe.evalsha(SCRIPT_SHA, len(c.keys), *c.keys, *c.argv())
-        replies = await pipe.execute(raise_on_error=False)
-        missing = [i for i, r in enumerate(replies) if isinstance(r, self.target.no_script)]
-        if missing:
-            pipe = client.pipeline(transaction=False)
-            for i in missing:
-                c = calls[i]
-                pipe.eval(SCRIPT, len(c.keys), *c.keys, *c.argv())
-            for i, r in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
-                replies[i] = r
-        for r in replies:
-            if isinstance(r, BaseException):
-                raise r
-        return list(replies)
+            return [await self._call(client, calls[0])]
+        # Cluster: one call per slot, one after the other. (Concurrent calls on a fresh
+        # redis.asyncio cluster client race while its connections open: redis-py 7.4 then
+        # fails with AttributeError; sequential calls are correct, at one round trip each.)
+        return [await self._call(client, c) for c in calls]
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
