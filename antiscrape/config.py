@@ -284,8 +284,9 @@ class EnumerationSettings:
     shared by many people, and anyone could otherwise lock all of them out by fetching a
     canary URL. Sites whose fingerprints are specific (a TLS fingerprint header) may set it."""
     walk_length: int = 8
-    """Consecutive numeric ids walked with one constant stride (ascending or descending)
-    that count as a sequential walk; 0 switches walk detection off."""
+    """Consecutive numeric ids read in strictly ascending or descending order, each step at
+    most ``walk_max_stride`` (constant strides included), that count as a sequential walk;
+    0 switches walk detection off."""
     walk_max_stride: int = 16
     """Largest stride (absolute id step) still considered a walk."""
     max_page: int = 50
