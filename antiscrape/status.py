@@ -8,13 +8,14 @@ least-recently-seen table of identities. ``StatusBoard.reply(view)`` renders the
 ``[status_page] enabled = true`` with a token of 16+ characters.
 
 Why an observer and not storage: the page is a window on *this* process, for the person
-running it (the demo, a staging box). It costs a deque append and a dict update per request,
-and nothing is written anywhere. Raw IPs appear only when ``log.raw_ips`` is set; otherwise
-the same keyed hashes the logs use.
+running it (the demo, a staging box). It costs a deque append or two and a dict update per
+request (labels, hashes and clipping are left to the reader), and nothing is written anywhere.
+Raw IPs appear only when ``log.raw_ips`` is set; otherwise the same keyed hashes the logs use.
 """
 
 from __future__ import annotations
 
+import heapq
 import hmac
 import html
 import json
@@ -27,7 +28,7 @@ from urllib.parse import parse_qs
 
 from .clock import Clock, system_clock
 from .config import Config, StatusPageSettings
-from .decision import Action, Decision, Reply
+from .decision import Action, Decision, Identity, Reply
 from .keys import Keys
 from .request import RequestView
 
@@ -55,6 +56,24 @@ class RecentDecision:
     reason: str
     who: str
     micros: int
+
+
+_Entry = tuple[float, str, str, Decision, str, float]
+"""(at, method, path, decision, raw who, seconds): what the observer keeps per decision."""
+
+
+class _Stats:
+    """Running figures of one identity, kept raw (labelled when read)."""
+
+    __slots__ = ("identity", "last", "last_seen", "max_score", "refused", "requests")
+
+    def __init__(self, identity: Identity | None) -> None:
+        self.identity = identity
+        self.requests = 0
+        self.refused = 0
+        self.max_score = 0
+        self.last: Decision | None = None
+        self.last_seen = 0.0
 
 
 @dataclass(slots=True)
@@ -104,11 +123,11 @@ class StatusBoard:
                  clock: Clock = system_clock) -> None:
         self.settings = settings
         self._label_ip = label_ip or (lambda ip: ip)
-        self._recent: deque[RecentDecision] = deque(maxlen=recent)
-        self._refusals: deque[RecentDecision] = deque(maxlen=refusals)
-        self._identities: OrderedDict[str, IdentityStats] = OrderedDict()
+        self._recent: deque[_Entry] = deque(maxlen=recent)
+        self._refusals: deque[_Entry] = deque(maxlen=refusals)
+        self._identities: OrderedDict[str, _Stats] = OrderedDict()
         self._identity_cap = identities
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[tuple[Action, bool]] = Counter()
         self._lock = threading.Lock()
         self._clock = clock
         self._started = clock()
@@ -125,66 +144,81 @@ class StatusBoard:
     # -- observer --------------------------------------------------------------------------
 
     def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
+        # Hot path: store references only; labels, hashes and clipping wait for a reader.
         identity = decision.identity
         if identity is not None:
-            ip = self._label_ip(identity.ip)
-            network = self._label_ip(identity.network)
-            fingerprint = identity.fingerprint[:12]
-            account = identity.account or ""
+            who = "account:" + identity.account if identity.account else identity.ip
         else:
-            ip = self._label_ip(view.peer or "?")
-            network = fingerprint = account = ""
-        who = f"account:{account}" if account else ip
-        action = str(decision.action)
-        refused = decision.action is not Action.ALLOW and decision.enforced
+            who = view.peer or "?"
         now = self._clock()
-        entry = RecentDecision(
-            at=now, method=_clip(view.method, 10), path=_clip(view.path, _PATH_MAX),
-            action=action, enforced=decision.enforced, score=decision.score,
-            rule=_clip(decision.rule, 60), reason=_clip(decision.reason, _REASON_MAX), who=who,
-            micros=int(seconds * 1_000_000),
-        )
+        entry = (now, view.method, view.path, decision, who, seconds)
+        action = decision.action
         with self._lock:
-            self._counts[action if decision.enforced else f"{action} (monitor)"] += 1
+            self._counts[(action, decision.enforced)] += 1
             self._recent.append(entry)
-            if decision.action is not Action.ALLOW:
+            if action is not Action.ALLOW:
                 self._refusals.append(entry)
             stats = self._identities.get(who)
             if stats is None:
-                stats = IdentityStats(who, network, fingerprint, account)
-                self._identities[who] = stats
+                stats = self._identities[who] = _Stats(identity)
                 if len(self._identities) > self._identity_cap:
                     self._identities.popitem(last=False)
             else:
                 self._identities.move_to_end(who)
+                if identity is not None:
+                    stats.identity = identity
             stats.requests += 1
-            stats.refused += refused
-            stats.score = decision.score
-            stats.max_score = max(stats.max_score, decision.score)
-            stats.last_action = action
-            stats.last_reason = entry.reason
+            if action is not Action.ALLOW and decision.enforced:
+                stats.refused += 1
+            stats.last = decision
             stats.last_seen = now
-            if fingerprint:
-                stats.fingerprint = fingerprint
+            if decision.score > stats.max_score:
+                stats.max_score = decision.score
 
     # -- reading ---------------------------------------------------------------------------
+
+    def _label(self, who: str) -> str:
+        return who if who.startswith("account:") else self._label_ip(who)
+
+    def _entry(self, raw: _Entry) -> RecentDecision:
+        at, method, path, decision, who, seconds = raw
+        return RecentDecision(
+            at=at, method=_clip(method, 10), path=_clip(path, _PATH_MAX),
+            action=str(decision.action), enforced=decision.enforced, score=decision.score,
+            rule=_clip(decision.rule, 60), reason=_clip(decision.reason, _REASON_MAX),
+            who=self._label(who), micros=int(seconds * 1_000_000))
 
     def recent(self, refusals_only: bool = False) -> list[RecentDecision]:
         """Newest first."""
         with self._lock:
-            ring = self._refusals if refusals_only else self._recent
-            return list(reversed(ring))
+            ring = list(self._refusals if refusals_only else self._recent)
+        return [self._entry(raw) for raw in reversed(ring)]
 
     def top(self, n: int = 25) -> list[IdentityStats]:
         """Identities seen recently, highest score first (then most refusals, most requests)."""
         with self._lock:
-            rows = [IdentityStats(**asdict(s)) for s in self._identities.values()]
-        rows.sort(key=lambda s: (s.max_score, s.refused, s.requests), reverse=True)
-        return rows[:n]
+            best = heapq.nlargest(n, self._identities.items(), key=lambda kv: (
+                kv[1].max_score, kv[1].refused, kv[1].requests))
+            rows = [(who, s.identity, s.requests, s.refused, s.max_score, s.last, s.last_seen)
+                    for who, s in best]
+        out = []
+        for who, identity, requests, refused, max_score, last, seen in rows:
+            out.append(IdentityStats(
+                who=self._label(who),
+                network=self._label_ip(identity.network) if identity else "",
+                fingerprint=identity.fingerprint[:12] if identity else "",
+                account=(identity.account or "") if identity else "",
+                requests=requests, refused=refused,
+                score=last.score if last else 0, max_score=max_score,
+                last_action=str(last.action) if last else "",
+                last_reason=_clip(last.reason, _REASON_MAX) if last else "", last_seen=seen))
+        return out
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._counts)
+            counts = list(self._counts.items())
+        return {(str(action) if enforced else f"{action} (monitor)"): n
+                for (action, enforced), n in counts}
 
     # -- the page --------------------------------------------------------------------------
 
