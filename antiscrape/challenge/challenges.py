@@ -169,7 +169,7 @@ class Challenges:
             if method != "POST":
                 return self._done(self._rejected(view, identity, score, "method", None, 405))
             return self._answer(view, identity, score, nojs=False)
-        if name == NOJS and self.settings.nojs_fallback and method in ("GET", "HEAD", "POST"):
+        if name == NOJS and self.settings.nojs_fallback and method in ("GET", "POST"):
             return self._answer(view, identity, score, nojs=True)
         return self._done(self._rejected(view, identity, score, "not-found", None, 404))
 
