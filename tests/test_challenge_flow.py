@@ -436,3 +436,26 @@ async def test_challenge_tokens_carry_no_raw_address(clock):
     assert token is not None and "203.0.113" not in fields["token"]
     assert "203.0.113" not in base64.urlsafe_b64decode(fields["token"].split(".")[0] + "==")\
         .decode()
+
+
+# -- state on Redis, and Redis going away --------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("fail", ["open", "closed"])
+async def test_answers_on_redis_and_when_redis_is_down(clock, own_redis, fail):
+    app = make_app(clock, storage=own_redis.url, fail=fail, key_prefix=f"chtest-{fail}",
+                   storage_timeout=0.5)
+    async with client(app) as c:
+        fields = await challenge_for(c)
+        url = verify_url(fields["token"], solve(fields["seed"], 8))
+        assert (await c.post(url, headers=BROWSER)).status_code == 303
+        assert (await c.post(url, headers=BROWSER)).status_code == 403  # once only, on Redis
+        fields = await challenge_for(c, headers={**BROWSER, "user-agent": HEADLESS_UA + " 2"})
+        url = verify_url(fields["token"], solve(fields["seed"], 8))
+        own_redis.stop()
+        r = await c.post(url, headers={**BROWSER, "user-agent": HEADLESS_UA + " 2"})
+    if fail == "open":  # the answer is verified; only the once-only check is skipped
+        assert r.status_code == 303 and "antiscrape_clearance=" in r.headers["set-cookie"]
+    else:
+        assert r.status_code == 503 and "set-cookie" not in r.headers
