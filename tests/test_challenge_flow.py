@@ -459,3 +459,12 @@ async def test_answers_on_redis_and_when_redis_is_down(clock, own_redis, fail):
         assert r.status_code == 303 and "antiscrape_clearance=" in r.headers["set-cookie"]
     else:
         assert r.status_code == 503 and "set-cookie" not in r.headers
+
+
+async def test_garbage_answers_are_refused_not_crashed(clock):
+    app = make_app(clock)
+    async with client(app) as c:
+        for query in ("", "t=&n=", "n=1", "t=a.b&n=-1", "&".join(f"k{i}=v" for i in range(50)),
+                      "t=%ff%fe&n=%00", "t=" + "A" * 10_000 + "&n=1"):
+            r = await c.post("/.antiscrape/verify?" + query, headers=BROWSER)
+            assert r.status_code == 403 and r.headers["x-antiscrape-challenge"] == "failed"

@@ -175,7 +175,10 @@ class Challenges:
 
     def _answer(self, view: RequestView, identity: Identity, score: int, *,
                 nojs: bool) -> Plan:
-        params = parse_qs(view.query, max_num_fields=8)
+        try:
+            params = parse_qs(view.query, max_num_fields=8)
+        except ValueError:  # too many fields: no browser of ours sends that
+            params = {}
         encoded = (params.get("t") or [""])[0]
         nonce = "0" if nojs else (params.get("n") or [""])[0]
         token = ChallengeToken.decode(self._signer, encoded)
@@ -192,11 +195,12 @@ class Challenges:
             failed = self._rejected(view, identity, score, why, token)
             return Plan(ops=(self._count_failure(identity),), finish=lambda _r: failed,
                         failed=lambda: failed)
-        assert token is not None
+        if token is None:  # unreachable: _check refuses a missing token
+            return self._done(self._rejected(view, identity, score, "invalid", None))
         spend = PutIfAbsent(self.spent_key(token.id), "1", self.settings.challenge_ttl + CLOCK_SKEW)
 
         def finish(results: Sequence[Any]) -> Decision:
-            if results[0] is True:
+            if bool(results[0]):  # stored now: the first redemption
                 return self._cleared(view, identity, score, token, now)
             return self._rejected(view, identity, score, "replayed", token)
 
