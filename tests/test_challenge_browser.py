@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from antiscrape.challenge.tokens import leading_zero_bits_ok
+from antiscrape.config import Config
 from tests.conftest import SECRET
 from tests.fixtures.browser import INSECURE_HOST, Chromium, live_server
 
@@ -42,7 +43,12 @@ def make_app(**config):
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    with live_server(make_app()) as base:
+    # The default ladder, but a 3 s wait on the first rung, so the no-JS page stays up long
+    # enough to be read on a busy machine before it refreshes itself.
+    ladder = [{"max_score": r.max_score, "difficulty": r.difficulty, "wait": r.wait}
+              for r in Config().challenge.ladder]
+    ladder[0]["wait"] = 3.0
+    with live_server(make_app(challenge={"ladder": ladder})) as base:
         yield base
 
 
