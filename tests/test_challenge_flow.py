@@ -468,3 +468,22 @@ async def test_garbage_answers_are_refused_not_crashed(clock):
                       "t=%ff%fe&n=%00", "t=" + "A" * 10_000 + "&n=1"):
             r = await c.post("/.antiscrape/verify?" + query, headers=BROWSER)
             assert r.status_code == 403 and r.headers["x-antiscrape-challenge"] == "failed"
+
+
+async def test_a_cleared_client_is_still_counted_by_its_clearance_budget(clock):
+    app = make_app(clock, decision_header=True,
+                   budgets={"default": {"ip": "1000/minute", "network": "1000/minute",
+                                        "clearance": "10/minute"}})
+    async with client(app, "203.0.113.7") as c:
+        fields = await challenge_for(c)
+        r = await c.post(verify_url(fields["token"], solve(fields["seed"], 8)), headers=BROWSER)
+    headers = {**BROWSER, "cookie": f"antiscrape_clearance={cookie_of(r)}"}
+    got = []
+    for n in range(12):  # one clearance, spread over a NAT pool's addresses
+        async with client(app, f"203.0.113.{10 + n}") as c:
+            got.append(await c.get("/articles/7", headers=headers))
+    assert got[0].status_code == 200
+    refused = [r for r in got if r.status_code == 429]
+    assert refused and all("rule=budget:clearance" in r.headers["x-antiscrape-decision"]
+                           for r in refused)
+    assert len(refused) < len(got)
