@@ -479,6 +479,8 @@ class Config:
         else:
             data = read_toml(source)
         data.update(overrides)
+        if isinstance(data.get("budgets"), dict):
+            data["budgets"] = _merge_budgets(data["budgets"])
         return load(cls, data)
 
     def validate(self, path: str) -> None:
@@ -523,6 +525,20 @@ class Config:
         if self.monitor:
             return True
         return any(rule == r or rule.startswith(r + ":") for r in self.monitor_rules)
+
+
+def _merge_budgets(given: dict[str, Any]) -> dict[str, Any]:
+    """Budget tables refine the defaults instead of replacing them: naming one level of one
+    class keeps every other class and level at its documented default."""
+    merged: dict[str, Any] = {name: dump(b) for name, b in _default_budgets().items()}
+    for name, table in given.items():
+        if isinstance(table, Budget):
+            table = dump(table)
+        if not isinstance(table, dict):
+            merged[name] = table  # let the loader report the type error with its path
+            continue
+        merged[name] = {**merged.get(name, dump(Budget())), **table}
+    return merged
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:

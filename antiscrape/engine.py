@@ -335,11 +335,16 @@ class Engine:
             return Decision(Action.ALLOW, why if reasons else "ok", score=score, rule="",
                             headers=extra, identity=ctx.identity, signals=reasons, kind=kind,
                             access=ctx.access)
-        action, rule, reason, retry = max(verdicts, key=lambda v: SEVERITY[v[0]])
+        # The strictest enforced verdict wins; monitored ones only show when nothing is enforced.
+        route_monitored = bool(getattr(ctx.access, "monitor", False))
+        enforced_verdicts = [v for v in verdicts
+                             if not (cfg.is_monitored(v[1]) or
+                                     (route_monitored and v[1].startswith("enumeration")))]
+        enforced = bool(enforced_verdicts)
+        pool = enforced_verdicts or verdicts
+        action, rule, reason, retry = max(pool, key=lambda v: SEVERITY[v[0]])
         if action is Action.THROTTLE:
-            retry = max((v[3] or 1) for v in verdicts if v[0] is Action.THROTTLE)
-        enforced = not (cfg.is_monitored(rule) or (ctx.access is not None and
-                                                    getattr(ctx.access, "monitor", False)))
+            retry = max((v[3] or 1) for v in pool if v[0] is Action.THROTTLE)
         if cfg.decision_header:
             extra = (*extra, ("x-antiscrape-decision",
                               f"{action.value}; rule={rule}; score={score}"

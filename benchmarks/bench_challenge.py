@@ -118,11 +118,11 @@ new Promise((resolve, reject) => {
 
 
 def browser_side(runs: int, engines: tuple[str, ...]) -> tuple[list[dict[str, object]], int]:
-    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from tests.fixtures.browser import Chromium, live_server
 
     async def plain(request):

@@ -67,8 +67,9 @@ def build(variant: str, clock: ManualClock) -> Any:
     routes = [Route("/users/{user_id:int}", endpoint)]
     if variant == "bare":
         return Starlette(routes=routes)
-    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from starlette.middleware import Middleware
+
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
 
     engine = Engine({"secret_key": SECRET}, clock=clock)
     return Starlette(routes=routes, middleware=[Middleware(AntiScrapeMiddleware, engine=engine)])

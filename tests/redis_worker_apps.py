@@ -56,11 +56,12 @@ def settings(storage: str | None = None) -> dict[str, Any]:
 
 
 def _starlette_app() -> Any:
-    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
+
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
 
     async def page(request: Request) -> PlainTextResponse:
         return PlainTextResponse(str(os.getpid()))
@@ -72,8 +73,9 @@ def _starlette_app() -> Any:
 
 
 def _flask_app() -> Any:
-    from antiscrape.integrations.flask import AntiScrape
     from flask import Flask
+
+    from antiscrape.integrations.flask import AntiScrape
 
     app = Flask(__name__)
     app.config["ANTISCRAPE_CONFIG"] = settings()

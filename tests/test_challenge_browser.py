@@ -14,13 +14,13 @@ from html import escape
 from urllib.parse import urlsplit
 
 import pytest
-from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from antiscrape.challenge.tokens import leading_zero_bits_ok
 from antiscrape.config import Config
+from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from tests.conftest import SECRET
 from tests.fixtures.browser import INSECURE_HOST, Chromium, live_server
 

@@ -16,13 +16,13 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 import httpx
 import pytest
-from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from antiscrape.challenge.tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok
 from antiscrape.clock import ManualClock
+from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from tests.browsers import CHROME
 from tests.conftest import SECRET
 

@@ -102,11 +102,12 @@ def test_sample_share_must_be_a_share() -> None:
 # -- the debug header --------------------------------------------------------------------
 
 def header_app(**config: object):
-    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
     from starlette.testclient import TestClient
+
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
 
     app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("hi"))])
     app.add_middleware(AntiScrapeMiddleware, config={"secret_key": SECRET,

@@ -15,7 +15,6 @@ from tests.conftest import SECRET
 
 ensure_django()
 
-from antiscrape.integrations import django as adapter  # noqa: E402
 from django.core import checks  # noqa: E402  (settings must exist first)
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
@@ -23,6 +22,7 @@ from django.test.utils import override_settings  # noqa: E402
 from antiscrape.clock import ManualClock  # noqa: E402
 from antiscrape.engine import Engine  # noqa: E402
 from antiscrape.errors import ConfigError  # noqa: E402
+from antiscrape.integrations import django as adapter  # noqa: E402
 from tests.behaviour.sites import build_django  # noqa: E402
 from tests.browsers import CHROME, CURL  # noqa: E402
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import warnings
 
-from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -14,6 +13,7 @@ from starlette.routing import Route
 from antiscrape.clock import ManualClock
 from antiscrape.config import Config, StatusPageSettings
 from antiscrape.decision import Action, Decision, Identity
+from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from antiscrape.request import RequestView
 from antiscrape.status import StatusBoard, presented_token, token_matches
 from tests.conftest import SECRET

@@ -8,12 +8,12 @@ import importlib
 import sys
 
 import pytest
-from antiscrape.integrations.flask import AntiScrape, config_from_flask
 from flask import Flask, g, request
 
 from antiscrape.clock import ManualClock
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError, MissingExtraError
+from antiscrape.integrations.flask import AntiScrape, config_from_flask
 from tests.browsers import CHROME
 from tests.conftest import SECRET
 

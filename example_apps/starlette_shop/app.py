@@ -144,9 +144,8 @@ def create_app(config: str | os.PathLike[str] = CONFIG_PATH, *, ids: IdMode | No
     middleware = [Middleware(DemoSessionMiddleware, secret=secret)]
     engine = None
     if protected:
-        from antiscrape.integrations.starlette import AntiScrapeMiddleware
-
         from antiscrape.engine import Engine
+        from antiscrape.integrations.starlette import AntiScrapeMiddleware
 
         # Building the engine here (instead of passing config=) keeps a handle on it for the
         # demo's status page and counters; a project can simply pass config="antiscrape.toml".

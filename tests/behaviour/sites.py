@@ -143,13 +143,13 @@ async def _asgi_parts(app: Any, path: str,
 
 
 def build_starlette(engine: Engine) -> Site:
-    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
     from starlette.routing import Route
     from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
     from antiscrape.request import protect
 
     async def home(request: Request) -> PlainTextResponse:
@@ -199,8 +199,9 @@ def build_starlette(engine: Engine) -> Site:
 
 
 def build_flask(engine: Engine) -> Site:
-    from antiscrape.integrations.flask import AntiScrape
     from flask import Flask, Response, abort, request
+
+    from antiscrape.integrations.flask import AntiScrape
 
     app = Flask(__name__)
     antiscrape = AntiScrape(app, engine=engine,
