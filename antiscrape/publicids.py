@@ -79,9 +79,13 @@ class PublicIds:
             return None
         try:
             numbers = self._sqids.decode(public_id)
+            # Long strings decode to numbers beyond what ``encode`` accepts; those were never
+            # produced here, and re-encoding them would raise.
+            if len(numbers) != 1 or not 0 <= numbers[0] <= MAX_ID:
+                return None
+            if self._sqids.encode(numbers) != public_id:
+                return None
         except (ValueError, IndexError, OverflowError):
-            return None
-        if len(numbers) != 1 or self._sqids.encode(numbers) != public_id:
             return None
         return int(numbers[0])
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from antiscrape.publicids import MAX_ID, PublicIds, keyed_alphabet
 
@@ -63,3 +65,18 @@ def test_out_of_range_numbers_are_refused(bad):
 def test_missing_template_value_is_a_clear_error():
     with pytest.raises(ValueError, match="user_id"):
         PROFILES.url("/users/{user_id}")
+
+
+@pytest.mark.parametrize("long_id", ["x" * 40, "x" * 20, "zZ9" * 21, "a" * 64])
+def test_long_ids_that_decode_beyond_the_range_are_not_found(long_id):
+    assert PROFILES.decode(long_id) is None
+
+
+_ALPHABET = keyed_alphabet("site secret 0123456789", "profile")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.text(alphabet=_ALPHABET, max_size=80)))
+def test_arbitrary_strings_never_raise(text):
+    number = PROFILES.decode(text)
+    assert number is None or PROFILES.encode(number) == text
