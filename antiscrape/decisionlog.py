@@ -102,5 +102,7 @@ def attach(engine: Any) -> DecisionLog | None:
     if not config.log.decisions:
         return None
     observer = DecisionLog(config.log, hasher_for(engine, config))
+    # Idempotent, like metrics.attach: a second attach replaces the first.
+    engine.observers[:] = [o for o in engine.observers if not isinstance(o, DecisionLog)]
     engine.observers.append(observer)
     return observer

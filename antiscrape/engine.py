@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import decisionlog, metrics
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
 from .decision import SEVERITY, Action, Decision, Headers, Identity, Reply
@@ -46,6 +47,7 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 class _Context:
     """What the plan step learned, handed to the conclude step."""
 
+    engine: Engine
     view: RequestView
     identity: Identity
     ua: UAInfo
@@ -57,7 +59,13 @@ class _Context:
     access: Any
     listed: str | None  # "deny" when on a deny list
     bot: Any
-    started: float
+
+    def finish(self, results: Sequence[Any]) -> Decision:
+        return self.engine.conclude(self, results)
+
+    def failed(self) -> Decision:
+        """Failing open, budgets cannot be checked, but what needs no state still applies."""
+        return self.engine.conclude(self, None)
 
 
 class Engine:
@@ -88,6 +96,16 @@ class Engine:
             parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
             cfg.ipv6_prefix, cfg.ipv6_client_prefix)
         self._classes, self._default_class = build_route_classes(cfg)
+        # Budget keys are "<prefix>:rl:<class>:<level>:" + hashed identity: build the constant
+        # part once, not per request.
+        self._rate_keys = {
+            cls.name: tuple((rate, self.keys("rl", cls.name, rate.level, ""))
+                            for rate in cls.rates)
+            for cls in (*self._classes, self._default_class)
+        }
+        self._fingerprint_always = bool(
+            cfg.tls_fingerprint_header or cfg.enumeration.canaries or
+            any(b.fingerprint for b in cfg.budgets.values()))
         self._exempt = tuple(cfg.exempt_paths)
         self._allow_nets = parse_networks(cfg.allow.ips, "allow.ips")
         self._deny_nets = parse_networks(cfg.deny.ips, "deny.ips")
@@ -106,6 +124,9 @@ class Engine:
             self.observers.append(self.status_board)
         self.storage_errors = LogOnce(log)
         self.internal_errors = LogOnce(log)
+        self.metrics: Any = None
+        decisionlog.attach(self)  # each is a no-op unless its config section turns it on
+        metrics.attach(self)
         self._exempt_decision = Decision(Action.ALLOW, "exempt path", rule="exempt")
 
     # -- public API ----------------------------------------------------------------------
@@ -119,9 +140,12 @@ class Engine:
                 return self._observed(view, plan, started)
             try:
                 results = self.storage.execute(plan.ops, self.clock()) if plan.ops else []
+                decision = plan.finish(results)
+                if plan.then is not None and (more := plan.then(results)):
+                    self.storage.execute(more, self.clock())
             except StorageError as exc:
                 return self._observed(view, self._storage_failed(plan, exc), started)
-            return self._observed(view, plan.finish(results), started)
+            return self._observed(view, decision, started)
         except Exception as exc:  # our fault must never become the application's 500
             return self._internal_error(exc)
 
@@ -134,9 +158,12 @@ class Engine:
                 return self._observed(view, plan, started)
             try:
                 results = await self.astorage.execute(plan.ops, self.clock()) if plan.ops else []
+                decision = plan.finish(results)
+                if plan.then is not None and (more := plan.then(results)):
+                    await self.astorage.execute(more, self.clock())
             except StorageError as exc:
                 return self._observed(view, self._storage_failed(plan, exc), started)
-            return self._observed(view, plan.finish(results), started)
+            return self._observed(view, decision, started)
         except Exception as exc:
             return self._internal_error(exc)
 
@@ -183,7 +210,13 @@ class Engine:
             return Decision(Action.ALLOW, "on the allow list", rule="allow")
         secure = view.scheme == "https" or headers.get("host", "").startswith(_LOCAL_HOSTS)
         score, reasons = score_request(ua, headers, secure, cfg.scoring)
-        fingerprint = self.keys.hashed(fingerprint_material(headers, cfg.tls_fingerprint_header))
+        enumeration = self.enumeration
+        access = enumeration.match(view) if enumeration is not None else None
+        # Hashing the fingerprint traits costs more than the rest of identity together: do it
+        # only when a budget, a protected read or a conviction needs it (conclude fills it in
+        # for anything that is not a plain allow, so logs always carry it).
+        fingerprint = self._fingerprint(headers) \
+            if access is not None or self._fingerprint_always else ""
         challenges = self.challenges
         clearance = challenges.read_clearance(view, network) if challenges is not None else None
         identity = Identity(client_key, network, fingerprint, view.user_id, clearance)
@@ -203,11 +236,11 @@ class Engine:
             score = max(0, score - cfg.scoring.clearance_bonus)
 
         cls = route_class(path, self._classes, self._default_class)
-        factor = budget_factor(score, cfg.scoring.budget_floor)
-        keys = self.keys
+        factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
+        hashed = self.keys.hashed
         ops: list[Any] = []
         hits: list[tuple[Rate, int]] = []
-        for rate in cls.rates:
+        for rate, prefix in self._rate_keys[cls.name]:
             level = rate.level
             if level == "ip":
                 who: str | None = client_key
@@ -219,28 +252,27 @@ class Engine:
                 who = view.user_id
             else:
                 who = clearance
-            if who is None:
+            if not who:
                 continue
-            limit = rate.scaled(factor)
-            ops.append(Hit(keys("rl", cls.name, level, keys.hashed(who)), rate.window, limit))
+            limit = rate.amount if factor == 1.0 else rate.scaled(factor)
+            ops.append(Hit(prefix + hashed(who), rate.window, limit))
             hits.append((rate, limit))
         if challenges is not None:
             ops.append(Get(challenges.failure_key(identity)))
         n_convictions = 0
-        access = None
-        enumeration = self.enumeration
         if enumeration is not None:
             conviction_keys = enumeration.conviction_keys(identity)
-            n_convictions = len(conviction_keys)
-            ops.extend(Get(k) for k in conviction_keys)
-            access = enumeration.match(view)
+            if conviction_keys:
+                n_convictions = len(conviction_keys)
+                ops.extend(Get(k) for k in conviction_keys)
             if access is not None:
                 ops.extend(enumeration.ops(access, identity, self.clock()))
-        ctx = _Context(view, identity, ua, score, reasons, cls, hits, n_convictions, access,
-                       listed, bot, 0.0)
-        # Failing open, budgets cannot be checked, but what needs no state still applies.
-        return Plan(ops, lambda results: self.conclude(ctx, results),
-                    failed=lambda: self.conclude(ctx, None))
+        ctx = _Context(self, view, identity, ua, score, reasons, cls, hits, n_convictions,
+                       access, listed, bot)
+        return Plan(ops, ctx.finish, ctx.failed)
+
+    def _fingerprint(self, headers: Mapping[str, str]) -> str:
+        return self.keys.hashed(fingerprint_material(headers, self.config.tls_fingerprint_header))
 
     def _listed(self, ip: str, ua: str) -> str | None:
         """"allow", "deny" or None, for an (ip, user agent) pair; cached."""
@@ -273,6 +305,7 @@ class Engine:
         verdicts: list[tuple[Action, str, str, int | None]] = []  # action, rule, reason, retry
         tightest: tuple[int, float, float] | None = None  # limit, remaining, reset
         cleared = ctx.identity.clearance is not None
+        want_headers = cfg.rate_limit_headers
         if results is not None:
             idx = len(ctx.hits)
             if self.challenges is not None:
@@ -296,9 +329,10 @@ class Engine:
                         f"{ctx.ua.label}: budget {rate.describe(final_limit)} "
                         f"{LEVEL_NAMES[rate.level]} exceeded on {ctx.cls.where}",
                         retry_after(hit.reset)))
-                remaining = max(0.0, final_limit - hit.count - 1)
-                if tightest is None or remaining < tightest[1]:
-                    tightest = (final_limit, remaining, hit.reset)
+                if want_headers:
+                    remaining = max(0.0, final_limit - hit.count - 1)
+                    if tightest is None or remaining < tightest[1]:
+                        tightest = (final_limit, remaining, hit.reset)
             for _ in range(ctx.n_convictions):
                 conviction = results[idx]
                 idx += 1
@@ -317,10 +351,12 @@ class Engine:
             verdicts.append((Action.BLOCK, "score", f"risk score {score}: {why}", None))
         elif score >= sc.challenge_at and not cleared and self.challenges is not None:
             verdicts.append((Action.CHALLENGE, "score", f"risk score {score}: {why}", None))
-        if ctx.bot is not None and ctx.bot.category == "ai":
-            action = Action(cfg.good_bots.ai_crawlers)
-            if action is not Action.ALLOW:
-                verdicts.append((action, "ai-crawler", f"AI crawler {ctx.bot.name}", 60))
+        if ctx.bot is not None:
+            configured = cfg.good_bots.action_for(ctx.bot.category)
+            if configured is not None and configured != "allow":
+                rule = "ai-crawler" if ctx.bot.category == "ai" else f"bot:{ctx.bot.category}"
+                what = "AI crawler" if ctx.bot.category == "ai" else f"{ctx.bot.category} bot"
+                verdicts.append((Action(configured), rule, f"{what} {ctx.bot.name}", 60))
 
         extra: Headers = ()
         if cfg.rate_limit_headers and tightest is not None:
@@ -335,6 +371,8 @@ class Engine:
             return Decision(Action.ALLOW, why if reasons else "ok", score=score, rule="",
                             headers=extra, identity=ctx.identity, signals=reasons, kind=kind,
                             access=ctx.access)
+        if not ctx.identity.fingerprint:
+            ctx.identity = replace(ctx.identity, fingerprint=self._fingerprint(ctx.view.headers))
         # The strictest enforced verdict wins; monitored ones only show when nothing is enforced.
         route_monitored = bool(getattr(ctx.access, "monitor", False))
         enforced_verdicts = [v for v in verdicts
@@ -358,7 +396,10 @@ class Engine:
                retry: int | None, extra: Headers) -> Reply:
         accept = ctx.view.headers.get("accept", "")
         if action is Action.CHALLENGE and self.challenges is not None:
-            return self.challenges.challenge(ctx.view, ctx.identity, score, reason)
+            reply = self.challenges.challenge(ctx.view, ctx.identity, score, reason)
+            if extra:
+                reply = replace(reply, headers=(*reply.headers, *extra))
+            return reply
         if action is Action.THROTTLE:
             return refusal(429, reason, accept, retry or 1, extra)
         return refusal(403, reason, accept, None, extra)

@@ -148,10 +148,15 @@ def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
     if not settings.enabled:
         return None
     metrics = Metrics(settings, registry=registry)
+    # Idempotent: the engine attaches from config at construction; attaching again (another
+    # registry, in tests or a custom exporter) replaces that observer instead of doubling it.
+    engine.observers[:] = [o for o in engine.observers if not isinstance(o, Metrics)]
     engine.observers.append(metrics)
     engine.metrics = metrics
     reporter = getattr(engine, "storage_errors", None)
-    if reporter is not None and not isinstance(reporter, _CountingReporter):
+    if isinstance(reporter, _CountingReporter):
+        reporter._count = metrics.storage_error
+    elif reporter is not None:
         engine.storage_errors = _CountingReporter(reporter, metrics.storage_error)
     return metrics
 

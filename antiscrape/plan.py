@@ -21,3 +21,6 @@ class Plan:
     finish: Callable[[Sequence[Any]], Decision]
     failed: Callable[[], Decision] | None = None
     """What to decide when storage is unreachable; None: the engine's failure policy."""
+    then: Callable[[Sequence[Any]], Sequence[Op]] | None = None
+    """Operations that depend on the results (e.g. count a replayed answer as a failure):
+    run after ``finish`` in a second batch, so only the rare case pays a second round trip."""

@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 from antiscrape.config import Config
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
-from antiscrape.request import PROTECT_ATTRIBUTE, Protect, RequestView
+from antiscrape.request import PROTECT_ATTRIBUTE, Protect, RequestView, headers_from_pairs
 
 UserId = Callable[[Scope], "str | None"]
 
@@ -81,13 +81,12 @@ class AntiScrapeMiddleware:
     def view(self, scope: Scope) -> RequestView:
         """Translate the scope. Only the socket peer is passed; the engine decides whether
         forwarding headers are believed."""
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = _text(raw_name).lower()
-            value = _text(raw_value)
-            if name in headers:
-                value = headers[name] + ("; " if name == "cookie" else ", ") + value
-            headers[name] = value
+        raw_headers = scope["headers"]
+        # ASGI servers send lower-cased names; one comprehension is the fast path, and only
+        # a request with a repeated header pays for folding.
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers}
+        if len(headers) != len(raw_headers):
+            headers = headers_from_pairs(raw_headers)
         client = scope.get("client")
         route = params = protect = None
         if self._routes is None:
@@ -123,7 +122,11 @@ class AntiScrapeMiddleware:
         if decision.reply is not None:
             await send_reply(decision.reply, send)
             return
-        extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in decision.headers]
+        extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in decision.headers] \
+            if decision.headers else None
+        if extra is None and decision.access is None:
+            await self.app(scope, receive, send)  # nothing to add, nothing to record
+            return
         status = 500  # what the record says if the app dies before answering
 
         async def send_wrapper(message: Message) -> None:

@@ -130,8 +130,6 @@ def test_decision_header_only_when_enabled(enabled: bool) -> None:
         assert "x-antiscrape-decision" not in refused.headers
 
 
-@pytest.mark.xfail(strict=True, reason="engine: challenge replies are rendered without the "
-                                       "decision's extra headers (reported to the lead)")
 def test_decision_header_on_challenge_pages() -> None:
     challenged = header_app(decision_header=True).get("/", headers={"user-agent": ""})
     assert challenged.headers["x-antiscrape-challenge"] == "challenge-required"

@@ -103,50 +103,59 @@ class MemoryStorage:
         reset = 0.0 if counted else window_reset(prev, cur, elapsed, window, op.limit, op.cost)
         return HitResult(count, reset, counted)
 
-    def _apply(self, op: Op, now: float) -> Any:
-        if type(op) is Hit:
-            return self._hit(op, now)
-        if type(op) is Incr:
-            entry = self._entry(op.key, now)
-            if entry is None:
-                entry = [now + op.ttl, 0]
-                self._store(op.key, entry)
-            entry[1] += op.amount
-            return entry[1]
-        if type(op) is Get:
-            entry = self._entry(op.key, now)
-            return None if entry is None else entry[1]
-        if type(op) is Put:
-            self._store(op.key, [now + op.ttl, op.value])
+    def _incr(self, op: Incr, now: float) -> int:
+        entry = self._entry(op.key, now)
+        if entry is None:
+            entry = [now + op.ttl, 0]
+            self._store(op.key, entry)
+        entry[1] += op.amount
+        return int(entry[1])
+
+    def _get(self, op: Get, now: float) -> Any:
+        entry = self._data.get(op.key)
+        if entry is None:  # the common case on the hot path: nothing stored
             return None
-        if type(op) is PutIfAbsent:
-            if self._entry(op.key, now) is not None:
-                return False
-            self._store(op.key, [now + op.ttl, op.value])
-            return True
-        if type(op) is DistinctAdd:
-            entry = self._entry(op.key, now)
-            if entry is None:
-                entry = [now + op.ttl, DistinctSketch()]
-                self._store(op.key, entry)
-            entry[1].add(op.member)
-            sketches = [entry[1]]
-            for other in op.also:
-                e = self._entry(other, now)
-                if e is not None:
-                    sketches.append(e[1])
-            return DistinctSketch.union_count(sketches)
-        if type(op) is Recent:
-            entry = self._entry(op.key, now)
-            values: tuple[str, ...] = () if entry is None else entry[1]
-            values = (op.value, *values[: op.size - 1])
-            self._store(op.key, [now + op.ttl, values])
-            return values
-        raise TypeError(f"unknown storage operation {op!r}")
+        entry = self._entry(op.key, now)
+        return None if entry is None else entry[1]
+
+    def _put(self, op: Put, now: float) -> None:
+        self._store(op.key, [now + op.ttl, op.value])
+
+    def _put_if_absent(self, op: PutIfAbsent, now: float) -> bool:
+        if self._entry(op.key, now) is not None:
+            return False
+        self._store(op.key, [now + op.ttl, op.value])
+        return True
+
+    def _distinct_add(self, op: DistinctAdd, now: float) -> int:
+        entry = self._entry(op.key, now)
+        if entry is None:
+            entry = [now + op.ttl, DistinctSketch()]
+            self._store(op.key, entry)
+        entry[1].add(op.member)
+        sketches = [entry[1]]
+        for other in op.also:
+            e = self._entry(other, now)
+            if e is not None:
+                sketches.append(e[1])
+        return DistinctSketch.union_count(sketches)
+
+    def _recent(self, op: Recent, now: float) -> tuple[str, ...]:
+        entry = self._entry(op.key, now)
+        values: tuple[str, ...] = () if entry is None else entry[1]
+        values = (op.value, *values[: op.size - 1])
+        self._store(op.key, [now + op.ttl, values])
+        return values
+
+    _HANDLERS: dict[type, Any] = {
+        Hit: _hit, Incr: _incr, Get: _get, Put: _put, PutIfAbsent: _put_if_absent,
+        DistinctAdd: _distinct_add, Recent: _recent,
+    }
 
     def execute(self, ops: Sequence[Op], now: float) -> list[Any]:
+        handlers = self._HANDLERS  # an unknown op type is a KeyError naming it
         with self._lock:
-            return [self._apply(op, now) for op in ops]
+            return [handlers[type(op)](self, op, now) for op in ops]
 
     def close(self) -> None:
         self._data.clear()
