@@ -15,7 +15,7 @@ from .decision import Decision
 from .state.ops import Op
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (see decision.py)
 class Plan:
     ops: Sequence[Op]
     finish: Callable[[Sequence[Any]], Decision]

@@ -45,6 +45,7 @@ class Challenges:
         self.settings = config.challenge
         self._clock = clock
         self._keys = keys
+        self._fail_prefix = keys("challenge-fail", "")  # built once: asked for on every request
         self._fail_open = config.fail == "open"
         # Without a configured key (debug only; Config refuses it otherwise) the tokens are
         # signed with a random per-process key: they stop verifying on restart, nothing worse.
@@ -92,7 +93,7 @@ class Challenges:
     def failure_key(self, identity: Identity) -> str:
         """Counter of failed answers, per client address (a neighbour behind the same NAT
         gateway is not punished for someone else's failures, as a network key would do)."""
-        return self._keys("challenge-fail", self._keys.hashed(identity.ip))
+        return self._fail_prefix + self._keys.hashed(identity.ip)
 
     def spent_key(self, challenge_id: str) -> str:
         return self._keys("challenge-spent", challenge_id)
