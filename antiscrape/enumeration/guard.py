@@ -27,7 +27,6 @@ one that drops its clearance to start afresh pays a new proof of work every 250 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,13 +48,13 @@ WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
 _CACHE_MAX = 65_536
+_NO_KEYS: list[str] = []
 
 
 class _Counter:
-    """One (level, window) distinct counter of one kind: key prefix, budget, and the current
-    bucket's key suffixes (recomputed only when the clock enters a new bucket)."""
+    """One (level, window) distinct counter of one kind: key prefix and budget."""
 
-    __slots__ = ("budget", "level", "prefix", "seconds", "state", "window")
+    __slots__ = ("budget", "level", "prefix", "seconds", "window")
 
     def __init__(self, keys: Keys, kind: str, level: str, window: str, seconds: int,
                  budget: int) -> None:
@@ -64,30 +63,53 @@ class _Counter:
         self.seconds = seconds
         self.budget = budget
         self.prefix = keys("en", kind, level[:2], window) + ":"
-        self.state: tuple[float, float, str, str] = (0.0, 0.0, "", "")
-        """(bucket start, bucket end + one window, current suffix, previous suffix): one
-        tuple, replaced whole, so threads never see half of a roll-over."""
-
-    def current(self, now: float) -> tuple[float, float, str, str]:
-        state = self.state
-        if state[0] <= now < state[1] - self.seconds:
-            return state
-        bucket = int(now // self.seconds)
-        state = (bucket * self.seconds, (bucket + 2) * self.seconds, f":{bucket}",
-                 f":{bucket - 1}")
-        self.state = state
-        return state
 
 
-class _KindPlan:
-    """The counters of one kind, grouped by level in :data:`LEVEL_ORDER`."""
+class _Layout:
+    """The counters one kind needs for one combination of known identity levels, in the
+    order their operations are sent, with their budgets side by side for the fast path."""
 
-    __slots__ = ("kind", "levels", "walk_prefix")
+    __slots__ = ("budgets", "counters", "levels")
 
-    def __init__(self, kind: str, levels: list[tuple[str, list[_Counter]]], walk_prefix: str):
-        self.kind = kind
-        self.levels = levels
-        self.walk_prefix = walk_prefix
+    def __init__(self, counters: list[tuple[str, _Counter]]) -> None:
+        self.levels = tuple(level for level, _ in counters)
+        self.counters = tuple(c for _, c in counters)
+        self.budgets = tuple(c.budget for c in self.counters)
+
+
+class _Bound:
+    """One identity's ready-made keys for one kind, valid while no window enters a new time
+    bucket: a protected read then only fills in the record and the time to live."""
+
+    __slots__ = ("counters", "layout", "since", "until", "walk_key")
+
+    def __init__(self, layout: _Layout, counters: list[tuple[str, int, tuple[str]]],
+                 since: float, until: float, walk_key: str) -> None:
+        self.layout = layout
+        self.counters = counters
+        """(current bucket's key, its expiry time, (previous bucket's key,)) per counter."""
+        self.since = since
+        self.until = until
+        self.walk_key = walk_key
+
+
+class _Who:
+    """What the guard derives once per identity (hashed values, keys), cached."""
+
+    __slots__ = ("bound", "convictions", "depth_key", "hashed", "mask", "miss_key",
+                 "primary", "probe_level")
+
+    def __init__(self, hashed: dict[str, str], primary: str, probe_level: str,
+                 miss_key: str, depth_key: str, convictions: list[str]) -> None:
+        self.hashed = hashed
+        self.mask = tuple(level in hashed for level in LEVEL_ORDER)
+        self.primary = primary
+        """Hashed id of the walk level: the most personal one, fingerprint before IP."""
+        self.probe_level = probe_level
+        self.miss_key = miss_key
+        self.depth_key = depth_key
+        self.convictions = convictions
+        self.bound: dict[str, _Bound] = {}
 
 
 class EnumerationGuard:
@@ -98,11 +120,15 @@ class EnumerationGuard:
         self.settings = s = config.enumeration
         self.keys = keys
         self.matcher = RouteMatcher(config.protect, s.canaries)
-        self._plans: dict[str, _KindPlan] = {}
-        self._identity_cache: dict[Identity, tuple[dict[str, str], tuple[str, str],
-                                                   list[str], str, str]] = {}
+        self._windows: dict[str, list[tuple[int, str, int]]] = {}
+        self._layouts: dict[tuple[str, tuple[bool, ...]], _Layout] = {}
+        self._walk_prefixes: dict[str, str] = {}
+        self._identities: dict[Identity, _Who] = {}
+        self._spec_ids: dict[tuple[Any, str | None, tuple[str, ...]], str | None] = {}
         self._block_factor = s.block_factor
         self._walk = s.walk_length
+        self._max_stride = s.walk_max_stride
+        self._max_page = s.max_page
         self._miss_prefix = keys("en", "miss") + ":"
         self._depth_prefix = keys("en", "deep") + ":"
         self._conviction_prefix = keys("cv") + ":"
@@ -120,9 +146,7 @@ class EnumerationGuard:
             params = view.path_params
             id_param = spec.id_param
             if id_param is None and params:
-                id_param = list(params)[-1]
-                if id_param == spec.page_param and len(params) > 1:
-                    id_param = list(params)[-2]
+                id_param = self._spec_id(spec, view.route, params)
             return matcher.access(spec.kind, id_param, spec.page_param, params, view.query,
                                   view.route or view.path)
         if view.route is not None:
@@ -140,37 +164,81 @@ class EnumerationGuard:
             return None
         return matcher.from_compiled(found[0], found[1], view.query)
 
+    def _spec_id(self, spec: Any, route: str | None, params: Any) -> str | None:
+        """A decorated route's id parameter: its last path parameter that is not the page
+        (resolved once per route, not per request)."""
+        key = (spec, route, ()) if route is not None else (spec, None, tuple(params))
+        found = self._spec_ids.get(key, "")
+        if found != "":
+            return found
+        names = list(params)
+        id_param = names[-1]
+        if id_param == spec.page_param and len(names) > 1:
+            id_param = names[-2]
+        if len(self._spec_ids) >= 4_096:
+            self._spec_ids.clear()
+        self._spec_ids[key] = id_param
+        return id_param
+
     # -- per-kind and per-identity preparation (cached) ---------------------------------------
 
-    def _plan(self, kind: str) -> _KindPlan:
-        plan = self._plans.get(kind)
-        if plan is not None:
-            return plan
+    def _kind_windows(self, kind: str) -> list[tuple[int, str, int]]:
+        windows = self._windows.get(kind)
+        if windows is None:
+            s = self.settings
+            budget = s.budgets.get(kind, s.default_budget)
+            windows = sorted((parse_window(w, w), w, n) for w, n in budget.items())
+            self._windows[kind] = windows
+        return windows
+
+    def _layout(self, kind: str, who: _Who) -> _Layout:
+        layout = self._layouts.get((kind, who.mask))
+        if layout is not None:
+            return layout
         s = self.settings
-        budget = s.budgets.get(kind, s.default_budget)
-        windows = sorted(((parse_window(w, w), w, n) for w, n in budget.items()))
-        levels: list[tuple[str, list[_Counter]]] = []
+        windows = self._kind_windows(kind)
+        counters: list[tuple[str, _Counter]] = []
         for level in LEVEL_ORDER:
             factor = s.levels.get(level, 1.0)
-            if factor <= 0:
+            if factor <= 0 or level not in who.hashed:
                 continue
             wanted = s.level_windows.get(level)
             if wanted is not None and not any(name in wanted for _, name, _ in windows):
                 wanted = None  # the kind's budget has none of them: count what it has
-            counters = [_Counter(self.keys, kind, level, name, seconds,
-                                 max(1, round(n * factor)))
-                        for seconds, name, n in windows if wanted is None or name in wanted]
-            if counters:
-                levels.append((level, counters))
-        plan = _KindPlan(kind, levels, self.keys("en", kind, "walk") + ":")
-        self._plans[kind] = plan
-        return plan
+            counters += [(level, _Counter(self.keys, kind, level, name, seconds,
+                                          max(1, round(n * factor))))
+                         for seconds, name, n in windows if wanted is None or name in wanted]
+        layout = _Layout(counters)
+        self._layouts[(kind, who.mask)] = layout
+        return layout
 
-    def _who(self, identity: Identity) -> tuple[dict[str, str], tuple[str, str], list[str],
-                                                str, str]:
+    def _bind(self, who: _Who, kind: str, now: float) -> _Bound:
+        """Build the identity's keys for the buckets ``now`` falls in (keys end with the
+        bucket number, the Redis cluster hash-tag convention)."""
+        layout = self._layout(kind, who)
+        hashed = who.hashed
+        counters: list[tuple[str, int, tuple[str]]] = []
+        since = -float("inf")
+        until = float("inf")
+        for level, c in zip(layout.levels, layout.counters, strict=True):
+            seconds = c.seconds
+            bucket = int(now // seconds)
+            base = c.prefix + hashed[level]
+            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds,
+                             (f"{base}:{bucket - 1}",)))
+            since = max(since, bucket * seconds)
+            until = min(until, (bucket + 1) * seconds)
+        walk_prefix = self._walk_prefixes.get(kind)
+        if walk_prefix is None:
+            walk_prefix = self._walk_prefixes[kind] = self.keys("en", kind, "walk") + ":"
+        bound = _Bound(layout, counters, since, until, walk_prefix + who.primary)
+        who.bound[kind] = bound
+        return bound
+
+    def _who(self, identity: Identity) -> _Who:
         """Hashed value per level, the walk level (most personal, fingerprint before IP),
-        conviction keys, and the probe level and key suffix (misses, deep pages)."""
-        cached = self._identity_cache.get(identity)
+        conviction keys, and the probe level and its keys (misses, deep pages)."""
+        cached = self._identities.get(identity)
         if cached is not None:
             return cached
         h = self.keys.hashed
@@ -179,8 +247,8 @@ class EnumerationGuard:
             value = getattr(identity, level)
             if value:
                 hashed[level] = h(value)
-        primary = next(((lv, hashed[lv]) for lv in ("account", "clearance", "fingerprint")
-                        if lv in hashed), ("ip", hashed.get("ip", "")))
+        primary = next((hashed[lv] for lv in ("account", "clearance", "fingerprint")
+                        if lv in hashed), hashed.get("ip", ""))
         # Misses and deep pages are counted once, on the most personal level that is not
         # shared by a whole browser build (an IP-rotating prober still spends distinct reads).
         probe = next(((lv, hashed[lv]) for lv in ("account", "clearance", "ip")
@@ -197,46 +265,41 @@ class EnumerationGuard:
         for level in ("clearance", "account"):
             if level in hashed:
                 convictions.append(cv + level[:2] + ":" + hashed[level])
-        cached = (hashed, primary, convictions, probe[0], probe_key)
-        if len(self._identity_cache) >= _CACHE_MAX:
-            self._identity_cache.clear()
-        self._identity_cache[identity] = cached
-        return cached
-
-    def _walks(self, access: Access) -> bool:
-        return self._walk > 0 and access.id.isascii() and access.id.isdigit()
-
-    def _deep(self, access: Access) -> bool:
-        return access.page is not None and access.page > self.settings.max_page
+        who = _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
+                   self._depth_prefix + probe_key, convictions)
+        if len(self._identities) >= _CACHE_MAX:
+            self._identities.clear()  # cheap bound; active identities come straight back
+        self._identities[identity] = who
+        return who
 
     # -- the engine's calls -------------------------------------------------------------------
 
     def ops(self, access: Access, identity: Identity, now: float) -> list[Op]:
-        """The storage operations of one protected read (results go to :meth:`judge`)."""
-        plan = self._plan(access.kind)
-        hashed, primary, _, _, probe_key = self._who(identity)
-        record = access.record
-        out: list[Op] = []
-        for level, counters in plan.levels:
-            who = hashed.get(level)
-            if who is None:
-                continue
-            for c in counters:
-                _, end, cur, prev = c.current(now)
-                base = c.prefix + who
-                out.append(DistinctAdd(base + cur, record, math.ceil(end - now),
-                                       (base + prev,)))
-        if self._walks(access):
-            out.append(Recent(plan.walk_prefix + primary[1], access.id, self._walk, WALK_TTL))
-        out.append(Get(self._miss_prefix + probe_key))
-        if self._deep(access):
-            out.append(Incr(self._depth_prefix + probe_key, DEPTH_WINDOW))
+        """The storage operations of one protected read (results go to :meth:`judge`).
+
+        In order: one distinct counter per (level, window) of the layout, the walk list
+        (numeric ids only), the miss counter, the deep-page counter (deep pages only).
+        """
+        who = self._who(identity)
+        bound = who.bound.get(access.kind)
+        if bound is None or not bound.since <= now < bound.until:
+            bound = self._bind(who, access.kind, now)
+        page = access.page
+        record = access.id if page is None or page <= 1 else f"{access.id}#{page}"
+        t = int(now)  # expiry - floor(now) == ceil(expiry - now): the key's time to live
+        out: list[Op] = [DistinctAdd(key, record, end - t, also)
+                         for key, end, also in bound.counters]
+        if self._walk > 0 and access.id.isdigit() and access.id.isascii():
+            out.append(Recent(bound.walk_key, access.id, self._walk, WALK_TTL))
+        out.append(Get(who.miss_key))
+        if page is not None and page > self._max_page:
+            out.append(Incr(who.depth_key, DEPTH_WINDOW))
         if access.canary:
             reason = self.canary_reason(access)
             out.extend(self.conviction_ops(access, identity, reason))
             alerts.warning("antiscrape alert: canary %s record read (route %s); convicted "
                            "ip=%s fingerprint=%s for %d s", access.kind, access.route,
-                           hashed.get("ip", "-"), hashed.get("fingerprint", "-"),
+                           who.hashed.get("ip", "-"), who.hashed.get("fingerprint", "-"),
                            self.settings.conviction_ttl)
         return out
 
@@ -245,31 +308,31 @@ class EnumerationGuard:
         """Conclude from the results of exactly the ops :meth:`ops` returned."""
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
-        plan = self._plan(access.kind)
-        hashed, _, _, probe_level, _ = self._who(identity)
-        # Fast path first (allowed traffic): which counters are over budget, if any.
-        over: list[tuple[_Counter, int]] = []
-        idx = 0
-        for level, counters in plan.levels:
-            if level not in hashed:
-                continue
-            for c in counters:
-                count = results[idx]
-                idx += 1
-                if count * WALK_PENALTY > c.budget:  # over, or over while walking
-                    over.append((c, int(count)))
+        who = self._who(identity)
+        layout = self._layout(access.kind, who)
+        idx = len(layout.budgets)
         step = None
-        if self._walks(access):
+        walk = self._walk
+        if walk > 0 and access.id.isdigit() and access.id.isascii():
             recent = results[idx]
             idx += 1
-            if recent:
-                step = detect_walk(recent, self._walk, self.settings.walk_max_stride)
+            if len(recent) >= walk:
+                step = detect_walk(recent, walk, self._max_stride)
         misses = results[idx]
-        idx += 1
-        deep = results[idx] if self._deep(access) else None
-        if not over and step is None and not misses and deep is None:
-            return None
-        return self._conclude(access, over, step, _as_int(misses), deep, probe_level, cleared)
+        page = access.page
+        deep = results[idx + 1] if page is not None and page > self._max_page else None
+        # Fast path (allowed traffic): every count within its budget, nothing else to say.
+        if step is None and not misses and deep is None:
+            for count, budget in zip(results, layout.budgets, strict=False):  # counts first
+                if count > budget:
+                    break
+            else:
+                return None
+        penalty = WALK_PENALTY if step is not None else 1
+        over = [(c, int(count)) for c, count in zip(layout.counters, results, strict=False)
+                if count * penalty > c.budget]
+        return self._conclude(access, over, step, _as_int(misses), deep, who.probe_level,
+                              cleared)
 
     def _conclude(self, access: Access, over: list[tuple[_Counter, int]], step: int | None,
                   misses: int, deep: Any, probe_level: str, cleared: bool) -> Verdict | None:
@@ -320,7 +383,7 @@ class EnumerationGuard:
 
     def conviction_ops(self, access: Access, identity: Identity, reason: str) -> list[Op]:
         """Puts that convict the identity, its fingerprint and its clearance."""
-        keys = self._who(identity)[2]
+        keys = self._who(identity).convictions
         s = self.settings
         value = reason or "convicted of harvesting"
         out: list[Op] = []
@@ -332,8 +395,8 @@ class EnumerationGuard:
     def conviction_keys(self, identity: Identity) -> list[str]:
         """Keys the engine reads on every request; a stored value is the conviction reason."""
         if not self._convicts:
-            return []
-        return self._who(identity)[2]
+            return _NO_KEYS
+        return self._who(identity).convictions
 
     def response_ops(self, access: Access, identity: Identity, status: int,
                      now: float) -> list[Op]:
@@ -341,7 +404,7 @@ class EnumerationGuard:
         IP: the most personal level known)."""
         if status != 404 and status != 410:
             return []
-        return [Incr(self._miss_prefix + self._who(identity)[4], MISS_WINDOW)]
+        return [Incr(self._who(identity).miss_key, MISS_WINDOW)]
 
     # -- helpers ------------------------------------------------------------------------------
 

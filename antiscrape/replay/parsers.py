@@ -1,9 +1,17 @@
 """Access-log line parsers: nginx/Apache combined and common format, and JSON lines.
 
-Each parser turns one line into a :class:`LogRecord` or ``None`` (malformed: the caller counts
-and skips it; a bad line is never fatal). They are written for throughput, since replay must
-keep up with tens of thousands of lines per second: one compiled regex per line and a
-timestamp parser that remembers the last string it saw (consecutive lines mostly share it).
+Replay must keep up with tens of thousands of lines per second, so the hot path is built
+around two facts about real logs: almost no line contains a backslash escape, and many lines
+share a timestamp (busy sites log many requests per second). A line without a backslash is
+parsed by one possessive regex that also splits the request line and checks the method and
+target (no backtracking, one C call); only the rare escaped line takes the slower
+escape-aware pattern. Timestamps are parsed once per distinct string (bounded cache), and
+once per distinct day for the epoch arithmetic.
+
+The *field* parsers (``combined_fields``, ``json_fields``) return a plain tuple in
+:class:`LogRecord` order, or None for a malformed line (the caller counts and skips it; a bad
+line is never fatal): that is what the replay loop uses. ``combined_parser`` and
+``json_parser`` wrap them into :class:`LogRecord` values for everything else.
 """
 
 from __future__ import annotations
@@ -30,45 +38,81 @@ class LogRecord(NamedTuple):
     referer: str
 
 
-# %h %l %u [%t] "%r" %>s %b ["%{Referer}i" "%{User-Agent}i"]; quoted fields may hold \"
-# escapes. The user agent's closing quote is optional: servers truncate over-long agents.
-_CLF = re.compile(
-    r'(\S+) \S+ (?:\S+|"[^"]*") \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) \S+'
-    r'(?: "([^"\\]*(?:\\.[^"\\]*)*)" "([^"\\]*(?:\\.[^"\\]*)*)"?)?'
+Fields = tuple[str, float, str, str, str, int, str, str]
+"""A :class:`LogRecord`'s values as a plain tuple (cheaper to build on the hot path)."""
+FieldParser = Callable[[str], Fields | None]
+
+# %h %l %u [%t] "%r" %>s %b ["%{Referer}i" "%{User-Agent}i"]. The request line must be
+# ``METHOD target [protocol]`` with an upper-case ASCII method and an origin-form
+# (``/...``), absolute-form (``http...``) or ``*`` target; anything else (TLS handshakes
+# logged as ``\x16\x03``, ``-`` for a dropped connection) is malformed. The user agent's
+# closing quote is optional: servers truncate over-long agents. Possessive quantifiers: none
+# of these fields can ever need to give characters back, so the engine never backtracks.
+_PLAIN = re.compile(
+    r'(\S++) \S++ (?:\S++|"[^"]*+") \[([^\]]++)\] '
+    r'"([A-Z]++) (/[^ "]*+|http[^ "]*+|\*)(?: ([^ "]++))?" (\d{3}) \S++'
+    r'(?: "([^"]*+)" "([^"\r\n]*+)"?)?'
+)
+# The same for lines holding ``\"`` or ``\\`` escapes (nginx, Apache): quoted fields may
+# then hold escaped quotes.
+_ESC = r'(?:[^"\\]|\\.)*+'
+_TOKEN_ESC = r'(?:[^ "\\]|\\[^ ])'
+_ESCAPED = re.compile(
+    r'(\S++) \S++ (?:\S++|"[^"]*+") \[([^\]]++)\] '
+    rf'"([A-Z]++) ((?:/|http){_TOKEN_ESC}*+|\*)(?: ({_TOKEN_ESC}++))?" (\d{{3}}) \S++'
+    rf'(?: "({_ESC})" "((?:[^"\\\r\n]|\\.)*+)"?)?'
 )
 
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_CACHE_MAX = 65_536
 
 
 class ClfTime:
-    """Parses ``10/Oct/2000:13:55:36 -0700`` to epoch seconds, caching the previous answer."""
+    """Parses ``10/Oct/2000:13:55:36 -0700`` to epoch seconds.
 
-    __slots__ = ("_last", "_value")
+    Every distinct string is parsed once (bounded cache: cleared when full, hot values come
+    straight back), and the calendar arithmetic is done once per distinct day.
+    """
+
+    __slots__ = ("_days", "seen")
 
     def __init__(self) -> None:
-        self._last = ""
-        self._value = 0.0
+        self.seen: dict[str, float] = {}
+        self._days: dict[str, int] = {}
 
     def __call__(self, text: str) -> float | None:
-        if text == self._last:
-            return self._value
+        value = self.seen.get(text)
+        if value is not None:
+            return value
+        value = self._parse(text)
+        if value is not None:
+            if len(self.seen) >= _CACHE_MAX:
+                self.seen.clear()
+            self.seen[text] = value
+        return value
+
+    def _parse(self, text: str) -> float | None:
         try:
-            day = int(text[0:2])
-            month = _MONTHS[text[3:6]]
-            year = int(text[7:11])
+            day_start = self._days.get(text[:11])
+            if day_start is None:
+                day, month, year = int(text[0:2]), _MONTHS[text[3:6]], int(text[7:11])
+                if not 1 <= day <= 31 or text[2] != "/" or text[6] != "/":
+                    return None
+                day_start = calendar.timegm((year, month, day, 0, 0, 0))
+                if len(self._days) >= _CACHE_MAX:
+                    self._days.clear()
+                self._days[text[:11]] = day_start
             hour, minute, second = int(text[12:14]), int(text[15:17]), int(text[18:20])
             offset = 0
             if len(text) >= 26:
                 sign = -1 if text[21] == "-" else 1
                 offset = sign * (int(text[22:24]) * 3600 + int(text[24:26]) * 60)
-            value = float(calendar.timegm((year, month, day, hour, minute, second)) - offset)
         except (ValueError, KeyError, IndexError):
             return None
-        if not (1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        if not (hour < 24 and minute < 60 and second < 61):
             return None
-        self._last, self._value = text, value
-        return value
+        return float(day_start + hour * 3600 + minute * 60 + second - offset)
 
 
 def _unescape(value: str | None) -> str:
@@ -80,7 +124,11 @@ def _unescape(value: str | None) -> str:
 
 
 def split_request_line(line: str) -> tuple[str, str, str] | None:
-    """``GET /a?b=1 HTTP/1.1`` -> (method, target, protocol); None for junk (TLS bytes, ``-``)."""
+    """``GET /a?b=1 HTTP/1.1`` -> (method, target, protocol); None for junk (TLS bytes, ``-``).
+
+    The same rules as the combined-format pattern, for logs that give the request line as
+    one field (JSON).
+    """
     parts = line.split(" ")
     if len(parts) == 3:
         method, target, protocol = parts
@@ -89,29 +137,54 @@ def split_request_line(line: str) -> tuple[str, str, str] | None:
         protocol = "HTTP/0.9"
     else:
         return None
-    if not method.isalpha() or not method.isupper() or not target:
+    if not method.isascii() or not method.isalpha() or not method.isupper() or not target:
         return None
     if not (target.startswith("/") or target.startswith("http") or target == "*"):
         return None
     return method, target, protocol
 
 
-def combined_parser() -> Callable[[str], LogRecord | None]:
-    """A parser for combined *and* common format lines (the latter have no referer/UA)."""
-    match = _CLF.match
+def combined_fields() -> FieldParser:
+    """Field parser for combined *and* common format lines (the latter have no referer/UA)."""
+    plain = _PLAIN.match
+    escaped = _ESCAPED.match
     parse_time = ClfTime()
+    seen = parse_time.seen
+
+    def parse(line: str) -> Fields | None:
+        if "\\" in line:
+            found = escaped(line)
+            if found is None:
+                return None
+            ip, when, method, target, protocol, status, referer, agent = found.groups()
+            referer, agent = _unescape(referer), _unescape(agent)
+        else:
+            found = plain(line)
+            if found is None:
+                return None
+            ip, when, method, target, protocol, status, referer, agent = found.groups()
+            if not referer or referer == "-":
+                referer = ""
+            if not agent or agent == "-":
+                agent = ""
+        timestamp = seen.get(when)
+        if timestamp is None:
+            timestamp = parse_time(when)
+            if timestamp is None:
+                return None
+        return (ip, timestamp, method, target, protocol or "HTTP/0.9", int(status), agent,
+                referer)
+
+    return parse
+
+
+def combined_parser() -> Callable[[str], LogRecord | None]:
+    """Like :func:`combined_fields`, answering :class:`LogRecord` values."""
+    fields = combined_fields()
 
     def parse(line: str) -> LogRecord | None:
-        found = match(line)
-        if found is None:
-            return None
-        ip, when, request, status, referer, agent = found.groups()
-        timestamp = parse_time(when)
-        parts = split_request_line(request)
-        if timestamp is None or parts is None:
-            return None
-        return LogRecord(ip, timestamp, parts[0], parts[1], parts[2], int(status),
-                         _unescape(agent), _unescape(referer))
+        found = fields(line.rstrip("\r\n"))
+        return None if found is None else LogRecord._make(found)
 
     return parse
 
@@ -158,14 +231,13 @@ def parse_time_value(value: Any, clf: ClfTime) -> float | None:
     return parsed.timestamp()
 
 
-def json_parser() -> Callable[[str], LogRecord | None]:
-    """A parser for JSON lines; the request may be one ``request`` string or separate fields.
-
-    Caddy-style nesting (``{"request": {"remote_ip": ..., "headers": {...}}}``) is accepted too.
-    """
+def json_fields() -> FieldParser:
+    """Field parser for JSON lines; the request may be one ``request`` string or separate
+    fields. Caddy-style nesting (``{"request": {"remote_ip": ..., "headers": {...}}}``) is
+    accepted too."""
     clf = ClfTime()
 
-    def parse(line: str) -> LogRecord | None:
+    def parse(line: str) -> Fields | None:
         try:
             obj = json.loads(line)
         except ValueError:
@@ -203,14 +275,27 @@ def json_parser() -> Callable[[str], LogRecord | None]:
             return None
         agent = _first(obj, _UA_KEYS)
         referer = _first(obj, _REF_KEYS)
-        return LogRecord(ip, timestamp, parts[0], parts[1], parts[2], status_code,
-                         agent if isinstance(agent, str) and agent != "-" else "",
-                         referer if isinstance(referer, str) and referer != "-" else "")
+        return (ip, timestamp, parts[0], parts[1], parts[2], status_code,
+                agent if isinstance(agent, str) and agent != "-" else "",
+                referer if isinstance(referer, str) and referer != "-" else "")
 
     return parse
 
 
-FORMATS = {"combined": combined_parser, "common": combined_parser, "json": json_parser}
+def json_parser() -> Callable[[str], LogRecord | None]:
+    """Like :func:`json_fields`, answering :class:`LogRecord` values."""
+    fields = json_fields()
+
+    def parse(line: str) -> LogRecord | None:
+        found = fields(line)
+        return None if found is None else LogRecord._make(found)
+
+    return parse
+
+
+FORMATS: dict[str, Callable[[], FieldParser]] = {
+    "combined": combined_fields, "common": combined_fields, "json": json_fields}
+"""Field parser factory per ``--format`` name (each call gets its own timestamp cache)."""
 
 
 def sniff_format(first_line: str) -> str:

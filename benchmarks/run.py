@@ -1,0 +1,44 @@
+"""Run every benchmark, one after another (``make bench``).
+
+Each script prints its own tables; copy the figures into ``benchmarks/RESULTS.md`` with the
+date and the machine's load at the time. Pass ``--quick`` for short rounds (a smoke run).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SCRIPTS = {
+    "bench_core": ["--memory-ips", "1000000"],
+    "bench_adapters": [],
+    "bench_enumeration": [],
+    "bench_challenge": [],
+    "bench_redis": [],
+    "bench_replay": [],
+    "bench_examples": [],
+}
+QUICK = {
+    "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
+    "bench_adapters": ["--rounds", "2", "--batch", "100"],
+}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    only = [a for a in argv if not a.startswith("--")]
+    failed = []
+    for name, args in SCRIPTS.items():
+        if only and name not in only:
+            continue
+        chosen = QUICK.get(name, args) if quick else args
+        print(f"\n===== {name} {' '.join(chosen)}", flush=True)
+        if subprocess.call([sys.executable, "-m", f"benchmarks.{name}", *chosen]) != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
