@@ -319,6 +319,20 @@ async def test_replayed_answer_is_rejected(clock):
                 ).status_code == 403
 
 
+async def test_replayed_answers_count_as_failures_until_blocked(clock):
+    app = make_app(clock, challenge={"max_failures": 3})
+    async with client(app) as c:
+        fields = await challenge_for(c)
+        url = verify_url(fields["token"], solve(fields["seed"], 8))
+        assert (await c.post(url, headers=BROWSER)).status_code == 303
+        for _ in range(3):  # a scraper sharing one solved answer among its workers
+            assert (await c.post(url, headers=BROWSER)).status_code == 403
+        r = await c.get("/articles/7", headers=BROWSER)
+        # Blocked despite the clearance the first redemption earned.
+        assert r.status_code == 403 and "x-antiscrape-challenge" not in r.headers
+        assert "3 failed or replayed" in r.text
+
+
 async def test_answer_from_another_network_or_browser_is_rejected(clock):
     app = make_app(clock)
     async with client(app, "203.0.113.7") as c:

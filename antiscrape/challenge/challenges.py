@@ -212,7 +212,12 @@ class Challenges:
                 return self._cleared(view, identity, score, token, now)
             return self._rejected(view, identity, score, "unavailable", token, 503)
 
-        return Plan(ops=(spend,), finish=finish, failed=storage_down)
+        def count_replay(results: Sequence[Any]) -> Sequence[Op]:
+            # A replay is only known once the once-only store has answered; counting it as a
+            # failure costs a second round trip, paid by the replaying client alone.
+            return () if bool(results[0]) else (self._count_failure(identity),)
+
+        return Plan(ops=(spend,), finish=finish, failed=storage_down, then=count_replay)
 
     def _check(self, token: ChallengeToken | None, nonce: str, view: RequestView,
                identity: Identity, now: float, nojs: bool) -> str | None:

@@ -9,13 +9,15 @@ the cap still count in the per-request figures and are reported as overflow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from ..decision import SEVERITY, Action, Decision
 
 ACTIONS = (Action.ALLOW, Action.THROTTLE, Action.CHALLENGE, Action.BLOCK)
 _BY_SEVERITY = {v: k for k, v in SEVERITY.items()}
+ALLOW = Action.ALLOW
 
 TRACK_AFTER = 20
 """Requests after which a client's per-minute series is kept (cheap clients never plot)."""
@@ -40,43 +42,62 @@ class ClientStats:
     """Requests per minute (epoch minute -> count), once tracked."""
     flagged: int = 0
     """Requests that were not allowed."""
+    order: int = 0
+    """Log line of the client's first request: breaks ranking ties the same way however the
+    log was split across worker processes."""
 
 
-@dataclass
 class Tally:
-    challenge_at: int
-    block_at: int
-    max_clients: int = 1_000_000
-    lines: int = 0
-    malformed: int = 0
-    requests: int = 0
-    actions: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in ACTIONS})
-    rules: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
-    scores: list[int] = field(default_factory=lambda: [0] * 101)
-    clients: dict[str, ClientStats] = field(default_factory=dict)
-    overflow_clients: int = 0
-    first: float | None = None
-    last: float | None = None
-    _tracked: int = 0
+    """Counts of one replay (or of one shard of it: see :meth:`merge`)."""
+
+    def __init__(self, challenge_at: int, block_at: int, max_clients: int = 1_000_000) -> None:
+        self.challenge_at = challenge_at
+        self.block_at = block_at
+        self.max_clients = max_clients
+        self.lines = 0
+        self.malformed = 0
+        self.requests = 0
+        self.actions: dict[str, int] = {a.value: 0 for a in ACTIONS}
+        self.rules: dict[tuple[str, str], list[Any]] = {}
+        """(action, rule) -> [requests, example reason, line of the example]."""
+        self.scores = [0] * 101
+        self.clients: dict[str, ClientStats] = {}
+        self.overflow_clients = 0
+        self._first = math.inf
+        self._last = -math.inf
+        self._tracked = 0
+
+    @property
+    def first(self) -> float | None:
+        """Timestamp of the earliest replayed request (None before any)."""
+        return None if self._first == math.inf else self._first
+
+    @property
+    def last(self) -> float | None:
+        return None if self._last == -math.inf else self._last
 
     def add(self, ip: str, timestamp: float, user_agent: str, target: str,
-            decision: Decision) -> None:
-        """Count one replayed request (hot loop: plain attribute and dict work only)."""
+            decision: Decision, line: int = 0) -> None:
+        """Count one replayed request (hot loop: plain attribute and dict work only).
+
+        ``line`` is the request's line number in the log; it picks the example reasons and
+        breaks ranking ties, so a sharded replay reports what a single process would.
+        """
         self.requests += 1
         action = decision.action
-        self.actions[action.value] += 1
+        self.actions[action] += 1  # Action is a StrEnum: it hashes and compares as its value
         score = decision.score
         self.scores[score if 0 <= score <= 100 else (0 if score < 0 else 100)] += 1
-        if self.first is None or timestamp < self.first:
-            self.first = timestamp
-        if self.last is None or timestamp > self.last:
-            self.last = timestamp
-        severity = SEVERITY[action]
+        if timestamp < self._first:
+            self._first = timestamp
+        if timestamp > self._last:
+            self._last = timestamp
+        severity = 0 if action is ALLOW else SEVERITY[action]
         if severity:
             key = (action.value, decision.rule)
             entry = self.rules.get(key)
             if entry is None:
-                self.rules[key] = [1, decision.reason]
+                self.rules[key] = [1, decision.reason, line]
             else:
                 entry[0] += 1
         client = self.clients.get(ip)
@@ -84,7 +105,8 @@ class Tally:
             if len(self.clients) >= self.max_clients:
                 self.overflow_clients += 1  # may count an overflowing client more than once
                 return
-            client = self.clients[ip] = ClientStats(first=timestamp, user_agent=user_agent)
+            client = self.clients[ip] = ClientStats(first=timestamp, user_agent=user_agent,
+                                                    order=line)
         client.requests += 1
         client.last = timestamp
         if score > client.max_score:
@@ -110,6 +132,37 @@ class Tally:
                 return
         minute = int(timestamp // 60)
         series[minute] = series.get(minute, 0) + 1
+
+    def merge(self, other: Tally) -> None:
+        """Fold in the tally of another shard of the same log.
+
+        Shards split the log by client network, so their client tables are disjoint; every
+        shard reads (and counts) every line, so ``lines`` and ``malformed`` are not summed.
+        Example reasons keep the earliest line's, as a single pass would.
+        """
+        self.lines = max(self.lines, other.lines)
+        self.malformed = max(self.malformed, other.malformed)
+        self.requests += other.requests
+        for action, n in other.actions.items():
+            self.actions[action] += n
+        for key, (n, reason, line) in other.rules.items():
+            entry = self.rules.get(key)
+            if entry is None:
+                self.rules[key] = [n, reason, line]
+            else:
+                entry[0] += n
+                if line < entry[2]:
+                    entry[1], entry[2] = reason, line
+        for score, n in enumerate(other.scores):
+            self.scores[score] += n
+        for ip, stats in other.clients.items():
+            if ip in self.clients:
+                raise ValueError(f"client {ip} counted in two shards")
+            self.clients[ip] = stats
+        self.overflow_clients += other.overflow_clients
+        self._first = min(self._first, other._first)
+        self._last = max(self._last, other._last)
+        self._tracked += other._tracked
 
     # -- results -----------------------------------------------------------------------------
 
@@ -138,10 +191,11 @@ class Tally:
         return out
 
     def top_offenders(self, n: int = 10) -> list[tuple[str, ClientStats]]:
-        """Strictest action first, then distinct records read, then requests."""
-        def rank(item: tuple[str, ClientStats]) -> tuple[int, int, int, int]:
+        """Strictest action first, then distinct records read, then requests; among equals,
+        the client that showed up first."""
+        def rank(item: tuple[str, ClientStats]) -> tuple[int, int, int, int, int]:
             c = item[1]
-            return (c.worst, len(c.records or ()), c.flagged, c.requests)
+            return (c.worst, len(c.records or ()), c.flagged, c.requests, -c.order)
 
         flagged = [item for item in self.clients.items() if item[1].worst > 0]
         return sorted(flagged, key=rank, reverse=True)[:n]
