@@ -115,8 +115,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .replay import LogSource, Progress, replay_lines
+    from .replay import LogSource, Progress, replay_file
     from .replay.html import render_report
+    from .replay.shards import choose_workers
     from .replay.text import format_summary
 
     try:
@@ -130,16 +131,20 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         err.write(f"antiscrape: cannot read {args.log}: {exc.strerror or exc}\n")
         return 1
+    workers, why = choose_workers(args.workers, args.log, config)
+    err.write(f"antiscrape: replay: {why}\n")
     with source:
         progress = Progress(source, err, enabled=args.progress)
         try:
-            run = replay_lines(source, config, fmt=fmt, progress=progress.update)
+            run = replay_file(args.log, config, fmt=fmt, workers=workers,
+                              progress=progress.update, source=source)
         except (OSError, EOFError) as exc:  # truncated gzip, I/O error mid-file
             err.write(f"antiscrape: reading {args.log} failed: {exc}\n")
             return 1
         progress.finish(run.tally.lines)
     summary = run.tally.summary(args.top)
-    out.write(format_summary(summary, lines_per_second=run.lines_per_second) + "\n")
+    out.write(format_summary(summary, lines_per_second=run.lines_per_second,
+                             workers=run.workers) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1), encoding="utf-8")
         err.write(f"summary written to {args.json}\n")
@@ -183,6 +188,19 @@ def cmd_update_bot_ranges(args: argparse.Namespace, out: TextIO, err: TextIO) ->
     return 0
 
 
+def _workers(text: str) -> int | None:
+    """``--workers``: a positive count, or ``auto`` (None)."""
+    if text == "auto":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError("expected 1 to 64")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="antiscrape",
                                      description="antiscrape operations tool")
@@ -201,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
     replay.add_argument("--json", metavar="PATH", help="write the summary as JSON")
     replay.add_argument("--top", type=int, default=10, help="top offenders to list")
+    replay.add_argument("--workers", type=_workers, default=None, metavar="N|auto",
+                        help="processes, split by client network (default auto: one per CPU "
+                             "when that decides exactly as one process, else 1)")
     replay.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
     replay.set_defaults(func=cmd_replay)

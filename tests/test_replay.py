@@ -14,9 +14,10 @@ import pytest
 
 from antiscrape.cli import main
 from antiscrape.config import Config
-from antiscrape.replay import LogSource, combined_parser, json_parser, replay_lines
+from antiscrape.replay import LogSource, combined_parser, json_parser, replay_file, replay_lines
 from antiscrape.replay.html import render_report
-from antiscrape.replay.parsers import ClfTime
+from antiscrape.replay.parsers import _ESCAPED, _PLAIN, ClfTime
+from antiscrape.replay.shards import NetworkShards, choose_workers, cross_network_state
 
 from .conftest import SECRET
 
@@ -65,6 +66,32 @@ def test_clf_time_offsets() -> None:
     assert t("01/Jan/2024:00:00:00 +0000") == 1704067200.0
     assert t("01/Jan/2024:01:00:00 +0100") == 1704067200.0
     assert t("31/Dec/2023:19:00:00 -0500") == 1704067200.0
+
+
+def test_clf_time_cache_keeps_seconds_and_zones_apart() -> None:
+    """Cached per string, per minute and per day: each level must still give exact values."""
+    t = ClfTime()
+    assert t("01/Jan/2024:00:00:00 +0000") == 1704067200.0
+    assert t("01/Jan/2024:00:00:59 +0000") == 1704067259.0  # same minute, other second
+    assert t("01/Jan/2024:00:00:59 +0100") == 1704063659.0  # same minute text, other zone
+    assert t("01/Jan/2024:00:07:03 +0000") == 1704067623.0  # same day, other minute
+    assert t("01/Jan/2024:00:00:61 +0000") is None
+    assert t("01/Jan/2024:00:00:5x +0000") is None
+    assert t("01/Jan/2024 00:00:00 +0000") is None
+
+
+def test_plain_and_escape_aware_patterns_agree_on_a_real_log() -> None:
+    """Lines without a backslash take the fast pattern; on those it must read exactly what
+    the escape-aware one reads."""
+    checked = 0
+    for line in (LOGS / "elastic-apache.log").open(errors="replace"):
+        if "\\" in line:
+            continue
+        plain, escaped = _PLAIN.match(line), _ESCAPED.match(line)
+        assert plain is not None and escaped is not None, line
+        assert plain.groups() == escaped.groups(), line
+        checked += 1
+    assert checked > 9_900
 
 
 def test_json_lines_nginx_and_caddy_shapes() -> None:
@@ -202,6 +229,95 @@ def test_enumeration_shows_distinct_records_per_offender() -> None:
     assert "198.51.100.4" not in {o["client"] for o in s["top_offenders"]}
 
 
+# -- several worker processes ----------------------------------------------------------------
+
+def test_shards_follow_the_engines_networks() -> None:
+    shards = NetworkShards(CONFIG, 2)
+    assert shards("203.0.113.7") == shards("203.0.113.200")  # one /24
+    assert shards("2001:db8:1:2::1") == shards("2001:db8:1:ffff::9")  # one /48
+    assert shards("::ffff:203.0.113.9") == shards("203.0.113.1")  # v4-mapped is v4
+    assert shards("not-an-ip") == shards("-")  # the engine's "unknown" network
+    spread = {shards(f"10.{i}.{i}.1") for i in range(50)}
+    assert spread == {0, 1}
+
+
+@pytest.mark.parametrize("name", ["elastic-apache.log", "hackers-access.log",
+                                  "webhawk-2021.log", "webhawk-2018-12-15.log"])
+def test_two_workers_decide_exactly_as_one_process(name: str) -> None:
+    """With the default config all state stays within a client network, so splitting the log
+    by network must not change a single number of the report."""
+    assert cross_network_state(CONFIG) == []
+    single = replay_file(str(LOGS / name), CONFIG, workers=1)
+    sharded = replay_file(str(LOGS / name), CONFIG, workers=2)
+    assert sharded.workers == 2
+    assert sharded.tally.summary(top=1_000) == single.tally.summary(top=1_000)
+    assert sharded.tally.clients.keys() == single.tally.clients.keys()
+
+
+def fingerprint_budget_log() -> tuple[Config, list[str], str, str]:
+    """One browser build (one fingerprint, risk score 0) on two networks that land in
+    different workers."""
+    config = Config.load({"secret_key": SECRET, "budgets": {"default": {
+        "fingerprint": "30/minute"}}})
+    shards = NetworkShards(config, 2)
+    first = "198.51.100.7"
+    second = next(f"203.0.{i}.7" for i in range(256)
+                  if shards(f"203.0.{i}.7") != shards(first))
+    lines = [clf(first if i % 2 else second, f"01/Jan/2024:00:00:{i:02d} +0000",
+                 f"/page/{i}") for i in range(40)]
+    return config, lines, first, second
+
+
+def test_fingerprint_budgets_are_split_between_workers(tmp_path: Path) -> None:
+    """The documented difference: budgets per fingerprint count across networks, and each
+    worker sees only its own networks' share. 40 requests in 40 s, 20 from each network, on
+    a 30/minute fingerprint budget: one process throttles, two workers each count 20."""
+    config, lines, first, second = fingerprint_budget_log()
+    log = tmp_path / "crawl.log"
+    log.write_text("\n".join(lines) + "\n")
+    assert cross_network_state(config) == ["fingerprint budgets on default routes"]
+    single = replay_file(str(log), config, workers=1).tally
+    sharded = replay_file(str(log), config, workers=2).tally
+    assert single.actions["throttle"] == 10
+    assert single.clients[first].worst_rule == "budget:fingerprint"
+    assert sharded.actions["throttle"] == 0  # undercounted: why auto picks one process
+    assert sharded.clients[first].worst == sharded.clients[second].worst == 0
+    # Everything kept per network is unaffected.
+    assert sharded.requests == single.requests == 40
+    assert {ip: c.requests for ip, c in sharded.clients.items()} == \
+        {ip: c.requests for ip, c in single.clients.items()}
+    workers, why = choose_workers(None, str(log), config)
+    assert workers == 1 and "fingerprint budgets" in why
+    workers, why = choose_workers(2, str(log), config)
+    assert workers == 2 and "undercounted" in why
+
+
+def test_automatic_worker_count(tmp_path: Path) -> None:
+    big = LOGS / "elastic-apache.log"  # 2.3 MB
+    protected = Config.load({"secret_key": SECRET,
+                             "protect": [{"route": "/users/{user_id}", "kind": "profile"}]})
+    assert choose_workers(None, "-", CONFIG)[0] == 1
+    assert choose_workers(3, "-", CONFIG)[0] == 1
+    assert choose_workers(None, str(LOGS / "webhawk-2018-12-15.log"), CONFIG)[0] == 1  # small
+    assert choose_workers(None, str(big), CONFIG)[0] >= 2
+    workers, why = choose_workers(None, str(big), protected)
+    assert workers == 1 and "per fingerprint" in why
+    no_fp = Config.load({"secret_key": SECRET,
+                         "protect": [{"route": "/users/{user_id}", "kind": "profile"}],
+                         "enumeration": {"levels": {"fingerprint": 0}, "walk_length": 0}})
+    assert cross_network_state(no_fp) == []
+
+
+def test_replay_never_writes_to_the_configured_store() -> None:
+    """A replay runs on the log's clock: it keeps its state in memory even when the config
+    names a Redis server (here one that is not even there)."""
+    config = Config.load({"secret_key": SECRET, "storage": "redis://127.0.0.1:9/0"})
+    with LogSource(str(LOGS / "webhawk-2018-12-15.log")) as source:
+        s = replay_lines(source, config).tally.summary()
+    assert s["clients_by_action"]["throttle"] == 1
+    assert not any(r["rule"] == "storage" for r in s["by_rule"])
+
+
 # -- CLI and HTML report ---------------------------------------------------------------------
 
 def test_cli_replay_writes_summary_json_and_html(tmp_path: Path,
@@ -218,6 +334,19 @@ def test_cli_replay_writes_summary_json_and_html(tmp_path: Path,
     assert page.count("<svg") == 3 and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "").split("<h2>By rule")[0]
     assert "<script" not in page.lower() and "<link" not in page.lower()
+
+
+def test_cli_workers_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = str(LOGS / "webhawk-2021.log")
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    assert main(["replay", log, "--workers", "1", "--json", str(one), "--no-progress"]) == 0
+    assert main(["replay", log, "--workers", "2", "--json", str(two), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "(2 worker processes)" in captured.out and "2 worker(s) as asked" in captured.err
+    assert json.loads(one.read_text()) == json.loads(two.read_text())
+    with pytest.raises(SystemExit):
+        main(["replay", log, "--workers", "0"])
+    assert "expected 1 to 64" in capsys.readouterr().err
 
 
 def test_cli_replay_unreadable_file_fails_cleanly(tmp_path: Path,

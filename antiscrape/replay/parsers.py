@@ -66,26 +66,34 @@ _ESCAPED = re.compile(
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CACHE_MAX = 65_536
+_SECONDS = {f"{i:02d}": i for i in range(61)}
 
 
 class ClfTime:
     """Parses ``10/Oct/2000:13:55:36 -0700`` to epoch seconds.
 
-    Every distinct string is parsed once (bounded cache: cleared when full, hot values come
-    straight back), and the calendar arithmetic is done once per distinct day.
+    Every distinct string is parsed once (bounded caches, cleared when full: hot values come
+    straight back); a new second within a known minute costs one more look-up, and the
+    calendar arithmetic runs once per distinct day.
     """
 
-    __slots__ = ("_days", "seen")
+    __slots__ = ("_days", "_minutes", "seen")
 
     def __init__(self) -> None:
         self.seen: dict[str, float] = {}
+        self._minutes: dict[str, float] = {}
         self._days: dict[str, int] = {}
 
     def __call__(self, text: str) -> float | None:
         value = self.seen.get(text)
         if value is not None:
             return value
-        value = self._parse(text)
+        minute = self._minutes.get(text[:17] + text[20:])
+        if minute is not None and text[17] == ":":
+            second = _SECONDS.get(text[18:20])
+            value = None if second is None else minute + second
+        else:
+            value = self._parse(text)
         if value is not None:
             if len(self.seen) >= _CACHE_MAX:
                 self.seen.clear()
@@ -110,9 +118,13 @@ class ClfTime:
                 offset = sign * (int(text[22:24]) * 3600 + int(text[24:26]) * 60)
         except (ValueError, KeyError, IndexError):
             return None
-        if not (hour < 24 and minute < 60 and second < 61):
+        if not (hour < 24 and minute < 60 and second < 61) or text[11] != ":":
             return None
-        return float(day_start + hour * 3600 + minute * 60 + second - offset)
+        minute_start = float(day_start + hour * 3600 + minute * 60 - offset)
+        if len(self._minutes) >= _CACHE_MAX:
+            self._minutes.clear()
+        self._minutes[text[:17] + text[20:]] = minute_start
+        return minute_start + second
 
 
 def _unescape(value: str | None) -> str:

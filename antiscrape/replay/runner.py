@@ -1,6 +1,6 @@
 """Feeds logged requests through the very engine the middleware runs, on the log's own clock.
 
-The replay engine differs from production in three deliberate ways, each so that the result
+The replay engine differs from production in four deliberate ways, each so that the result
 is "what antiscrape would have done" and nothing else:
 
 * monitor mode is forced on: every decision is made and counted, none is rendered into a reply;
@@ -10,22 +10,31 @@ is "what antiscrape would have done" and nothing else:
   unknown (scored as an ordinary crawler) for those that also verify by reverse DNS;
 * request headers an access log does not record (Accept, Accept-Language, ...) are assumed
   present with neutral values, so the header signals do not flag every logged client for a
-  gap in the *log*. Those signals can only be judged live (run with ``monitor = true``).
+  gap in the *log*. Those signals can only be judged live (run with ``monitor = true``);
+* state is always kept in memory, whatever ``storage`` says: a replay runs on the log's clock,
+  which is not the storage server's, and must never write counters or convictions into the
+  production store.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import multiprocessing.context
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from ..clock import ManualClock
 from ..config import Config
-from ..request import RequestView
-from .parsers import FORMATS, LogRecord, sniff_format
+from ..request import EMPTY, RequestView
+from .parsers import FORMATS, FieldParser, LogRecord, sniff_format
+from .shards import NetworkShards
+from .source import LogSource
 from .tally import Tally
 
 ASSUMED_HEADERS: dict[str, str] = {
@@ -40,26 +49,40 @@ REPLAY_EXTRA = MappingProxyType({"replay": True})
 def replay_config(config: Config) -> Config:
     """The config the replay engine runs with (see the module docstring for why)."""
     return dataclasses.replace(
-        config, monitor=True,
+        config, monitor=True, storage="memory://", storage_options={},
         good_bots=dataclasses.replace(config.good_bots, reverse_dns=False))
 
 
-def view_from_record(rec: LogRecord) -> RequestView:
-    path, _, query = rec.target.partition("?")
-    if not path.startswith("/"):  # absolute-form target (proxy logs): keep only the path
+def target_parts(target: str) -> tuple[str, str]:
+    """(path, query) of a logged request target; absolute-form targets (proxy logs) keep only
+    their path."""
+    path, _, query = target.partition("?")
+    if not path.startswith("/"):
         after_scheme = path.split("://", 1)[-1]
         path = "/" + after_scheme.split("/", 1)[1] if "/" in after_scheme else "/"
+    return path, query
+
+
+def logged_headers(user_agent: str, referer: str) -> dict[str, str]:
+    """The headers a replayed request carries: the assumed ones plus what the log recorded."""
     headers = dict(ASSUMED_HEADERS)
-    headers["user-agent"] = rec.user_agent
-    if rec.referer:
-        headers["referer"] = rec.referer
-    return RequestView(rec.method, path, headers, peer=rec.ip, query=query, extra=REPLAY_EXTRA)
+    headers["user-agent"] = user_agent
+    if referer:
+        headers["referer"] = referer
+    return headers
+
+
+def view_from_record(rec: LogRecord) -> RequestView:
+    path, query = target_parts(rec.target)
+    return RequestView(rec.method, path, logged_headers(rec.user_agent, rec.referer),
+                       peer=rec.ip, query=query, extra=REPLAY_EXTRA)
 
 
 @dataclass
 class ReplayRun:
     tally: Tally
     seconds: float
+    workers: int = 1
 
     @property
     def lines_per_second(self) -> float:
@@ -74,19 +97,34 @@ def make_engine(config: Config, clock: ManualClock) -> Any:
     return Engine(cfg, clock=clock, goodbots=GoodBots(cfg, offline=True))
 
 
+_HEADER_CACHE_MAX = 16_384
+
+
 def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
                  engine: Any = None, clock: ManualClock | None = None,
-                 progress: Callable[[int], None] | None = None) -> ReplayRun:
-    """Replay ``lines`` and return the tally. Malformed lines are counted and skipped."""
+                 progress: Callable[[int], None] | None = None,
+                 shard: tuple[int, int] | None = None) -> ReplayRun:
+    """Replay ``lines`` and return the tally. Malformed lines are counted and skipped.
+
+    ``shard=(index, count)``: this process is worker ``index`` of ``count`` (see
+    :mod:`.shards`); only requests from its client networks go through the engine, every
+    valid line moves the clock.
+    """
     clock = clock or ManualClock(0.0)
     engine = engine if engine is not None else make_engine(config, clock)
     tally = Tally(config.scoring.challenge_at, config.scoring.block_at)
-    parse: Callable[[str], LogRecord | None] | None = None
-    if fmt != "auto":
-        parse = FORMATS[fmt]()
+    parse: FieldParser | None = FORMATS[fmt]() if fmt != "auto" else None
     inspect = engine.inspect
     record_response = engine.record_response
     add = tally.add
+    mine, shard_of = -1, None
+    if shard is not None and shard[1] > 1:
+        mine, shard_of = shard[0], NetworkShards(config, shard[1])
+    # One headers dict per (agent, referer): no per-line copy, and the engine's caches keyed
+    # on the agent see the same string object every time (its hash is computed once).
+    header_cache: dict[tuple[str, str], dict[str, str]] = {}
+    empty_params = EMPTY
+    extra = REPLAY_EXTRA
     started = time.perf_counter()
     lines_seen = malformed = 0
     now = clock.now
@@ -94,24 +132,84 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
         lines_seen += 1
         if progress is not None and not lines_seen & 0x3FF:
             progress(lines_seen)
-        if not line or line.isspace():
-            continue
         if parse is None:
+            if not line or line.isspace():
+                continue
             parse = FORMATS[sniff_format(line)]()
-        rec = parse(line.rstrip("\r\n"))
+        rec = parse(line)
         if rec is None:
-            malformed += 1
+            if line and not line.isspace():
+                malformed += 1
             continue
+        ip, timestamp, method, target, _, status, agent, referer = rec
         # Logs are written when requests end, so timestamps wobble; time never runs back.
-        if rec.timestamp > now:
-            now = clock.now = rec.timestamp
-        view = view_from_record(rec)
+        if timestamp > now:
+            now = clock.now = timestamp
+        if shard_of is not None and shard_of(ip) != mine:
+            continue
+        headers = header_cache.get((agent, referer))
+        if headers is None:
+            if len(header_cache) >= _HEADER_CACHE_MAX:
+                header_cache.clear()
+            headers = header_cache[(agent, referer)] = logged_headers(agent, referer)
+        if target[0] == "/":
+            path, _, query = target.partition("?")
+        else:
+            path, query = target_parts(target)
+        view = RequestView(method, path, headers, ip, query, "http", None, empty_params,
+                           None, None, extra)
         decision = inspect(view)
         if decision.access is not None:
-            record_response(view, decision, rec.status)
-        add(rec.ip, rec.timestamp, rec.user_agent, rec.target, decision)
+            record_response(view, decision, status)
+        add(ip, timestamp, agent, target, decision, lines_seen)
     tally.lines = lines_seen
     tally.malformed = malformed
     if progress is not None:
         progress(lines_seen)
     return ReplayRun(tally, time.perf_counter() - started)
+
+
+def replay_shard(path: str, config: Config, fmt: str, index: int, count: int) -> Tally:
+    """One worker's share of :func:`replay_file` (runs in a child process)."""
+    with LogSource(path) as source:
+        return replay_lines(source, config, fmt=fmt, shard=(index, count)).tally
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Fork when it is safe (no other threads): workers start in milliseconds with the
+    engine's modules already imported. Otherwise the platform's default."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def replay_file(path: str, config: Config, *, fmt: str = "auto", workers: int = 1,
+                progress: Callable[[int], None] | None = None,
+                source: LogSource | None = None) -> ReplayRun:
+    """Replay a log file (``-``: stdin) in ``workers`` processes split by client network.
+
+    This process replays shard 0 (and drives ``progress``) while the others replay theirs;
+    the tallies are merged. ``source``: an already opened source for shard 0.
+    """
+    own = source is None
+    source = source if source is not None else LogSource(path)
+    try:
+        if workers <= 1 or path == "-":
+            return replay_lines(source, config, fmt=fmt, progress=progress)
+        started = time.perf_counter()
+        with ProcessPoolExecutor(workers - 1, mp_context=_process_context()) as pool:
+            others = [pool.submit(replay_shard, path, config, fmt, i, workers)
+                      for i in range(1, workers)]
+            try:
+                tally = replay_lines(source, config, fmt=fmt, progress=progress,
+                                     shard=(0, workers)).tally
+            except BaseException:
+                for future in others:
+                    future.cancel()
+                raise
+            for future in others:
+                tally.merge(future.result())
+        return ReplayRun(tally, time.perf_counter() - started, workers)
+    finally:
+        if own:
+            source.close()

@@ -18,14 +18,16 @@ def _share(part: int, whole: int) -> str:
     return f"{part / whole:6.1%}" if whole else "     -"
 
 
-def format_summary(s: dict[str, Any], *, lines_per_second: float | None = None) -> str:
+def format_summary(s: dict[str, Any], *, lines_per_second: float | None = None,
+                   workers: int = 1) -> str:
     out: list[str] = []
     add = out.append
     add(f"lines: {s['lines']:,}   requests replayed: {s['requests']:,}   "
         f"malformed (skipped): {s['malformed']:,}")
     add(f"time span: {_when(s['first'])} .. {_when(s['last'])}")
     if lines_per_second is not None:
-        add(f"speed: {lines_per_second:,.0f} lines/s")
+        add(f"speed: {lines_per_second:,.0f} lines/s"
+            + (f" ({workers} worker processes)" if workers > 1 else ""))
     th = s["thresholds"]
     add(f"thresholds: challenge_at={th['challenge_at']}  block_at={th['block_at']}")
     add("")
