@@ -11,6 +11,10 @@ traffic is browser headers, half home page, half profiles.
   EVAL, anything else) are counted apart from the commands the script ran inside Redis.
 * **Added µs per request**: ``inspect`` timed in interleaved rounds against the memory
   backend and the Redis backend (same requests); median of per-round medians.
+* **Flask-Limiter for comparison**: a Flask app with Flask-Limiter on the same server
+  (``headers_enabled=True``, one default limit that never triggers, each strategy), its
+  client commands per request counted the same way, next to a Flask app with antiscrape
+  (``rate_limit_headers = true``).
 * **Redis memory per tracked client**: ``used_memory`` delta after ``--clients`` distinct
   clients (distinct IPs, one per /24) made one home and one profile request each.
 """
@@ -89,6 +93,47 @@ def round_trips(client: redis.Redis, run: Callable[[], None], n: int) -> dict[st
     return {"client_commands": sent / n, **{f"in_script.{k}": v for k, v in inside.items()}}
 
 
+def flask_round_trips(client: redis.Redis, url: str, prefix: str, n: int) -> dict[str, Any]:
+    """Client commands per request: Flask-Limiter (headers on) and antiscrape on Flask."""
+    from flask import Flask
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    from antiscrape.integrations.flask import AntiScrape
+
+    apps = []
+    for strategy in ("fixed-window", "moving-window", "sliding-window-counter"):
+        limited = Flask(f"limited-{strategy}")
+        Limiter(get_remote_address, app=limited, storage_uri=url, headers_enabled=True,
+                default_limits=["1000000 per minute"], strategy=strategy,
+                key_prefix=f"{prefix}-{strategy}")
+        apps.append((f"flask-limiter ({strategy})", limited))
+    protected = Flask("protected")
+    protected.config["ANTISCRAPE_CONFIG"] = {**config(url, prefix + "f"),
+                                             "rate_limit_headers": True}
+    AntiScrape(protected)
+    apps.append(("antiscrape", protected))
+    for _, app in apps:
+        app.add_url_rule("/", "home", lambda: "home")
+    headers = {k: v for k, v in HEADERS.items() if k != "host"}
+    environ = {"REMOTE_ADDR": "198.51.100.7"}
+    out: dict[str, Any] = {}
+    for name, app in apps:
+        test = app.test_client()
+        test.get("/", headers=headers, environ_base=environ)  # warm: script load, connections
+        answers: list[Any] = []
+
+        def run(test: Any = test, answers: list[Any] = answers) -> None:
+            answers.extend(test.get("/", headers=headers, environ_base=environ)
+                           for _ in range(n))
+
+        trips = round_trips(client, run, n)
+        limit_headers = sorted(h for h in answers[-1].headers.keys()  # noqa: SIM118
+                               if h.lower().startswith(("x-ratelimit", "ratelimit")))
+        out[name] = {"client_commands": trips["client_commands"], "headers": limit_headers}
+    return out
+
+
 def timed(engine: Engine, batch: Iterable[RequestView]) -> list[float]:
     out = []
     for view in batch:
@@ -133,6 +178,8 @@ def main() -> None:
             redis_medians.append(statistics.median(timed(redis_engine, traffic)))
         mem_us, redis_us = statistics.median(mem_medians), statistics.median(redis_medians)
 
+        flask_trips = flask_round_trips(client, url, prefix, 500)
+
         client.flushdb()
         base = int(client.info("memory")["used_memory"])
         tracked = Engine(config(url, prefix + "m"))
@@ -143,6 +190,9 @@ def main() -> None:
 
         print(f"round trips per request, sync : {sync_trips}")
         print(f"round trips per request, async: {async_trips}")
+        for name, found in flask_trips.items():
+            print(f"flask + {name}: {found['client_commands']:.2f} client commands per request "
+                  f"with rate-limit headers {found['headers']}")
         print(f"inspect median µs: memory {mem_us:.1f}, redis {redis_us:.1f}, "
               f"added {redis_us - mem_us:.1f} (ratio {redis_us / mem_us:.2f}); "
               f"rounds memory {[round(x, 1) for x in mem_medians]}, "
