@@ -1,6 +1,6 @@
 """Feeds logged requests through the very engine the middleware runs, on the log's own clock.
 
-The replay engine differs from production in four deliberate ways, each so that the result
+The replay engine differs from production in five deliberate ways, each so that the result
 is "what antiscrape would have done" and nothing else:
 
 * monitor mode is forced on: every decision is made and counted, none is rendered into a reply;
@@ -13,7 +13,10 @@ is "what antiscrape would have done" and nothing else:
   gap in the *log*. Those signals can only be judged live (run with ``monitor = true``);
 * state is always kept in memory, whatever ``storage`` says: a replay runs on the log's clock,
   which is not the storage server's, and must never write counters or convictions into the
-  production store.
+  production store;
+* the live outputs are off (decision log, metrics, status page, rate-limit and decision
+  headers): the replay's report is its output, and a log line per flagged request of an old
+  log would only flood stderr and slow the run.
 """
 
 from __future__ import annotations
@@ -48,9 +51,14 @@ REPLAY_EXTRA = MappingProxyType({"replay": True})
 
 def replay_config(config: Config) -> Config:
     """The config the replay engine runs with (see the module docstring for why)."""
-    return dataclasses.replace(
+    off = dataclasses.replace
+    return off(
         config, monitor=True, storage="memory://", storage_options={},
-        good_bots=dataclasses.replace(config.good_bots, reverse_dns=False))
+        good_bots=off(config.good_bots, reverse_dns=False),
+        log=off(config.log, decisions=False, sample_allow=0.0),
+        metrics=off(config.metrics, enabled=False),
+        status_page=off(config.status_page, enabled=False),
+        rate_limit_headers=False, decision_header=False)
 
 
 def target_parts(target: str) -> tuple[str, str]:
