@@ -36,8 +36,13 @@ _MESSAGES = {
 
 
 def wants_html(accept: str) -> bool:
-    """Browsers navigating ask for text/html; API clients (JSON, ``*/*``, none) get JSON."""
-    return "text/html" in accept
+    """Browsers navigating ask for HTML; API clients (JSON, ``*/*``, no Accept) get JSON.
+
+    The one test every answer of ours uses (refusals and challenges alike), so a client never
+    gets a JSON 429 and an HTML challenge for the same request.
+    """
+    accept = accept.lower()
+    return "text/html" in accept or "application/xhtml+xml" in accept
 
 
 def _seconds(n: int | None) -> str:

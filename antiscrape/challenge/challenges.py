@@ -22,6 +22,7 @@ from ..config import ChallengeRung, Config
 from ..decision import Action, Decision, Identity, Reply
 from ..keys import Keys
 from ..plan import Plan
+from ..replies import wants_html
 from ..request import RequestView, cookie_value
 from ..state.ops import Incr, Op, PutIfAbsent
 from . import pages
@@ -121,7 +122,7 @@ class Challenges:
             return_to=safe_return_path(view.path, view.query),
         )
         encoded = token.encode(self._signer)
-        if pages.wants_html(view.header("accept")):
+        if wants_html(view.header("accept")):
             return self._page(token, encoded, status, rung.wait)
         return pages.problem(
             status, "challenge-required", "Challenge required",
@@ -266,7 +267,7 @@ class Challenges:
         status = status or self.settings.status
         again = token.return_to if token and is_safe_return_path(token.return_to) else "/"
         title, text = _EXPLAIN.get(why, _EXPLAIN["invalid"])
-        if pages.wants_html(view.header("accept")):
+        if wants_html(view.header("accept")):
             reply = pages.message_page(status, title, text, again, "failed")
         else:
             reply = pages.problem(status, "challenge-failed", title, text, reason=why,

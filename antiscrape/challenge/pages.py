@@ -165,8 +165,3 @@ def worker_script() -> Reply:
     )
     return Reply(200, headers, assets().worker)
 
-
-def wants_html(accept: str) -> bool:
-    """Browser navigations ask for HTML; API clients (``Accept`` without it) get JSON."""
-    accept = accept.lower()
-    return "text/html" in accept or "application/xhtml+xml" in accept
