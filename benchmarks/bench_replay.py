@@ -1,32 +1,44 @@
 """Replay speed: log lines per second through the real engine, default configuration.
 
-    python -m benchmarks.bench_replay [--rounds 5]
+    python -m benchmarks.bench_replay [--rounds 5] [--copies 4]
 
-All four public logs in ``../shared/data/access-logs/`` (24,271 lines) are read into memory
-once and replayed in interleaved rounds, each round with a fresh engine (empty state), so
-machine noise hits every variant alike:
+All variants run side by side in interleaved rounds, each round with fresh engines (empty
+state), so machine noise hits every variant alike; the load average is printed before and
+after. In one process, on the four public logs of ``../shared/data/access-logs/`` (24,271
+lines) read into memory once:
 
 * ``full``: parse + RequestView + ``Engine.inspect`` + ``record_response`` + tally (what
   ``antiscrape replay`` does, minus file reading);
 * ``no engine``: the same loop with an engine stand-in that returns one constant decision:
   the replayer's own cost (parsing, building views, counting);
-* ``parse only``: the combined-format parser alone.
+* ``parse only``: the combined-format field parser alone.
 
 From the medians, the engine's share per line is ``1/full - 1/no-engine``.
+
+From a file, as ``antiscrape replay`` reads it: the four logs concatenated ``--copies`` times
+(each copy 28 years after the previous one, so the clock never runs back and weekdays and
+leap years line up) into a temporary file, replayed by ``replay_file`` with ``--workers 1``
+and ``--workers 2``; the two reports are checked to be identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from antiscrape.config import Config
 from antiscrape.decision import Action, Decision
-from antiscrape.replay import combined_parser, replay_lines
+from antiscrape.replay import replay_file, replay_lines
+from antiscrape.replay.parsers import combined_fields
 
 LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "access-logs"
+_YEAR = re.compile(r"(\[\d\d/\w{3}/)(\d{4})")
 
 
 class ConstantEngine:
@@ -48,8 +60,20 @@ def load_lines() -> list[str]:
     return lines
 
 
+def write_big_log(lines: list[str], copies: int, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for copy in range(copies):
+            shift = 28 * copy
+
+            def later(m: re.Match[str], shift: int = shift) -> str:
+                return m[1] + str(int(m[2]) + shift)
+
+            for line in lines:
+                out.write(_YEAR.sub(later, line, count=1) + "\n")
+
+
 def parse_only(lines: list[str]) -> float:
-    parse = combined_parser()
+    parse = combined_fields()
     started = time.perf_counter()
     for line in lines:
         parse(line)
@@ -59,27 +83,56 @@ def parse_only(lines: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--copies", type=int, default=4)
     args = parser.parse_args()
     config = Config.load({"secret_key": "bench-secret-0123456789abcdef"})
     lines = load_lines()
-    results: dict[str, list[float]] = {"full": [], "no engine": [], "parse only": []}
-    for _ in range(args.rounds):
-        results["full"].append(replay_lines(lines, config).lines_per_second)
-        results["no engine"].append(
-            replay_lines(lines, config, engine=ConstantEngine()).lines_per_second)
-        results["parse only"].append(parse_only(lines))
-    print(f"{len(lines):,} lines from {len(list(LOGS.glob('*.log')))} logs, "
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "access.log"
+        write_big_log(lines, args.copies, big)
+        big_lines = len(lines) * args.copies
+        summaries: dict[int, dict[str, object]] = {}
+
+        def from_file(workers: int) -> float:
+            run = replay_file(str(big), config, workers=workers)
+            summary = run.tally.summary(top=100)
+            if summaries.setdefault(workers, summary) != summary:
+                raise AssertionError("a replay gave a different report in another round")
+            return run.lines_per_second
+
+        variants: dict[str, Callable[[], float]] = {
+            "full": lambda: replay_lines(lines, config).lines_per_second,
+            "no engine": lambda: replay_lines(lines, config,
+                                              engine=ConstantEngine()).lines_per_second,
+            "parse only": lambda: parse_only(lines),
+            "file, 1 worker": lambda: from_file(1),
+            "file, 2 workers": lambda: from_file(2),
+        }
+        results: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(args.rounds):
+            for name, run in variants.items():
+                results[name].append(run())
+        if summaries[1] != summaries[2]:
+            raise AssertionError("--workers 2 reported something --workers 1 did not")
+    load_after = os.getloadavg()
+    print(f"in memory: {len(lines):,} lines from {len(list(LOGS.glob('*.log')))} logs; "
+          f"from a file: {big_lines:,} lines ({args.copies} copies); "
           f"{args.rounds} interleaved rounds")
-    print(f"{'variant':<12}{'median lines/s':>16}  rounds")
+    print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
+          f"after: {' '.join(f'{x:.2f}' for x in load_after)}")
+    print(f"{'variant':<17}{'median lines/s':>16}  rounds")
     medians = {}
     for name, values in results.items():
         medians[name] = statistics.median(values)
         rounds = " / ".join(f"{v:,.0f}" for v in values)
-        print(f"{name:<12}{medians[name]:>16,.0f}  {rounds}")
+        print(f"{name:<17}{medians[name]:>16,.0f}  {rounds}")
     engine_us = (1 / medians["full"] - 1 / medians["no engine"]) * 1e6
     own_us = 1e6 / medians["no engine"]
     print(f"per line: engine {engine_us:.1f} µs, replayer {own_us:.1f} µs "
           f"(of which parsing {1e6 / medians['parse only']:.1f} µs)")
+    print(f"2 workers vs 1: x{medians['file, 2 workers'] / medians['file, 1 worker']:.2f} "
+          "(reports identical)")
 
 
 if __name__ == "__main__":

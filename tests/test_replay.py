@@ -17,7 +17,13 @@ from antiscrape.config import Config
 from antiscrape.replay import LogSource, combined_parser, json_parser, replay_file, replay_lines
 from antiscrape.replay.html import render_report
 from antiscrape.replay.parsers import _ESCAPED, _PLAIN, ClfTime
-from antiscrape.replay.shards import NetworkShards, choose_workers, cross_network_state
+from antiscrape.replay.shards import (
+    MAX_AUTO_WORKERS,
+    NetworkShards,
+    available_cpus,
+    choose_workers,
+    cross_network_state,
+)
 
 from .conftest import SECRET
 
@@ -299,8 +305,13 @@ def test_automatic_worker_count(tmp_path: Path) -> None:
     assert choose_workers(None, "-", CONFIG)[0] == 1
     assert choose_workers(3, "-", CONFIG)[0] == 1
     assert choose_workers(None, str(LOGS / "webhawk-2018-12-15.log"), CONFIG)[0] == 1  # small
-    assert choose_workers(None, str(big), CONFIG)[0] >= 2
-    workers, why = choose_workers(None, str(big), protected)
+    cpus = min(available_cpus(), MAX_AUTO_WORKERS)
+    assert choose_workers(None, str(big), CONFIG, load=0.0)[0] == cpus
+    assert choose_workers(None, str(big), CONFIG, load=float(cpus))[0] == 1  # none idle
+    gz = tmp_path / "big.log.gz"
+    gz.write_bytes(gzip.compress(big.read_bytes()))  # ~10x smaller, still a big log
+    assert choose_workers(None, str(gz), CONFIG, load=0.0)[0] == cpus
+    workers, why = choose_workers(None, str(big), protected, load=0.0)
     assert workers == 1 and "per fingerprint" in why
     no_fp = Config.load({"secret_key": SECRET,
                          "protect": [{"route": "/users/{user_id}", "kind": "profile"}],

@@ -15,6 +15,20 @@ from typing import IO, BinaryIO
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+def estimated_size(path: str) -> int:
+    """Bytes of log text in ``path``: a gzip file's own trailer says (modulo 4 GiB, and for its
+    last member only), which is plenty to tell a small log from a large one; 0 when unknown."""
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if raw.read(2) != _GZIP_MAGIC or size < 18:
+                return size
+            raw.seek(-4, os.SEEK_END)
+            return max(size, int.from_bytes(raw.read(4), "little"))
+    except OSError:
+        return 0
+
+
 class LogSource:
     """Iterates the decoded lines of one log; ``position``/``size`` drive the progress bar.
 
