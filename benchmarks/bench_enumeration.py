@@ -1,13 +1,20 @@
 """What the enumeration guard adds on a protected route, and its memory for one heavy reader.
 
-    python -m benchmarks.bench_enumeration [--rounds 15] [--batch 400] [--million]
+    python -m benchmarks.bench_enumeration [--rounds 15] [--batch 400] [--before REV]
+                                           [--million]
 
-Part 1 drives three Starlette apps in-process (a prepared ASGI scope, no network), in
-interleaved rounds so machine noise hits every variant alike:
+Part 1 drives Starlette apps in-process (a prepared ASGI scope, no network), in interleaved
+rounds so machine noise hits every variant alike:
 
 * ``bare``: Starlette alone;
 * ``engine``: antiscrape's middleware, ``/users/{user_id}`` *not* protected;
-* ``guarded``: the same with ``/users/{user_id}`` protected (``@protect("profile")``).
+* ``matched``: the route protected, but the guard only matches (no storage operations, no
+  judging): what the engine and the adapter spend on a protected route besides the guard's
+  counting (the fingerprint is hashed only for protected routes, the adapter matches them);
+* ``guarded``: the same with ``/users/{user_id}`` protected (``@protect("profile")``);
+* ``before`` (with ``--before REV``): ``guarded`` with the enumeration guard and the distinct
+  sketch as they were at git revision REV (loaded from ``git show`` under other module
+  names), so an optimisation is measured side by side with what it replaces, in one run.
 
 Traffic is allowed browser traffic: 300 clients (IPs on 30 networks, 50 browser builds),
 each reading random profiles; the engine's clock moves 0.5 s per request so budgets are
@@ -16,10 +23,12 @@ never reached. Each request is timed alone; the table gives medians, and
 ``guarded - engine`` the guard's share.
 
 Part 2 measures the guard's pure steps (match, ops, judge) and the memory backend executing
-its ops, per request.
+its ops, per request (for REV too when given).
 
 Part 3 (``--million``) lets one identity read one million distinct profiles through the
-guard and the memory backend and reports the entries and the traced heap afterwards.
+guard's ops and the memory backend (no engine, no tracing: the figure is the process's
+resident memory, read from ``/proc/self/statm``, before and after) and reports the storage
+entries, the sketches' bytes and the resident-memory growth.
 """
 
 from __future__ import annotations
@@ -27,10 +36,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
+import os
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
+from pathlib import Path
 from typing import Any
 
 from antiscrape.clock import ManualClock
@@ -40,7 +54,8 @@ from antiscrape.engine import Engine
 from antiscrape.enumeration import EnumerationGuard
 from antiscrape.keys import Keys
 from antiscrape.request import RequestView, protect
-from antiscrape.state.memory import MemoryStorage
+from antiscrape.state.memory import AsyncMemoryStorage, MemoryStorage
+from antiscrape.state.sketch import DistinctSketch
 
 SECRET = "bench-secret-0123456789abcdef-0123456789"
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -52,7 +67,50 @@ HEADERS = [
     (b"sec-fetch-mode", b"navigate"), (b"sec-fetch-site", b"none"),
     (b"sec-fetch-dest", b"document"), (b"upgrade-insecure-requests", b"1"),
 ]
-VARIANTS = ("bare", "engine", "guarded")
+VARIANTS = ("bare", "engine", "matched", "guarded")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str, path: Path, package_dir: Path | None = None) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        name, path, submodule_search_locations=[str(package_dir)] if package_dir else None)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_before(rev: str) -> tuple[type, type]:
+    """The guard class and a memory backend class using the sketch, as of git revision
+    ``rev`` (the backend itself is today's: only the guard's own files are swapped)."""
+    tmp = Path(tempfile.mkdtemp(prefix="antiscrape-before-"))
+    files = ["enumeration/__init__.py", "enumeration/guard.py", "enumeration/judgement.py",
+             "enumeration/matching.py", "state/sketch.py"]
+    for name in files:
+        text = subprocess.run(["git", "show", f"{rev}:antiscrape/{name}"], cwd=ROOT,
+                              check=True, capture_output=True, text=True).stdout
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_text(text, "utf-8")
+    package = _load("antiscrape._enumeration_before", tmp / "enumeration/__init__.py",
+                    tmp / "enumeration")
+    sketch = _load("antiscrape.state._sketch_before", tmp / "state/sketch.py")
+    memory = _load("antiscrape.state._memory_before", ROOT / "antiscrape/state/memory.py")
+    memory.DistinctSketch = sketch.DistinctSketch  # the backend's one use of the sketch
+    return package.EnumerationGuard, memory.MemoryStorage
+
+
+BEFORE: tuple[type, type] | None = None
+
+
+class MatchOnly(EnumerationGuard):
+    """The guard minus its counting: matches protected reads, asks and concludes nothing."""
+
+    def ops(self, access: Any, identity: Identity, now: float) -> list[Any]:
+        return []
+
+    def judge(self, access: Any, identity: Identity, results: Any, *, cleared: bool) -> None:
+        return None
 
 
 def build(variant: str, clock: ManualClock) -> Any:
@@ -63,7 +121,7 @@ def build(variant: str, clock: ManualClock) -> Any:
     async def user(request: Any) -> PlainTextResponse:
         return PlainTextResponse(f"user {request.path_params['user_id']}")
 
-    endpoint = protect("profile")(user) if variant == "guarded" else user
+    endpoint = protect("profile")(user) if variant not in ("bare", "engine") else user
     routes = [Route("/users/{user_id:int}", endpoint)]
     if variant == "bare":
         return Starlette(routes=routes)
@@ -71,7 +129,18 @@ def build(variant: str, clock: ManualClock) -> Any:
 
     from antiscrape.integrations.starlette import AntiScrapeMiddleware
 
-    engine = Engine({"secret_key": SECRET}, clock=clock)
+    if variant == "before":
+        assert BEFORE is not None
+        guard_cls, storage_cls = BEFORE
+        sync = storage_cls()
+        engine = Engine({"secret_key": SECRET}, clock=clock, enumeration=None,
+                        storage=(sync, AsyncMemoryStorage(sync)))
+        engine.enumeration = guard_cls(engine.config, engine.keys)
+    elif variant == "matched":
+        engine = Engine({"secret_key": SECRET}, clock=clock, enumeration=None)
+        engine.enumeration = MatchOnly(engine.config, engine.keys)
+    else:
+        engine = Engine({"secret_key": SECRET}, clock=clock)
     return Starlette(routes=routes, middleware=[Middleware(AntiScrapeMiddleware, engine=engine)])
 
 
@@ -119,99 +188,148 @@ async def run_batch(app: Any, batch: list[dict[str, Any]], clock: ManualClock | 
         raise SystemExit(f"unexpected statuses: {sorted(set(statuses))}")
 
 
-async def part1(rounds: int, batch: int) -> dict[str, float]:
+async def part1(rounds: int, batch: int, variants: tuple[str, ...]) -> dict[str, float]:
     rng = random.Random(7)
-    clocks = {v: ManualClock() for v in VARIANTS}
-    apps = {v: build(v, clocks[v]) for v in VARIANTS}
-    times: dict[str, list[int]] = {v: [] for v in VARIANTS}
-    for v in VARIANTS:  # warm up caches (UA parsing, routes) outside the measurement
+    clocks = {v: ManualClock() for v in variants}
+    apps = {v: build(v, clocks[v]) for v in variants}
+    times: dict[str, list[int]] = {v: [] for v in variants}
+    for v in variants:  # warm up caches (UA parsing, routes) outside the measurement
         await run_batch(apps[v], scopes(200, rng), clocks[v], [])
     gc.collect()
     gc.disable()
     try:
         for _ in range(rounds):
             work = scopes(batch, rng)
-            for v in VARIANTS:
+            for v in variants:
                 await run_batch(apps[v], work, clocks[v] if v != "bare" else None, times[v])
     finally:
         gc.enable()
     return {v: statistics.median(t) / 1000 for v, t in times.items()}
 
 
-def guard_and_storage() -> tuple[EnumerationGuard, MemoryStorage]:
+def guard_and_storage(guard_cls: type = EnumerationGuard,
+                      storage_cls: type = MemoryStorage) -> tuple[Any, Any]:
     cfg = Config.load({"secret_key": SECRET,
                        "protect": [{"route": "/users/{user_id}", "kind": "profile"}]})
-    return EnumerationGuard(cfg, Keys(cfg.key_prefix, cfg.signing_keys[0])), MemoryStorage()
+    return guard_cls(cfg, Keys(cfg.key_prefix, cfg.signing_keys[0])), storage_cls()
 
 
-def part2(n: int = 50_000) -> dict[str, float]:
-    guard, storage = guard_and_storage()
+STEPS = ("match", "ops", "execute", "judge")
+
+
+def part2(variants: dict[str, tuple[type, type]], n: int = 50_000,
+          chunk: int = 500) -> dict[str, dict[str, float]]:
+    """Allowed traffic: 300 IPs (10 on each of 30 networks), 50 fingerprints, random ids.
+
+    Every variant reads the same requests, in interleaved chunks of ``chunk``.
+    """
     rng = random.Random(8)
     views = [RequestView("GET", f"/users/{rng.randrange(10**6)}") for _ in range(n)]
-    who = [Identity(f"198.51.{i % 30}.{i % 10}", f"198.51.{i % 30}.0/24", f"fp{i % 50}")
+    who = [Identity(f"198.51.{i % 30}.{i // 30 % 10}", f"198.51.{i % 30}.0/24", f"fp{i % 50}")
            for i in range(n)]
+    built = {name: guard_and_storage(*classes) for name, classes in variants.items()}
+    times: dict[str, dict[str, list[int]]] = {name: {k: [] for k in (*STEPS, "ops per request")}
+                                              for name in variants}
     perf = time.perf_counter_ns
-    now = 1_700_000_000.0
-    t_match, t_ops, t_exec, t_judge, n_ops = [], [], [], [], []
-    for view, ident in zip(views, who, strict=True):
-        now += 0.5
-        a = perf()
-        access = guard.match(view)
-        b = perf()
-        ops = guard.ops(access, ident, now)  # type: ignore[arg-type]
-        c = perf()
-        results = storage.execute(ops, now)
-        d = perf()
-        guard.judge(access, ident, results, cleared=False)  # type: ignore[arg-type]
-        e = perf()
-        t_match.append(b - a)
-        t_ops.append(c - b)
-        t_exec.append(d - c)
-        t_judge.append(e - d)
-        n_ops.append(len(ops))
-    med = statistics.median
-    return {"match": med(t_match) / 1000, "ops": med(t_ops) / 1000,
-            "execute": med(t_exec) / 1000, "judge": med(t_judge) / 1000,
-            "ops per request": med(n_ops)}
+    gc.collect()
+    gc.disable()
+    try:
+        for start in range(0, n, chunk):
+            for name, (guard, storage) in built.items():
+                t = times[name]
+                now = 1_700_000_000.0 + start * 0.5
+                for view, ident in zip(views[start:start + chunk], who[start:start + chunk],
+                                       strict=True):
+                    now += 0.5
+                    a = perf()
+                    access = guard.match(view)
+                    b = perf()
+                    ops = guard.ops(access, ident, now)
+                    c = perf()
+                    results = storage.execute(ops, now)
+                    d = perf()
+                    verdict = guard.judge(access, ident, results, cleared=False)
+                    e = perf()
+                    if verdict is not None:
+                        raise SystemExit(f"part 2 is meant to be allowed traffic: {verdict}")
+                    t["match"].append(b - a)
+                    t["ops"].append(c - b)
+                    t["execute"].append(d - c)
+                    t["judge"].append(e - d)
+                    t["ops per request"].append(len(ops) * 1000)
+    finally:
+        gc.enable()
+    return {name: {k: statistics.median(v) / 1000 for k, v in t.items()}
+            for name, t in times.items()}
+
+
+def resident_bytes() -> int:
+    """The process's resident memory (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def part3(n: int = 1_000_000) -> dict[str, float]:
+    """One identity reads ``n`` distinct profiles; memory after the first 5 000 and at the end."""
     guard, storage = guard_and_storage()
     who = Identity("203.0.113.80", "203.0.113.0/24", "fp")
     access = guard.match(RequestView("GET", "/users/1"))
     assert access is not None
     kind, route = access.kind, access.route
     now = 1_700_000_000.0
-    gc.collect()
-    tracemalloc.start()
+    make, ops, execute = type(access), guard.ops, storage.execute
     started = time.perf_counter()
+    baseline = 0
     for i in range(n):
-        a = type(access)(kind, str(i * 7 + 3), None, route)
-        storage.execute(guard.ops(a, who, now), now)
+        if i == 5_000:
+            gc.collect()
+            baseline = resident_bytes()
+        execute(ops(make(kind, str(i * 7 + 3), None, route), who, now), now)
         now += 0.05  # one million reads over 14 hours
     elapsed = time.perf_counter() - started
-    current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {"reads": n, "entries": len(storage), "heap KiB": current / 1024,
-            "peak KiB": peak / 1024, "µs per read (traced)": elapsed / n * 1e6}
+    gc.collect()
+    grown = resident_bytes() - baseline
+    sketches = sum(e[1].nbytes for e in storage._data.values()
+                   if isinstance(e[1], DistinctSketch))
+    return {"reads": n, "storage entries": len(storage), "sketch KiB": sketches / 1024,
+            "RSS growth KiB": grown / 1024, "µs per read": elapsed / n * 1e6}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--batch", type=int, default=400)
+    parser.add_argument("--before", metavar="REV",
+                        help="also measure the guard and sketch of this git revision")
     parser.add_argument("--million", action="store_true", help="run part 3 (slow)")
     args = parser.parse_args()
-    med = asyncio.run(part1(args.rounds, args.batch))
+    global BEFORE
+    variants = VARIANTS
+    if args.before:
+        BEFORE = load_before(args.before)
+        variants = (*VARIANTS, "before")
+    med = asyncio.run(part1(args.rounds, args.batch, variants))
     n = args.rounds * args.batch
     print(f"Part 1: Starlette, {n} allowed requests per variant, median µs per request")
-    for v in VARIANTS:
+    for v in variants:
         print(f"  {v:8} {med[v]:7.1f}")
     print(f"  added by the whole engine on a protected route: {med['guarded'] - med['bare']:.1f}")
     print(f"  of which the enumeration guard: {med['guarded'] - med['engine']:.1f}")
+    print(f"    matching and the engine's extra work: {med['matched'] - med['engine']:.1f}")
+    print(f"    counting and judging: {med['guarded'] - med['matched']:.1f}")
+    if BEFORE is not None:
+        print(f"  the guard at {args.before}: {med['before'] - med['engine']:.1f} "
+              f"(counting and judging {med['before'] - med['matched']:.1f})")
     print("Part 2: the guard's steps, median µs per request")
-    for k, v in part2().items():
-        print(f"  {k:16} {v:6.2f}")
+    classes = {"now": (EnumerationGuard, MemoryStorage)}
+    if BEFORE is not None:
+        classes[args.before] = BEFORE
+    steps = part2(classes)
+    print("  " + " " * 16 + "".join(f"{name:>10}" for name in steps))
+    for k in (*STEPS, "ops per request"):
+        print(f"  {k:16}" + "".join(f"{steps[name][k]:10.2f}" for name in steps))
+    print(f"  {'sum of steps':16}" + "".join(
+        f"{sum(steps[name][k] for k in STEPS):10.2f}" for name in steps))
     if args.million:
         print("Part 3: one identity reads one million distinct profiles")
         for k, v in part3().items():

@@ -48,7 +48,6 @@ WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
 _CACHE_MAX = 65_536
-_NO_KEYS: list[str] = []
 
 
 class _Counter:
@@ -96,8 +95,8 @@ class _Bound:
 class _Who:
     """What the guard derives once per identity (hashed values, keys), cached."""
 
-    __slots__ = ("bound", "convictions", "depth_key", "hashed", "mask", "miss_key",
-                 "primary", "probe_level")
+    __slots__ = ("bound", "convictions", "depth_key", "hashed", "mask", "miss_get",
+                 "miss_key", "primary", "probe_level")
 
     def __init__(self, hashed: dict[str, str], primary: str, probe_level: str,
                  miss_key: str, depth_key: str, convictions: list[str]) -> None:
@@ -107,6 +106,8 @@ class _Who:
         """Hashed id of the walk level: the most personal one, fingerprint before IP."""
         self.probe_level = probe_level
         self.miss_key = miss_key
+        self.miss_get = Get(miss_key)
+        """Ops are values nobody changes: the same read serves every request."""
         self.depth_key = depth_key
         self.convictions = convictions
         self.bound: dict[str, _Bound] = {}
@@ -123,7 +124,9 @@ class EnumerationGuard:
         self._windows: dict[str, list[tuple[int, str, int]]] = {}
         self._layouts: dict[tuple[str, tuple[bool, ...]], _Layout] = {}
         self._walk_prefixes: dict[str, str] = {}
-        self._identities: dict[Identity, _Who] = {}
+        self._identities: dict[tuple[str, str, str, str | None, str | None], _Who] = {}
+        self._last: tuple[Identity | None, _Who | None] = (None, None)
+        """The last identity looked up: ops and judge of one request ask for it in turn."""
         self._spec_ids: dict[tuple[Any, str | None, tuple[str, ...]], str | None] = {}
         self._block_factor = s.block_factor
         self._walk = s.walk_length
@@ -238,8 +241,14 @@ class EnumerationGuard:
     def _who(self, identity: Identity) -> _Who:
         """Hashed value per level, the walk level (most personal, fingerprint before IP),
         conviction keys, and the probe level and its keys (misses, deep pages)."""
-        cached = self._identities.get(identity)
+        last = self._last  # one tuple, replaced whole: safe to read from any thread
+        if last[0] is identity:
+            return last[1]  # type: ignore[return-value]
+        key = (identity.ip, identity.network, identity.fingerprint, identity.account,
+               identity.clearance)  # a tuple hashes and compares in C, a dataclass does not
+        cached = self._identities.get(key)
         if cached is not None:
+            self._last = (identity, cached)
             return cached
         h = self.keys.hashed
         hashed: dict[str, str] = {}
@@ -269,7 +278,8 @@ class EnumerationGuard:
                    self._depth_prefix + probe_key, convictions)
         if len(self._identities) >= _CACHE_MAX:
             self._identities.clear()  # cheap bound; active identities come straight back
-        self._identities[identity] = who
+        self._identities[key] = who
+        self._last = (identity, who)
         return who
 
     # -- the engine's calls -------------------------------------------------------------------
@@ -291,7 +301,7 @@ class EnumerationGuard:
                          for key, end, also in bound.counters]
         if self._walk > 0 and access.id.isdigit() and access.id.isascii():
             out.append(Recent(bound.walk_key, access.id, self._walk, WALK_TTL))
-        out.append(Get(who.miss_key))
+        out.append(who.miss_get)
         if page is not None and page > self._max_page:
             out.append(Incr(who.depth_key, DEPTH_WINDOW))
         if access.canary:
@@ -309,7 +319,8 @@ class EnumerationGuard:
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
         who = self._who(identity)
-        layout = self._layout(access.kind, who)
+        bound = who.bound.get(access.kind)
+        layout = bound.layout if bound is not None else self._layout(access.kind, who)
         idx = len(layout.budgets)
         step = None
         walk = self._walk
@@ -395,7 +406,7 @@ class EnumerationGuard:
     def conviction_keys(self, identity: Identity) -> list[str]:
         """Keys the engine reads on every request; a stored value is the conviction reason."""
         if not self._convicts:
-            return _NO_KEYS
+            return []
         return self._who(identity).convictions
 
     def response_ops(self, access: Access, identity: Identity, status: int,

@@ -48,6 +48,7 @@ EXACT_LIMIT = 64
 _MASK64 = (1 << 64) - 1
 _INDEX_MASK = M - 1
 _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
+_ALPHA_MM = _ALPHA_INF * M * M
 # Lane constants for merging 4096 one-byte registers at once as big integers (see _max_bytes).
 _HIGH_BITS = int.from_bytes(b"\x80" * M, "big")
 _ALL_BITS = (1 << (8 * M)) - 1
@@ -92,6 +93,7 @@ def _tau(x: float) -> float:
             return z / 3.0
 
 
+_RANK_TOP = Q + 1
 _SCALE = 1 << (Q + 1)
 """Register sums are kept as exact integers: a register holding ``r`` adds ``2**(Q+1-r)``."""
 
@@ -106,7 +108,7 @@ def estimate(zeros: int, scaled_sum: int) -> int:
     if zeros >= M:
         return 0
     z = _M_SIGMA[zeros] + scaled_sum / _SCALE
-    return round(_ALPHA_INF * M * M / z)
+    return round(_ALPHA_MM / z)
 
 
 _M_SIGMA = [M * _sigma(zeros / M) for zeros in range(M)]
@@ -155,20 +157,38 @@ class DistinctSketch:
     # -- adding ------------------------------------------------------------------------------
 
     def add(self, member: str) -> None:
-        h = _hash64(member)
+        h = hash(member) & _MASK64
         exact = self.exact
         if exact is not None:
             if h in exact:
-                return
+                return  # a re-read: nothing changes, not even the cached union
             exact.add(h)
             self.version += 1
             if len(exact) > EXACT_LIMIT:
                 self._to_registers(exact)
+                return
+            shadow = self._shadow
+            if shadow is not None:
+                shadow.added(h)
+            return
+        registers = self.registers
+        assert registers is not None
+        index = h & _INDEX_MASK
+        rank = _RANK_TOP - (h >> P).bit_length()
+        old = registers[index]
+        if rank <= old:
+            return  # the register (and so the union's, which is at least as high) holds
+        registers[index] = rank
+        if old:
+            self._sum += (1 << (_RANK_TOP - rank)) - (1 << (_RANK_TOP - old))
         else:
-            self._add_hash(h)
+            self._zeros -= 1
+            self._sum += 1 << (_RANK_TOP - rank)
+        self._count = -1  # estimate is stale
+        self.version += 1
         shadow = self._shadow
         if shadow is not None:
-            shadow.union._add_hash(h)
+            shadow.added(h)
 
     @classmethod
     def _dense(cls, registers: bytes | bytearray) -> DistinctSketch:
@@ -184,6 +204,8 @@ class DistinctSketch:
         self.registers = bytearray(M)
         self._zeros = M
         self._sum = 0
+        self._count = -1
+        self._shadow = None  # an exact union count cannot follow registers: rebuilt on demand
         for h in hashes:
             self._add_hash(h)
 
@@ -217,7 +239,7 @@ class DistinctSketch:
     def nbytes(self) -> int:
         """Approximate payload size in bytes (for the memory-bound test and benchmark)."""
         size = M if self.exact is None else len(self.exact) * 36 + (len(self.exact) * 3 + 8) * 16
-        if self._shadow is not None:
+        if self._shadow is not None and self._shadow.union is not None:
             size += M
         return size
 
@@ -226,44 +248,72 @@ class DistinctSketch:
         """Distinct members across ``sketches`` (what ``PFCOUNT k1 k2 ...`` answers in Redis).
 
         The memory backend passes the bucket being added to first and older, closed buckets
-        after it. When registers are involved the merged registers are kept on the first
-        sketch and updated as it grows, so a heavy reader pays for the merge once per bucket,
-        not once per request.
+        after it. The union is kept on the first sketch and follows it as it grows: a running
+        count while every sketch is exact, merged registers otherwise. Either way a request
+        pays for the union once per bucket, not once per request.
         """
+        head = sketches[0]
         if len(sketches) == 1:
-            return sketches[0].count()
-        head, rest = sketches[0], sketches[1:]
-        if head.exact is not None and all(s.exact is not None for s in rest):
-            return len(head.exact.union(*[s.exact for s in rest]))  # type: ignore[misc]
+            return head.count()
         shadow = head._shadow
-        if shadow is None or not shadow.fresh(rest):
+        if shadow is None or not shadow.fresh(sketches):
             shadow = head._shadow = _Shadow(sketches)
-        floor = max(s.count() for s in sketches)
-        return max(shadow.union.count(), floor)
+        union = shadow.union
+        if union is None:
+            return shadow.exact_count
+        count = union.count()
+        floor = shadow.floor
+        head_count = head.count()
+        return max(count, floor, head_count)
 
 
 class _Shadow:
-    """The merged registers of a sketch and the sketches it is counted together with."""
+    """The union of a sketch (the head) and the older sketches it is counted together with.
 
-    __slots__ = ("others", "union", "versions")
+    While every sketch is exact it is a running count: a hash new to the head adds one unless
+    an older sketch holds it (a set look-up, no copy). Otherwise it is merged registers.
+    """
+
+    __slots__ = ("exact_count", "floor", "others", "union", "versions")
 
     def __init__(self, sketches: list[DistinctSketch]) -> None:
         self.others = tuple(sketches[1:])
         self.versions = tuple(s.version for s in self.others)
+        self.floor = max(s.count() for s in self.others)
+        self.exact_count = 0
+        self.union: DistinctSketch | None = None
+        sets = [s.exact for s in sketches]
+        if all(e is not None for e in sets):
+            self.exact_count = len(set().union(*sets))  # type: ignore[arg-type]
+            return
         dense = [s.registers for s in sketches if s.registers is not None]
         merged: bytes | bytearray = dense[0]
         for other in dense[1:]:
             merged = _max_bytes(merged, other)
-        self.union = DistinctSketch._dense(merged)
-        for s in sketches:
-            if s.exact is not None:
-                for h in s.exact:
-                    self.union._add_hash(h)
+        self.union = union = DistinctSketch._dense(merged)
+        for e in sets:
+            if e is not None:
+                for h in e:
+                    union._add_hash(h)
 
-    def fresh(self, others: list[DistinctSketch]) -> bool:
-        if len(others) != len(self.others):
+    def added(self, h: int) -> None:
+        """The head took a hash it did not hold before."""
+        union = self.union
+        if union is not None:
+            union._add_hash(h)
+            return
+        for other in self.others:
+            if h in other.exact:  # type: ignore[operator]
+                return
+        self.exact_count += 1
+
+    def fresh(self, sketches: list[DistinctSketch]) -> bool:
+        others = self.others
+        if len(sketches) != len(others) + 1:
             return False
-        for a, b, v in zip(others, self.others, self.versions, strict=True):
-            if a is not b or a.version != v:
+        versions = self.versions
+        for i, other in enumerate(others):
+            s = sketches[i + 1]
+            if s is not other or s.version != versions[i]:
                 return False
         return True
