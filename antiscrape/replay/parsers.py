@@ -162,6 +162,7 @@ def combined_fields() -> FieldParser:
     escaped = _ESCAPED.match
     parse_time = ClfTime()
     seen = parse_time.seen
+    statuses: dict[str, int] = {}
 
     def parse(line: str) -> Fields | None:
         if "\\" in line:
@@ -184,8 +185,10 @@ def combined_fields() -> FieldParser:
             timestamp = parse_time(when)
             if timestamp is None:
                 return None
-        return (ip, timestamp, method, target, protocol or "HTTP/0.9", int(status), agent,
-                referer)
+        code = statuses.get(status)
+        if code is None:
+            code = statuses[status] = int(status)  # at most 1,000 distinct three-digit codes
+        return (ip, timestamp, method, target, protocol or "HTTP/0.9", code, agent, referer)
 
     return parse
 

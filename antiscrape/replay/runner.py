@@ -130,7 +130,7 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
         mine, shard_of = shard[0], NetworkShards(config, shard[1])
     # One headers dict per (agent, referer): no per-line copy, and the engine's caches keyed
     # on the agent see the same string object every time (its hash is computed once).
-    header_cache: dict[tuple[str, str], dict[str, str]] = {}
+    header_cache: dict[tuple[str, str] | str, dict[str, str]] = {}
     empty_params = EMPTY
     extra = REPLAY_EXTRA
     started = time.perf_counter()
@@ -155,11 +155,12 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
             now = clock.now = timestamp
         if shard_of is not None and shard_of(ip) != mine:
             continue
-        headers = header_cache.get((agent, referer))
+        key = (agent, referer) if referer else agent
+        headers = header_cache.get(key)
         if headers is None:
             if len(header_cache) >= _HEADER_CACHE_MAX:
                 header_cache.clear()
-            headers = header_cache[(agent, referer)] = logged_headers(agent, referer)
+            headers = header_cache[key] = logged_headers(agent, referer)
         if target[0] == "/":
             path, _, query = target.partition("?")
         else:
