@@ -141,6 +141,9 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except (OSError, EOFError) as exc:  # truncated gzip, I/O error mid-file
             err.write(f"antiscrape: reading {args.log} failed: {exc}\n")
             return 1
+        except KeyboardInterrupt:  # Ctrl-C reaches every worker process too
+            err.write("\nantiscrape: replay interrupted, no report\n")
+            return 130
         progress.finish(run.tally.lines)
     summary = run.tally.summary(args.top)
     out.write(format_summary(summary, lines_per_second=run.lines_per_second,
