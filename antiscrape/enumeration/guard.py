@@ -47,7 +47,9 @@ DEPTH_WINDOW = 3_600
 WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
-_CACHE_MAX = 65_536
+_CACHE_MAX = 16_384
+"""Identities whose keys are kept ready (about 3 KiB each): an IP-rotating crawler must not
+grow the cache without bound, and an active visitor's keys come back on its next request."""
 
 
 class _Counter:
@@ -263,6 +265,20 @@ class EnumerationGuard:
         probe = next(((lv, hashed[lv]) for lv in ("account", "clearance", "ip")
                       if lv in hashed), ("fingerprint", hashed.get("fingerprint", "")))
         probe_key = probe[0][:2] + ":" + probe[1]
+        # Conviction keys cost another keyed hash: only built where canaries can convict.
+        convictions = self._conviction_keys(identity, hashed) if self._convicts else []
+        who = _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
+                   self._depth_prefix + probe_key, convictions)
+        if len(self._identities) >= _CACHE_MAX:
+            self._identities.clear()  # cheap bound; active identities come straight back
+        self._identities[key] = who
+        self._last = (identity, who)
+        return who
+
+    def _conviction_keys(self, identity: Identity, hashed: dict[str, str]) -> list[str]:
+        """IP, fingerprint within its network (and everywhere, when configured), clearance
+        and account: what a canary read convicts and what every request then looks up."""
+        h = self.keys.hashed
         cv = self._conviction_prefix
         convictions: list[str] = []
         if "ip" in hashed:
@@ -274,13 +290,7 @@ class EnumerationGuard:
         for level in ("clearance", "account"):
             if level in hashed:
                 convictions.append(cv + level[:2] + ":" + hashed[level])
-        who = _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
-                   self._depth_prefix + probe_key, convictions)
-        if len(self._identities) >= _CACHE_MAX:
-            self._identities.clear()  # cheap bound; active identities come straight back
-        self._identities[key] = who
-        self._last = (identity, who)
-        return who
+        return convictions
 
     # -- the engine's calls -------------------------------------------------------------------
 
@@ -394,7 +404,8 @@ class EnumerationGuard:
 
     def conviction_ops(self, access: Access, identity: Identity, reason: str) -> list[Op]:
         """Puts that convict the identity, its fingerprint and its clearance."""
-        keys = self._who(identity).convictions
+        who = self._who(identity)
+        keys = who.convictions or self._conviction_keys(identity, who.hashed)
         s = self.settings
         value = reason or "convicted of harvesting"
         out: list[Op] = []
