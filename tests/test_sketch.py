@@ -79,3 +79,13 @@ def test_memory_backend_distinct_add_counts_the_union_of_buckets():
                for i in range(20, 60)]
     assert results[0] == 40  # "20" was already read in the older bucket: free
     assert results[-1] == 60
+
+
+@pytest.mark.parametrize(("head_n", "older_n"), [(10, 5_000), (70, 60), (3_000, 200), (64, 0)])
+def test_union_is_never_below_either_side_while_the_head_grows(head_n, older_n):
+    older = filled(f"o{i}" for i in range(older_n))
+    head = DistinctSketch()
+    for i in range(head_n):
+        head.add(f"h{i}")
+        union = DistinctSketch.union_count([head, older])
+        assert union >= head.count() and union >= older.count()

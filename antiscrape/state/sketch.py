@@ -261,10 +261,10 @@ class DistinctSketch:
         union = shadow.union
         if union is None:
             return shadow.exact_count
-        count = union.count()
-        floor = shadow.floor
-        head_count = head.count()
-        return max(count, floor, head_count)
+        # No member's own count can exceed this: the merged registers are at least each
+        # sketch's, the estimate only grows with any register, and every count past the
+        # exact limit is floored at EXACT_LIMIT + 1 (which exceeds any exact sketch).
+        return union.count()
 
 
 class _Shadow:
@@ -274,12 +274,11 @@ class _Shadow:
     an older sketch holds it (a set look-up, no copy). Otherwise it is merged registers.
     """
 
-    __slots__ = ("exact_count", "floor", "others", "union", "versions")
+    __slots__ = ("exact_count", "others", "union", "versions")
 
     def __init__(self, sketches: list[DistinctSketch]) -> None:
         self.others = tuple(sketches[1:])
         self.versions = tuple(s.version for s in self.others)
-        self.floor = max(s.count() for s in self.others)
         self.exact_count = 0
         self.union: DistinctSketch | None = None
         sets = [s.exact for s in sketches]
