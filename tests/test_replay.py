@@ -16,7 +16,7 @@ from antiscrape.cli import main
 from antiscrape.config import Config
 from antiscrape.replay import LogSource, combined_parser, json_parser, replay_file, replay_lines
 from antiscrape.replay.html import render_report
-from antiscrape.replay.parsers import _ESCAPED, _PLAIN, ClfTime
+from antiscrape.replay.parsers import _ESCAPED, _PLAIN, ClfTime, combined_fields, json_fields
 from antiscrape.replay.shards import (
     MAX_AUTO_WORKERS,
     NetworkShards,
@@ -116,6 +116,33 @@ def test_json_lines_nginx_and_caddy_shapes() -> None:
     assert parse("{not json") is None
     assert parse(json.dumps({"remote_addr": "1.2.3.4"})) is None
     assert parse("[1, 2]") is None
+
+
+def test_json_lines_read_as_the_same_log_in_combined_format() -> None:
+    """An nginx JSON log (``$time_local``, one ``request`` string) of the same requests gives
+    exactly the fields the combined parser reads."""
+    combined, as_json = combined_fields(), json_fields()
+    for line in (LOGS / "webhawk-2021.log").read_text(errors="replace").splitlines():
+        rec = combined(line)
+        assert rec is not None
+        when = line.split("[", 1)[1].split("]", 1)[0]
+        doc = json.dumps({"time_local": when, "remote_addr": rec[0],
+                          "request": f"{rec[2]} {rec[3]} {rec[4]}", "status": str(rec[5]),
+                          "http_referer": rec[7] or "-", "http_user_agent": rec[6] or "-"})
+        assert as_json(doc) == rec, line
+
+
+def test_json_field_names_fall_back_when_the_first_is_empty() -> None:
+    """Field names are resolved once per key set; an empty value still falls back to the
+    next candidate name on that very line."""
+    parse = json_fields()
+    base = {"time": "2024-01-01T00:00:00Z", "request": "GET / HTTP/1.1", "status": 200}
+    first = parse(json.dumps({"remote_addr": "", "client_ip": "198.51.100.9", **base}))
+    second = parse(json.dumps({"remote_addr": "203.0.113.1", "client_ip": "198.51.100.9",
+                               **base}))
+    assert first is not None and second is not None
+    assert (first[0], second[0]) == ("198.51.100.9", "203.0.113.1")
+    assert parse(json.dumps({"remote_addr": "", **base})) is None
 
 
 # -- streaming input -----------------------------------------------------------------------

@@ -67,6 +67,7 @@ _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CACHE_MAX = 65_536
 _SECONDS = {f"{i:02d}": i for i in range(61)}
+_MISSING: Any = object()
 
 
 class ClfTime:
@@ -233,6 +234,8 @@ def parse_time_value(value: Any, clf: ClfTime) -> float | None:
         return float(value) / 1000.0 if value > 1e11 else float(value)
     if not isinstance(value, str):
         return None
+    if "/" in value:  # CLF (nginx $time_local): neither a number nor ISO 8601
+        return clf(value)
     try:
         return float(value) / 1000.0 if float(value) > 1e11 else float(value)
     except ValueError:
@@ -246,11 +249,35 @@ def parse_time_value(value: Any, clf: ClfTime) -> float | None:
     return parsed.timestamp()
 
 
+_FIELD_KEYS = (_IP_KEYS, _TIME_KEYS, _STATUS_KEYS, _METHOD_KEYS, _PATH_KEYS, _PROTO_KEYS,
+               _UA_KEYS, _REF_KEYS)
+
+
+class _Shape:
+    """Where the fields of one JSON key set are: per field, the candidate names present in
+    priority order (``present``), the first of them (``firsts``; None: the field is absent),
+    and whether any field has a second name to fall back on (``more``)."""
+
+    __slots__ = ("firsts", "more", "present")
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.present = tuple(tuple(k for k in keys if k in obj) for keys in _FIELD_KEYS)
+        self.firsts = [keys[0] if keys else None for keys in self.present]
+        self.more = any(len(keys) > 1 for keys in self.present)
+
+
 def json_fields() -> FieldParser:
     """Field parser for JSON lines; the request may be one ``request`` string or separate
     fields. Caddy-style nesting (``{"request": {"remote_ip": ..., "headers": {...}}}``) is
-    accepted too."""
+    accepted too.
+
+    A log writes the same keys on every line, so which of the candidate names each field can
+    be found under is worked out once per key set (``shapes``) rather than tried name by name
+    on every line; timestamp strings are parsed once each.
+    """
     clf = ClfTime()
+    shapes: dict[tuple[str, ...], _Shape] = {}
+    times: dict[str, float | None] = {}
 
     def parse(line: str) -> Fields | None:
         try:
@@ -269,17 +296,32 @@ def json_fields() -> FieldParser:
                 if isinstance(value, list) and value:
                     flat[key] = value[0]
             obj, request = flat, None
-        ip = _first(obj, _IP_KEYS)
-        timestamp = parse_time_value(_first(obj, _TIME_KEYS), clf)
-        status = _first(obj, _STATUS_KEYS)
+        shape = tuple(obj)
+        known = shapes.get(shape)
+        if known is None:
+            if len(shapes) >= 1_024:
+                shapes.clear()
+            known = shapes[shape] = _Shape(obj)
+        # One C-level pass reads every field under its first candidate name present.
+        values = list(map(obj.get, known.firsts))
+        if "" in values or (known.more and None in values):
+            values = [_first(obj, keys) for keys in known.present]  # the rare careful way
+        ip, when, status, method, target, protocol, agent, referer = values
+        if isinstance(when, str):
+            timestamp = times.get(when, _MISSING)
+            if timestamp is _MISSING:
+                if len(times) >= _CACHE_MAX:
+                    times.clear()
+                timestamp = times[when] = parse_time_value(when, clf)
+        else:
+            timestamp = parse_time_value(when, clf)
         if isinstance(request, str):
             parts = split_request_line(request)
         else:
-            method, target = _first(obj, _METHOD_KEYS), _first(obj, _PATH_KEYS)
             query = obj.get("query") or obj.get("query_string") or obj.get("args")
             if isinstance(target, str) and isinstance(query, str) and query and "?" not in target:
                 target = f"{target}?{query}"
-            protocol = _first(obj, _PROTO_KEYS) or "HTTP/1.1"
+            protocol = protocol or "HTTP/1.1"
             ok = isinstance(method, str) and isinstance(target, str)
             parts = (method.upper(), target, str(protocol)) if ok else None  # type: ignore[union-attr]
         try:
@@ -288,8 +330,6 @@ def json_fields() -> FieldParser:
             return None
         if not isinstance(ip, str) or timestamp is None or parts is None:
             return None
-        agent = _first(obj, _UA_KEYS)
-        referer = _first(obj, _REF_KEYS)
         return (ip, timestamp, parts[0], parts[1], parts[2], status_code,
                 agent if isinstance(agent, str) and agent != "-" else "",
                 referer if isinstance(referer, str) and referer != "-" else "")
