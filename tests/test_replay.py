@@ -387,6 +387,16 @@ def test_cli_workers_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "expected 1 to 64" in capsys.readouterr().err
 
 
+def test_cli_truncated_gzip_fails_cleanly_with_workers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every worker reads the file; an error in any of them ends the run with one line."""
+    packed = gzip.compress((LOGS / "elastic-apache.log").read_bytes())
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    assert main(["replay", str(cut), "--workers", "2", "--no-progress"]) == 1
+    assert "failed" in capsys.readouterr().err
+
+
 def test_cli_replay_unreadable_file_fails_cleanly(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(tmp_path / "missing.log")]) == 1

@@ -27,8 +27,8 @@ import multiprocessing.context
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from types import MappingProxyType
 from typing import Any
 
@@ -179,9 +179,25 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
 
 
 def replay_shard(path: str, config: Config, fmt: str, index: int, count: int) -> Tally:
-    """One worker's share of :func:`replay_file` (runs in a child process)."""
+    """One worker's share of :func:`replay_file`."""
     with LogSource(path) as source:
         return replay_lines(source, config, fmt=fmt, shard=(index, count)).tally
+
+
+def _shard_process(pipe: Connection, path: str, config: Config, fmt: str, index: int,
+                   count: int) -> None:
+    """Child process body: the shard's tally, or the exception that stopped it, down the pipe
+    (one message: nothing else ever crosses between the processes)."""
+    try:
+        result: Tally | Exception = replay_shard(path, config, fmt, index, count)
+    except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent reports
+        return
+    except Exception as exc:
+        result = exc
+    try:
+        pipe.send(result)
+    finally:
+        pipe.close()
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
@@ -197,28 +213,42 @@ def replay_file(path: str, config: Config, *, fmt: str = "auto", workers: int = 
                 source: LogSource | None = None) -> ReplayRun:
     """Replay a log file (``-``: stdin) in ``workers`` processes split by client network.
 
-    This process replays shard 0 (and drives ``progress``) while the others replay theirs;
-    the tallies are merged. ``source``: an already opened source for shard 0.
+    This process replays shard 0 (and drives ``progress``) while child processes replay the
+    others; their tallies are merged. ``source``: an already opened source for shard 0. An
+    error in any worker (an unreadable or truncated file) is raised here.
     """
     own = source is None
     source = source if source is not None else LogSource(path)
+    children: list[tuple[Connection, Any]] = []
     try:
         if workers <= 1 or path == "-":
             return replay_lines(source, config, fmt=fmt, progress=progress)
         started = time.perf_counter()
-        with ProcessPoolExecutor(workers - 1, mp_context=_process_context()) as pool:
-            others = [pool.submit(replay_shard, path, config, fmt, i, workers)
-                      for i in range(1, workers)]
+        context = _process_context()
+        for index in range(1, workers):
+            receiver, sender = context.Pipe(duplex=False)
+            child = context.Process(target=_shard_process, daemon=True,
+                                    args=(sender, path, config, fmt, index, workers))
+            child.start()
+            sender.close()
+            children.append((receiver, child))
+        tally = replay_lines(source, config, fmt=fmt, progress=progress,
+                             shard=(0, workers)).tally
+        for receiver, child in children:
             try:
-                tally = replay_lines(source, config, fmt=fmt, progress=progress,
-                                     shard=(0, workers)).tally
-            except BaseException:
-                for future in others:
-                    future.cancel()
-                raise
-            for future in others:
-                tally.merge(future.result())
+                result = receiver.recv()
+            except EOFError:
+                raise OSError(f"replay worker {child.name} ended without a result "
+                              f"(exit code {child.exitcode})") from None
+            if isinstance(result, Exception):
+                raise result
+            tally.merge(result)
         return ReplayRun(tally, time.perf_counter() - started, workers)
     finally:
+        for receiver, child in children:
+            receiver.close()
+            if child.is_alive():  # work abandoned after an error (a worker that has sent
+                child.terminate()  # its tally is exiting anyway)
+            child.join()
         if own:
             source.close()
