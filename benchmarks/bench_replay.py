@@ -15,17 +15,17 @@ lines) read into memory once:
 
 From the medians, the engine's share per line is ``1/full - 1/no-engine``.
 
-From a file, as ``antiscrape replay`` reads it: the four logs concatenated ``--copies`` times
-(each copy 28 years after the previous one, so the clock never runs back and weekdays and
-leap years line up) into a temporary file, replayed by ``replay_file`` with ``--workers 1``
-and ``--workers 2``; the two reports are checked to be identical.
+From a file, as ``antiscrape replay`` reads it: a busier version of the four logs in a
+temporary file (every IPv4 line followed by ``--copies - 1`` copies of itself from other
+networks, same timestamp: the same traffic from that many times as many clients), replayed
+by ``replay_file`` with ``--workers 1`` and ``--workers 2``; the two reports are checked to
+be identical.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -38,7 +38,6 @@ from antiscrape.replay import replay_file, replay_lines
 from antiscrape.replay.parsers import combined_fields
 
 LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "access-logs"
-_YEAR = re.compile(r"(\[\d\d/\w{3}/)(\d{4})")
 
 
 class ConstantEngine:
@@ -60,16 +59,17 @@ def load_lines() -> list[str]:
     return lines
 
 
-def write_big_log(lines: list[str], copies: int, path: Path) -> None:
+def write_busy_log(lines: list[str], copies: int, path: Path) -> None:
+    """Each line followed by ``copies - 1`` copies from other networks (first octet moved),
+    same timestamp: the same traffic from ``copies`` times as many clients."""
     with path.open("w", encoding="utf-8") as out:
-        for copy in range(copies):
-            shift = 28 * copy
-
-            def later(m: re.Match[str], shift: int = shift) -> str:
-                return m[1] + str(int(m[2]) + shift)
-
-            for line in lines:
-                out.write(_YEAR.sub(later, line, count=1) + "\n")
+        for line in lines:
+            out.write(line + "\n")
+            first, dot, rest = line.partition(".")
+            if not (dot and first.isdigit()):
+                continue  # IPv6 or no address: one copy only
+            for copy in range(1, copies):
+                out.write(f"{(int(first) + 53 * copy) % 223 + 1}.{rest}\n")
 
 
 def parse_only(lines: list[str]) -> float:
@@ -90,8 +90,9 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "access.log"
-        write_big_log(lines, args.copies, big)
-        big_lines = len(lines) * args.copies
+        write_busy_log(lines, args.copies, big)
+        with big.open(encoding="utf-8") as written:
+            big_lines = sum(1 for _ in written)
         summaries: dict[int, dict[str, object]] = {}
 
         def from_file(workers: int) -> float:
@@ -117,7 +118,7 @@ def main() -> None:
             raise AssertionError("--workers 2 reported something --workers 1 did not")
     load_after = os.getloadavg()
     print(f"in memory: {len(lines):,} lines from {len(list(LOGS.glob('*.log')))} logs; "
-          f"from a file: {big_lines:,} lines ({args.copies} copies); "
+          f"from a file: {big_lines:,} lines (busy log, {args.copies} copies); "
           f"{args.rounds} interleaved rounds")
     print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
           f"after: {' '.join(f'{x:.2f}' for x in load_after)}")

@@ -16,7 +16,15 @@ from antiscrape.cli import main
 from antiscrape.config import Config
 from antiscrape.replay import LogSource, combined_parser, json_parser, replay_file, replay_lines
 from antiscrape.replay.html import render_report
-from antiscrape.replay.parsers import _ESCAPED, _PLAIN, ClfTime, combined_fields, json_fields
+from antiscrape.replay.parsers import (
+    _ESCAPED,
+    _PLAIN,
+    ClfTime,
+    combined_client,
+    combined_clock,
+    combined_fields,
+    json_fields,
+)
 from antiscrape.replay.shards import (
     MAX_AUTO_WORKERS,
     NetworkShards,
@@ -285,6 +293,64 @@ def test_two_workers_decide_exactly_as_one_process(name: str) -> None:
     assert sharded.workers == 2
     assert sharded.tally.summary(top=1_000) == single.tally.summary(top=1_000)
     assert sharded.tally.clients.keys() == single.tally.clients.keys()
+
+
+TRICKY_LINES = [
+    # a quoted user holding a bracketed time: the first "[" is not the timestamp's
+    '198.51.100.3 - "ann [01/Jan/2024:00:00:09 +0000]" [01/Jan/2024:00:00:30 +0000] '
+    '"GET / HTTP/1.1" 200 5 "-" "x"',
+    # invalid request line, valid-looking time
+    '198.51.100.4 - - [01/Jan/2024:00:00:40 +0000] "\\x16\\x03" 400 0 "-" "-"',
+    # escaped quote in the agent
+    '198.51.100.5 - - [01/Jan/2024:00:00:20 +0000] "GET /e HTTP/1.1" 200 5 "-" "a \\"b\\""',
+    # a bracket in the first field, a tab in a field, a bad time, two spaces, no bracket
+    '[198.51.100.6] - - [01/Jan/2024:00:00:50 +0000] "GET / HTTP/1.1" 200 5 "-" "x"',
+    '198.51.100.7\t- - [01/Jan/2024:00:00:50 +0000] "GET / HTTP/1.1" 200 5 "-" "x"',
+    '198.51.100.8 - - [01/Foo/2024:00:00:50 +0000] "GET / HTTP/1.1" 200 5 "-" "x"',
+    '198.51.100.9  - - [01/Jan/2024:00:00:50 +0000] "GET / HTTP/1.1" 200 5 "-" "x"',
+    "garbage without brackets", "",
+]
+
+
+def test_clock_test_for_other_workers_lines_is_exact() -> None:
+    """``later`` must say exactly what a full parse says about moving the clock, for real
+    lines and for lines built to fool its shortcut."""
+    later, parse = combined_clock(), combined_fields()
+    lines = (LOGS / "webhawk-2021.log").read_text(errors="replace").splitlines()[:2000]
+    for line in lines + TRICKY_LINES:
+        rec = parse(line)
+        own = rec[1] if rec is not None else None
+        if rec is not None:
+            assert combined_client(line) == rec[0]
+        for now in (0.0, 1704067215.0, 1704067235.0, 1704067245.0, 1704067255.0,
+                    (own or 0.0) - 1, own or 0.0, (own or 0.0) + 1):
+            expected = own if own is not None and own > now else None
+            assert later(line, now) == expected, (line, now)
+
+
+@pytest.mark.parametrize("fmt", ["combined", "json"])
+def test_two_workers_count_malformed_lines_once(tmp_path: Path, fmt: str) -> None:
+    """Malformed and blank lines among many networks: each is counted by exactly one worker
+    (combined: the worker owning the line's first field; JSON: worker 0)."""
+    lines = [clf(f"10.{i % 50}.{i % 7}.{i % 11 + 1}", f"01/Jan/2024:00:{i // 60:02d}:"
+                 f"{i % 60:02d} +0000", f"/p/{i}") for i in range(600)]
+    if fmt == "json":
+        as_json = []
+        for line in lines:
+            rec = combined_fields()(line)
+            assert rec is not None
+            as_json.append(json.dumps({"remote_addr": rec[0], "time_local": line.split(
+                "[")[1].split("]")[0], "request": f"GET {rec[3]} HTTP/1.1", "status": 200,
+                "http_user_agent": rec[6]}))
+        lines = as_json
+    for i, bad in enumerate([*TRICKY_LINES, "{not json", "   "]):
+        lines.insert(37 * i + 5, bad)
+    log = tmp_path / "mixed.log"
+    log.write_text("\n".join(lines) + "\n")
+    single = replay_file(str(log), CONFIG, fmt=fmt, workers=1).tally.summary(top=1_000)
+    sharded = replay_file(str(log), CONFIG, fmt=fmt, workers=2).tally.summary(top=1_000)
+    assert single["malformed"] > 5 and single["requests"] >= 600
+    assert sharded == single
 
 
 def fingerprint_budget_log() -> tuple[Config, list[str], str, str]:

@@ -35,7 +35,7 @@ from typing import Any
 from ..clock import ManualClock
 from ..config import Config
 from ..request import EMPTY, RequestView
-from .parsers import FORMATS, FieldParser, LogRecord, sniff_format
+from .parsers import FORMATS, SHARD_HELPERS, FieldParser, LogRecord, sniff_format
 from .shards import NetworkShards
 from .source import LogSource
 from .tally import Tally
@@ -115,19 +115,27 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
     """Replay ``lines`` and return the tally. Malformed lines are counted and skipped.
 
     ``shard=(index, count)``: this process is worker ``index`` of ``count`` (see
-    :mod:`.shards`); only requests from its client networks go through the engine, every
-    valid line moves the clock.
+    :mod:`.shards`): only requests from its client networks go through the engine and are
+    counted, malformed lines included (each line is owned by exactly one worker), while
+    every valid line moves the clock.
     """
     clock = clock or ManualClock(0.0)
     engine = engine if engine is not None else make_engine(config, clock)
     tally = Tally(config.scoring.challenge_at, config.scoring.block_at)
-    parse: FieldParser | None = FORMATS[fmt]() if fmt != "auto" else None
     inspect = engine.inspect
     record_response = engine.record_response
     add = tally.add
-    mine, shard_of = -1, None
+    mine, shard_of = 0, None
     if shard is not None and shard[1] > 1:
         mine, shard_of = shard[0], NetworkShards(config, shard[1])
+    parse: FieldParser | None = None
+    client_of: Callable[[str], str] | None = None  # the cheap per-line owner test, if any
+    later: Callable[[str, float], float | None] = _never
+    if fmt != "auto":
+        parse, client_of, later = _format(fmt, shard_of is not None)
+    # A format without a cheap owner test is parsed in full by every worker; its malformed
+    # lines (no client to own them) are then counted by worker 0 alone.
+    count_malformed = True
     # One headers dict per (agent, referer): no per-line copy, and the engine's caches keyed
     # on the agent see the same string object every time (its hash is computed once).
     header_cache: dict[tuple[str, str] | str, dict[str, str]] = {}
@@ -143,17 +151,26 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
         if parse is None:
             if not line or line.isspace():
                 continue
-            parse = FORMATS[sniff_format(line)]()
+            parse, client_of, later = _format(sniff_format(line), shard_of is not None)
+        if shard_of is not None:
+            if client_of is not None:
+                if shard_of(client_of(line)) != mine:  # another worker's line: clock only
+                    moved = later(line, now)
+                    if moved is not None:
+                        now = clock.now = moved
+                    continue
+            else:
+                count_malformed = mine == 0
         rec = parse(line)
         if rec is None:
-            if line and not line.isspace():
+            if count_malformed and line and not line.isspace():
                 malformed += 1
             continue
         ip, timestamp, method, target, _, status, agent, referer = rec
         # Logs are written when requests end, so timestamps wobble; time never runs back.
         if timestamp > now:
             now = clock.now = timestamp
-        if shard_of is not None and shard_of(ip) != mine:
+        if client_of is None and shard_of is not None and shard_of(ip) != mine:
             continue
         key = (agent, referer) if referer else agent
         headers = header_cache.get(key)
@@ -176,6 +193,20 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
     if progress is not None:
         progress(lines_seen)
     return ReplayRun(tally, time.perf_counter() - started)
+
+
+def _never(line: str, now: float) -> float | None:
+    return None
+
+
+def _format(name: str, sharded: bool) -> tuple[FieldParser, Callable[[str], str] | None,
+                                                Callable[[str, float], float | None]]:
+    """(field parser, owner test, clock test) for a format; the last two only when sharded
+    and the format has them."""
+    helpers = SHARD_HELPERS.get(name) if sharded else None
+    if helpers is None:
+        return FORMATS[name](), None, _never
+    return FORMATS[name](), helpers[0], helpers[1]()
 
 
 def replay_shard(path: str, config: Config, fmt: str, index: int, count: int) -> Tally:

@@ -136,12 +136,12 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Fold in the tally of another shard of the same log.
 
-        Shards split the log by client network, so their client tables are disjoint; every
-        shard reads (and counts) every line, so ``lines`` and ``malformed`` are not summed.
-        Example reasons keep the earliest line's, as a single pass would.
+        Shards split the log by client network, so their client tables are disjoint; each
+        line is owned by one shard (malformed ones too) but read by all, so ``lines`` is not
+        summed. Example reasons keep the earliest line's, as a single pass would.
         """
         self.lines = max(self.lines, other.lines)
-        self.malformed = max(self.malformed, other.malformed)
+        self.malformed += other.malformed
         self.requests += other.requests
         for action, n in other.actions.items():
             self.actions[action] += n
