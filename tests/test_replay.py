@@ -7,6 +7,7 @@ import gzip
 import io
 import itertools
 import json
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from antiscrape.cli import main
 from antiscrape.config import Config
+from antiscrape.identity import ClientAddressing
 from antiscrape.replay import LogSource, combined_parser, json_parser, replay_file, replay_lines
 from antiscrape.replay.html import render_report
 from antiscrape.replay.parsers import (
@@ -277,7 +279,13 @@ def test_shards_follow_the_engines_networks() -> None:
     assert shards("203.0.113.7") == shards("203.0.113.200")  # one /24
     assert shards("2001:db8:1:2::1") == shards("2001:db8:1:ffff::9")  # one /48
     assert shards("::ffff:203.0.113.9") == shards("203.0.113.1")  # v4-mapped is v4
+    assert shards("203.0.113.9:8080") == shards("203.0.113.1")  # a logged port
     assert shards("not-an-ip") == shards("-")  # the engine's "unknown" network
+    # Plain dotted quads skip the ipaddress module: same network key as the engine's.
+    engine_keys = ClientAddressing((), 24, 48, 64)
+    for ip in ("0.0.0.0", "255.255.255.255", "10.20.30.40", "1.2.3.4"):
+        assert shards(ip) == zlib.crc32(engine_keys.keys(ip)[1].encode()) % 2
+    assert shards("01.2.3.4") == shards("unknown")  # not an address to the engine either
     spread = {shards(f"10.{i}.{i}.1") for i in range(50)}
     assert spread == {0, 1}
 
