@@ -3,9 +3,10 @@
 Each worker runs its own engine and handles the requests of the client networks (the /24 or
 /48 the engine counts network budgets on) that hash to it; the tallies are merged at the end.
 Every worker reads the whole log itself (a file can be read twice; a pipe cannot, so stdin
-is replayed in one process), parses every line and moves its clock on *every* valid line, so
-each worker's clock is exactly the single-process clock. Nothing is sent between processes
-but the final tally: there is no queue to fill, and memory stays bounded per worker.
+is replayed in one process). A line of another worker's network only has to say whether it
+moves the clock (its timestamp, and whether the line is valid), so each worker's clock is
+exactly the single-process clock. Nothing is sent between processes but the final tally:
+there is no queue to fill, and memory stays bounded per worker.
 
 What is exact, and what is not
 ------------------------------
@@ -41,7 +42,7 @@ from ..identity import ClientAddressing
 from .source import estimated_size
 
 MAX_AUTO_WORKERS = 4
-"""Every worker parses every line, so beyond a few workers that shared cost dominates."""
+"""Every worker reads every line, so beyond a few workers that shared cost dominates."""
 MIN_SHARDED_BYTES = 1 << 20
 """Smaller logs (uncompressed) replay in well under a second in one process: not worth a
 second one."""
@@ -112,8 +113,8 @@ def choose_workers(requested: int | None, path: str, config: Config, *,
     Automatic: one process for stdin, small logs, or a config with cross-network state (see
     the module docstring); otherwise ``cpus - load + 1.5`` workers rounded down, between 1
     and the CPU count (at most ``MAX_AUTO_WORKERS``), ``load`` being the 1-minute load
-    average: on 2 CPUs, two workers below a load of 1.5. Every worker parses every line, so
-    sharding costs about a fifth more CPU in total: it only pays when CPUs are really free.
+    average: on 2 CPUs, two workers below a load of 1.5. Every worker reads every line, so
+    sharding costs about a tenth more CPU in total: it only pays when CPUs are really free.
     An explicit count is honoured (stdin aside), and the note then says what may differ.
     """
     if path == "-":
