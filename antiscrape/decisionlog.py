@@ -81,8 +81,10 @@ class DecisionLog:
     def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
         if not self.wants(decision):
             return
-        line = record(view, decision, seconds, self._hashed, self.settings.raw_ips)
         level = logging.WARNING if decision.action is Action.BLOCK else logging.INFO
+        if not self._log.isEnabledFor(level):  # building the line costs more than the check
+            return
+        line = record(view, decision, seconds, self._hashed, self.settings.raw_ips)
         self._log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True),
                       extra={"antiscrape": line})
 
