@@ -93,7 +93,7 @@ class Scoring:
     unverified_good_bot: int = 70
     denied_category: int = 100
     challenge_failures: int = 15
-    """Added per failed or replayed challenge answer still remembered."""
+    """Added per failed, replayed or unanswered challenge still remembered."""
     clearance_bonus: int = 40
     """Subtracted while a valid clearance cookie is presented."""
     challenge_at: int = 60

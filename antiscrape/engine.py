@@ -27,7 +27,7 @@ from .identity import ClientAddressing, fingerprint_material, parse_ip
 from .keys import Keys
 from .logonce import LogOnce
 from .plan import Plan
-from .replies import refusal
+from .replies import refusal, wants_html
 from .request import RequestView
 from .signals import budget_factor, score_request
 from .state import AsyncStorage, Get, Hit, HitResult, Storage, open_storage
@@ -59,9 +59,20 @@ class _Context:
     access: Any
     listed: str | None  # "deny" when on a deny list
     bot: Any
+    decision: Decision | None = None
 
     def finish(self, results: Sequence[Any]) -> Decision:
-        return self.engine.conclude(self, results)
+        self.decision = decision = self.engine.conclude(self, results)
+        return decision
+
+    def then(self, results: Sequence[Any]) -> Sequence[Any]:
+        """A challenge page shown counts as pending until answered (see Challenges)."""
+        decision = self.decision
+        challenges = self.engine.challenges
+        if (decision is None or decision.action is not Action.CHALLENGE or not decision.enforced
+                or challenges is None or not wants_html(self.view.headers.get("accept", ""))):
+            return ()
+        return (challenges.pending_op(self.identity),)
 
     def failed(self) -> Decision:
         """Failing open, budgets cannot be checked, but what needs no state still applies."""
@@ -269,7 +280,7 @@ class Engine:
                 ops.extend(enumeration.ops(access, identity, self.clock()))
         ctx = _Context(self, view, identity, ua, score, reasons, cls, hits, n_convictions,
                        access, listed, bot)
-        return Plan(ops, ctx.finish, ctx.failed)
+        return Plan(ops, ctx.finish, ctx.failed, ctx.then if challenges is not None else None)
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str:
         return self.keys.hashed(fingerprint_material(headers, self.config.tls_fingerprint_header))
@@ -313,10 +324,10 @@ class Engine:
                 idx += 1
                 if failures:
                     score = min(100, score + sc.challenge_failures * failures)
-                    reasons = (*reasons, f"{failures} failed challenge answers")
+                    reasons = (*reasons, f"{failures} unanswered or failed challenges")
                 if failures >= cfg.challenge.max_failures:
                     verdicts.append((Action.BLOCK, "challenge:failures",
-                                     f"{failures} failed or replayed challenge answers", None))
+                                     f"{failures} failed, abandoned or replayed challenges", None))
             # Hits were sent with limits from the score known before storage answered; a
             # reputation learned from storage can only shrink them further.
             factor = budget_factor(score, sc.budget_floor) if score != ctx.score else None

@@ -330,7 +330,41 @@ async def test_replayed_answers_count_as_failures_until_blocked(clock):
         r = await c.get("/articles/7", headers=BROWSER)
         # Blocked despite the clearance the first redemption earned.
         assert r.status_code == 403 and "x-antiscrape-challenge" not in r.headers
-        assert "3 failed or replayed" in r.text
+        assert "3 failed, abandoned or replayed" in r.text
+
+
+async def test_abandoned_challenges_count_until_blocked(clock):
+    app = make_app(clock, challenge={"max_failures": 3})
+    async with client(app) as c:
+        for _ in range(3):  # shown three challenge pages, answered none
+            r = await c.get("/articles/7", headers=BROWSER)
+            assert r.headers["x-antiscrape-challenge"] == "proof-of-work"
+        r = await c.get("/articles/7", headers=BROWSER)
+        assert r.status_code == 403 and "x-antiscrape-challenge" not in r.headers
+        assert "3 failed, abandoned or replayed" in r.text
+
+
+async def test_answering_settles_the_challenges_shown(clock):
+    app = make_app(clock, challenge={"max_failures": 3})
+    async with client(app) as c:
+        await challenge_for(c)
+        fields = await challenge_for(c)  # two shown, both pending
+        url = verify_url(fields["token"], solve(fields["seed"], 8))
+        assert (await c.post(url, headers=BROWSER)).status_code == 303
+    async with client(app) as fresh:  # same address, no cookie: challenged again
+        for _ in range(2):
+            r = await fresh.get("/articles/7", headers=BROWSER)
+            assert r.headers["x-antiscrape-challenge"] == "proof-of-work"  # 2 < 3: not blocked
+
+
+async def test_api_clients_are_not_counted_for_unanswered_challenges(clock):
+    app = make_app(clock, challenge={"max_failures": 2})
+    async with client(app) as c:
+        for _ in range(4):  # a script polling an API it is challenged on stays challenged
+            r = await c.get("/api/items", headers=API)
+            assert r.status_code == 403
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert "x-antiscrape-challenge" in r.headers  # still a challenge, not a block
 
 
 async def test_answer_from_another_network_or_browser_is_rejected(clock):

@@ -24,7 +24,7 @@ from ..keys import Keys
 from ..plan import Plan
 from ..replies import wants_html
 from ..request import RequestView, cookie_value
-from ..state.ops import Incr, Op, PutIfAbsent
+from ..state.ops import Get, Incr, Op, PutIfAbsent
 from . import pages
 from .return_path import is_safe_return_path, safe_return_path
 from .tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok, random_id
@@ -213,12 +213,22 @@ class Challenges:
                 return self._cleared(view, identity, score, token, now)
             return self._rejected(view, identity, score, "unavailable", token, 503)
 
-        def count_replay(results: Sequence[Any]) -> Sequence[Op]:
+        def settle(results: Sequence[Any]) -> Sequence[Op]:
             # A replay is only known once the once-only store has answered; counting it as a
-            # failure costs a second round trip, paid by the replaying client alone.
-            return () if bool(results[0]) else (self._count_failure(identity),)
+            # failure costs a second round trip, paid by the replaying client alone. A first
+            # redemption settles what is pending: every challenge page this client was shown
+            # counted as a failure until answered (so abandoned ones stay counted), and a
+            # solved one takes the count back to zero.
+            if not bool(results[0]):
+                return (self._count_failure(identity),)
+            pending = int(results[1] or 0)
+            if pending > 0:
+                return (Incr(self.failure_key(identity), self.settings.failure_window,
+                             -pending),)
+            return ()
 
-        return Plan(ops=(spend,), finish=finish, failed=storage_down, then=count_replay)
+        return Plan(ops=(spend, Get(self.failure_key(identity))), finish=finish,
+                    failed=storage_down, then=settle)
 
     def _check(self, token: ChallengeToken | None, nonce: str, view: RequestView,
                identity: Identity, now: float, nojs: bool) -> str | None:
@@ -240,6 +250,11 @@ class Challenges:
         if not leading_zero_bits_ok(token.id, nonce, token.difficulty):
             return "wrong-answer"
         return None
+
+    def pending_op(self, identity: Identity) -> Op:
+        """Counted when a challenge page is shown: an answer settles it, an abandoned
+        challenge stays counted like a failed one."""
+        return self._count_failure(identity)
 
     def _count_failure(self, identity: Identity) -> Op:
         return Incr(self.failure_key(identity), ttl=self.settings.failure_window)
