@@ -72,7 +72,7 @@ class _Context:
         if (decision is None or decision.action is not Action.CHALLENGE or not decision.enforced
                 or challenges is None or not wants_html(self.view.headers.get("accept", ""))):
             return ()
-        return (challenges.pending_op(self.identity),)
+        return (challenges.pending_op(self.identity, self.view),)
 
     def failed(self) -> Decision:
         """Failing open, budgets cannot be checked, but what needs no state still applies."""
@@ -269,7 +269,7 @@ class Engine:
             ops.append(Hit(prefix + hashed(who), rate.window, limit))
             hits.append((rate, limit))
         if challenges is not None:
-            ops.append(Get(challenges.failure_key(identity)))
+            ops.append(Get(challenges.failure_key(identity, headers.get("user-agent", ""))))
         n_convictions = 0
         if enumeration is not None:
             conviction_keys = enumeration.conviction_keys(identity)

@@ -157,9 +157,11 @@ def test_clearance_cookie_checks(clock):
     assert ch.read_clearance(view(cookie), net) is None
 
 
-def test_failure_key_is_per_address_and_hides_it(clock):
+def test_failure_key_is_per_address_and_browser_and_hides_both(clock):
     ch = challenges(clock)
     a = Identity("203.0.113.7", "203.0.113.0/24", "fp")
     b = Identity("203.0.113.8", "203.0.113.0/24", "fp")
-    assert ch.failure_key(a) != ch.failure_key(b)
-    assert "203.0.113" not in ch.failure_key(a)
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    assert ch.failure_key(a, ua) != ch.failure_key(b, ua)
+    assert ch.failure_key(a, ua) != ch.failure_key(a, ua.replace("133", "132"))
+    assert "203.0.113" not in ch.failure_key(a, ua) and "Firefox" not in ch.failure_key(a, ua)

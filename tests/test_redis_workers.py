@@ -101,11 +101,17 @@ def _allowed_in_process(paths: list[str]) -> int:
     return allowed
 
 
+ATTEMPTS = 3
+"""The kernel, not the test, spreads connections over the workers: a run in which one worker
+happened to serve every allowed request proves nothing about sharing, so it is run again
+(with fresh keys) up to this many times before the test fails."""
+
+
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
     name = f"t6w-{uuid.uuid4().hex[:8]}"
     yield name
-    delete_prefix(redis_url, name)
+    delete_prefix(redis_url, name)  # every attempt's keys start with this prefix
 
 
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
@@ -113,11 +119,14 @@ def test_workers_share_one_request_budget(server: str, redis_url: str, prefix: s
     paths = ["/"] * (3 * apps.IP_BUDGET)
     expected = _allowed_in_process(paths)
     assert 0 < expected < len(paths)
-    with workers(server, redis_url, prefix) as base:
-        answers = _burst([base + p for p in paths])
+    for attempt in range(ATTEMPTS):
+        with workers(server, redis_url, f"{prefix}-{attempt}") as base:
+            answers = _burst([base + p for p in paths])
+        pids = {text for s, text in answers if s == 200}
+        if len(pids) >= 2:
+            break
     statuses = [s for s, _ in answers]
     assert set(statuses) <= {200, 429}, answers
-    pids = {text for s, text in answers if s == 200}
     assert len(pids) >= 2, "all requests went to one worker: nothing was shared"
     # Per-process memory would allow ~workers x expected; one shared budget allows expected.
     assert abs(statuses.count(200) - expected) <= 2, (expected, answers)
@@ -128,9 +137,14 @@ def test_workers_share_one_enumeration_budget(redis_url: str, prefix: str) -> No
     paths = [f"/users/{i}" for i in range(1, 3 * apps.PROFILE_BUDGET)]
     expected = _allowed_in_process(paths)
     assert 0 < expected < len(paths)
-    with workers("uvicorn", redis_url, prefix) as base:
-        # in order, as the in-process run: walking ids in order is itself a signal
-        answers = [_get(base + p) for p in paths]
+    for attempt in range(ATTEMPTS):
+        # gunicorn's four sync workers compete for each connection, which spreads requests
+        # sent one after another better than uvicorn's two event loops do.
+        with workers("gunicorn", redis_url, f"{prefix}-{attempt}") as base:
+            # in order, as the in-process run: walking ids in order is itself a signal
+            answers = [_get(base + p) for p in paths]
+        if len({text for s, text in answers if s == 200}) >= 2:
+            break
     statuses = [s for s, _ in answers]
     assert -1 not in statuses and 500 not in statuses, answers
     assert len({text for s, text in answers if s == 200}) >= 2, "served by one worker only"

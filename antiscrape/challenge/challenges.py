@@ -91,10 +91,13 @@ class Challenges:
     def is_endpoint(self, path: str) -> bool:
         return path.startswith(self._prefix)
 
-    def failure_key(self, identity: Identity) -> str:
-        """Counter of failed answers, per client address (a neighbour behind the same NAT
-        gateway is not punished for someone else's failures, as a network key would do)."""
-        return self._fail_prefix + self._keys.hashed(identity.ip)
+    def failure_key(self, identity: Identity, user_agent: str) -> str:
+        """Counter of failed, replayed and unanswered challenges, per client address and
+        browser: people behind one NAT gateway (an office, carrier-grade NAT) are not blocked
+        for a neighbour's failures or for challenges a neighbour has not answered yet, as a
+        network or address key would do. Both parts are hashed (and cached)."""
+        hashed = self._keys.hashed
+        return self._fail_prefix + hashed(identity.ip) + ":" + hashed(user_agent)
 
     def spent_key(self, challenge_id: str) -> str:
         return self._keys("challenge-spent", challenge_id)
@@ -195,7 +198,7 @@ class Challenges:
                 reply=self._page(token, encoded, self.settings.status, remaining)))
         if why is not None:
             failed = self._rejected(view, identity, score, why, token)
-            return Plan(ops=(self._count_failure(identity),), finish=lambda _r: failed,
+            return Plan(ops=(self._count_failure(identity, view),), finish=lambda _r: failed,
                         failed=lambda: failed)
         if token is None:  # unreachable: _check refuses a missing token
             return self._done(self._rejected(view, identity, score, "invalid", None))
@@ -220,14 +223,16 @@ class Challenges:
             # counted as a failure until answered (so abandoned ones stay counted), and a
             # solved one takes the count back to zero.
             if not bool(results[0]):
-                return (self._count_failure(identity),)
+                return (self._count_failure(identity, view),)
             pending = int(results[1] or 0)
             if pending > 0:
-                return (Incr(self.failure_key(identity), self.settings.failure_window,
+                return (Incr(self.failure_key(identity, view.header("user-agent")),
+                             self.settings.failure_window,
                              -pending),)
             return ()
 
-        return Plan(ops=(spend, Get(self.failure_key(identity))), finish=finish,
+        return Plan(ops=(spend, Get(self.failure_key(identity, view.header("user-agent")))),
+                    finish=finish,
                     failed=storage_down, then=settle)
 
     def _check(self, token: ChallengeToken | None, nonce: str, view: RequestView,
@@ -251,13 +256,14 @@ class Challenges:
             return "wrong-answer"
         return None
 
-    def pending_op(self, identity: Identity) -> Op:
+    def pending_op(self, identity: Identity, view: RequestView) -> Op:
         """Counted when a challenge page is shown: an answer settles it, an abandoned
         challenge stays counted like a failed one."""
-        return self._count_failure(identity)
+        return self._count_failure(identity, view)
 
-    def _count_failure(self, identity: Identity) -> Op:
-        return Incr(self.failure_key(identity), ttl=self.settings.failure_window)
+    def _count_failure(self, identity: Identity, view: RequestView) -> Op:
+        return Incr(self.failure_key(identity, view.header("user-agent")),
+                    ttl=self.settings.failure_window)
 
     # -- outcomes --------------------------------------------------------------------------
 
