@@ -155,7 +155,7 @@ class Engine:
                 if plan.then is not None and (more := plan.then(results)):
                     self.storage.execute(more, self.clock())
             except StorageError as exc:
-                return self._observed(view, self._storage_failed(plan, exc), started)
+                return self._observed(view, self._storage_failed(view, plan, exc), started)
             return self._observed(view, decision, started)
         except Exception as exc:  # our fault must never become the application's 500
             return self._internal_error(exc)
@@ -173,7 +173,7 @@ class Engine:
                 if plan.then is not None and (more := plan.then(results)):
                     await self.astorage.execute(more, self.clock())
             except StorageError as exc:
-                return self._observed(view, self._storage_failed(plan, exc), started)
+                return self._observed(view, self._storage_failed(view, plan, exc), started)
             return self._observed(view, decision, started)
         except Exception as exc:
             return self._internal_error(exc)
@@ -417,13 +417,14 @@ class Engine:
 
     # -- failures and bookkeeping ----------------------------------------------------------
 
-    def _storage_failed(self, plan: Plan, exc: StorageError) -> Decision:
+    def _storage_failed(self, view: RequestView, plan: Plan, exc: StorageError) -> Decision:
         self.storage_errors("storage", "antiscrape: storage unreachable, failing %s: %s",
                             self.config.fail, exc)
         if self.config.fail == "closed":
             return Decision(Action.BLOCK, "state storage unreachable (failing closed)",
                             rule="storage", retry_after=5,
-                            reply=refusal(503, "protection temporarily unavailable", "", 5))
+                            reply=refusal(503, "protection temporarily unavailable",
+                                          view.headers.get("accept", ""), 5))
         if plan.failed is not None:
             return plan.failed()
         return Decision(Action.ALLOW, "state storage unreachable (failing open)", rule="storage")

@@ -247,3 +247,24 @@ async def test_missing_secret_key_is_a_start_up_error():
 
     with pytest.raises(ConfigError, match="secret_key"):
         AntiScrapeMiddleware(Starlette(), config={})
+
+
+@pytest.mark.parametrize("fail", ["open", "closed"])
+async def test_unreachable_storage_follows_the_failure_policy_never_500(clock, fail):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: a real, refused Redis
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = starlette_app(clock, storage=f"redis://127.0.0.1:{port}/0", fail=fail,
+                        storage_timeout=0.2)
+    page = (await burst(app, "203.0.113.7", CHROME, 1))[0]
+    api = (await burst(app, "203.0.113.7", {**CHROME, "accept": "application/json"}, 1,
+                       "/api/items"))[0]
+    if fail == "open":
+        assert page.status_code == api.status_code == 200
+    else:
+        assert page.status_code == api.status_code == 503
+        assert page.headers["content-type"].startswith("text/html")
+        assert api.headers["content-type"] == "application/problem+json"
+        assert int(page.headers["retry-after"]) >= 1
