@@ -30,7 +30,7 @@ from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
 from .signals import budget_factor, score_request
-from .state import AsyncStorage, Get, Hit, HitResult, Storage, open_storage
+from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Storage, open_storage
 from .status import StatusBoard
 from .throttle import LEVEL_NAMES, Rate, RouteClass, build_route_classes, retry_after, route_class
 from .useragent import UAInfo, lookup
@@ -41,6 +41,8 @@ Observer = Callable[[RequestView, Decision, float], None]
 
 _DEFAULT: Any = object()
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_CLIENT_CACHE_MAX = 16_384
+"""Clients whose budget ops are kept ready: bounded, so rotating addresses cannot grow it."""
 
 
 @dataclass(slots=True)
@@ -54,7 +56,7 @@ class _Context:
     score: int
     reasons: tuple[str, ...]
     cls: RouteClass
-    hits: list[tuple[Rate, int]]
+    hits: Sequence[tuple[Rate, int]]
     n_convictions: int
     access: Any
     listed: str | None  # "deny" when on a deny list
@@ -123,6 +125,8 @@ class Engine:
         self._allow_ua = compile_patterns(cfg.allow.user_agents, "allow.user_agents")
         self._deny_ua = compile_patterns(cfg.deny.user_agents, "deny.user_agents")
         self._listed_cache: dict[tuple[str, str], str | None] = {}
+        self._client_ops: dict[tuple[Any, ...], tuple[tuple[Any, ...],
+                                                     tuple[tuple[Rate, int], ...]]] = {}
         self.challenges = _build_challenges(cfg, clock, self.keys) if challenges is _DEFAULT \
             else challenges
         self.enumeration = _build_enumeration(cfg, self.keys) if enumeration is _DEFAULT \
@@ -139,6 +143,11 @@ class Engine:
         decisionlog.attach(self)  # each is a no-op unless its config section turns it on
         metrics.attach(self)
         self._exempt_decision = Decision(Action.ALLOW, "exempt path", rule="exempt")
+        # The plain-allow shortcut of ``conclude`` only applies where an allow carries no
+        # headers and no failure count alone blocks.
+        self._plain_allow_possible = not (cfg.rate_limit_headers or cfg.decision_header or
+                                          cfg.challenge.max_failures <= 0)
+        self._challenge_at = cfg.scoring.challenge_at
 
     # -- public API ----------------------------------------------------------------------
 
@@ -168,7 +177,13 @@ class Engine:
             if isinstance(plan, Decision):
                 return self._observed(view, plan, started)
             try:
-                results = await self.astorage.execute(plan.ops, self.clock()) if plan.ops else []
+                astorage = self.astorage
+                if not plan.ops:
+                    results = []
+                elif type(astorage) is AsyncMemoryStorage:  # no await needed: a few dict steps
+                    results = astorage.sync.execute(plan.ops, self.clock())
+                else:
+                    results = await astorage.execute(plan.ops, self.clock())
                 decision = plan.finish(results)
                 if plan.then is not None and (more := plan.then(results)):
                     await self.astorage.execute(more, self.clock())
@@ -248,28 +263,15 @@ class Engine:
 
         cls = route_class(path, self._classes, self._default_class)
         factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
-        hashed = self.keys.hashed
-        ops: list[Any] = []
-        hits: list[tuple[Rate, int]] = []
-        for rate, prefix in self._rate_keys[cls.name]:
-            level = rate.level
-            if level == "ip":
-                who: str | None = client_key
-            elif level == "network":
-                who = network
-            elif level == "fingerprint":
-                who = fingerprint
-            elif level == "account":
-                who = view.user_id
-            else:
-                who = clearance
-            if not who:
-                continue
-            limit = rate.amount if factor == 1.0 else rate.scaled(factor)
-            ops.append(Hit(prefix + hashed(who), rate.window, limit))
-            hits.append((rate, limit))
-        if challenges is not None:
-            ops.append(Get(challenges.failure_key(identity, headers.get("user-agent", ""))))
+        user_agent = headers.get("user-agent", "") if challenges is not None else None
+        # Budget hits and the failure-counter read depend only on who asks, under which
+        # budget share: built once per client and reused (ops are values nobody changes).
+        cached = self._client_ops.get((cls.name, factor, client_key, network, fingerprint,
+                                       view.user_id, clearance, user_agent))
+        if cached is None:
+            cached = self._build_client_ops(cls, factor, identity, user_agent)
+        base_ops, hits = cached
+        ops: list[Any] = [*base_ops]
         n_convictions = 0
         if enumeration is not None:
             conviction_keys = enumeration.conviction_keys(identity)
@@ -281,6 +283,41 @@ class Engine:
         ctx = _Context(self, view, identity, ua, score, reasons, cls, hits, n_convictions,
                        access, listed, bot)
         return Plan(ops, ctx.finish, ctx.failed, ctx.then if challenges is not None else None)
+
+    def _build_client_ops(self, cls: RouteClass, factor: float, identity: Identity,
+                          user_agent: str | None,
+                          ) -> tuple[tuple[Any, ...], tuple[tuple[Rate, int], ...]]:
+        """One client's budget hits and, with challenges (``user_agent`` not None), the
+        challenge-failure read last; cached."""
+        hashed = self.keys.hashed
+        ops: list[Any] = []
+        hits: list[tuple[Rate, int]] = []
+        for rate, prefix in self._rate_keys[cls.name]:
+            level = rate.level
+            if level == "ip":
+                who: str | None = identity.ip
+            elif level == "network":
+                who = identity.network
+            elif level == "fingerprint":
+                who = identity.fingerprint
+            elif level == "account":
+                who = identity.account
+            else:
+                who = identity.clearance
+            if not who:
+                continue
+            limit = rate.amount if factor == 1.0 else rate.scaled(factor)
+            ops.append(Hit(prefix + hashed(who), rate.window, limit))
+            hits.append((rate, limit))
+        if user_agent is not None and self.challenges is not None:
+            ops.append(Get(self.challenges.failure_key(identity, user_agent)))
+        built = (tuple(ops), tuple(hits))
+        cache = self._client_ops
+        if len(cache) >= _CLIENT_CACHE_MAX:
+            cache.clear()  # cheap bound; active clients come straight back
+        cache[(cls.name, factor, identity.ip, identity.network, identity.fingerprint,
+               identity.account, identity.clearance, user_agent)] = built
+        return built
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str:
         return self.keys.hashed(fingerprint_material(headers, self.config.tls_fingerprint_header))
@@ -309,6 +346,11 @@ class Engine:
     def conclude(self, ctx: _Context, results: Sequence[Any] | None) -> Decision:
         """The pure last step. ``results`` is None when storage could not be reached (fail
         open): verdicts that need no state still apply."""
+        if results is not None and self._plain_allow_possible and ctx.score < self._challenge_at \
+                and ctx.listed is None and ctx.bot is None:
+            plain = self._plain_allow(ctx, results)
+            if plain is not None:
+                return plain
         cfg = self.config
         sc = cfg.scoring
         score = ctx.score
@@ -402,6 +444,37 @@ class Engine:
         return Decision(action, reason, score=score, rule=rule, retry_after=retry,
                         enforced=enforced, reply=reply, headers=extra, identity=ctx.identity,
                         signals=reasons, kind=kind, access=ctx.access)
+
+    def _plain_allow(self, ctx: _Context, results: Sequence[Any]) -> Decision | None:
+        """Most requests: nothing in ``results`` raises a verdict and the score is below the
+        challenge line, so the answer is a plain allow with no headers. Checked without
+        building the verdict list; None sends the request through the full conclusion,
+        which decides exactly as it would have anyway."""
+        hits = ctx.hits
+        for i, (_rate, limit) in enumerate(hits):
+            hit = results[i]
+            if not hit.counted or hit.count + 1 > limit:
+                return None
+        idx = len(hits)
+        if self.challenges is not None:
+            if results[idx]:  # failed or unanswered challenges change the score
+                return None
+            idx += 1
+        for i in range(idx, idx + ctx.n_convictions):
+            if results[i]:
+                return None
+        access = ctx.access
+        if access is not None:
+            idx += ctx.n_convictions
+            enumeration = self.enumeration
+            if enumeration is not None and enumeration.judge(
+                    access, ctx.identity, results[idx:],
+                    cleared=ctx.identity.clearance is not None) is not None:
+                return None
+        reasons = ctx.reasons
+        return Decision(Action.ALLOW, "; ".join(reasons) if reasons else "ok", score=ctx.score,
+                        identity=ctx.identity, signals=reasons,
+                        kind=getattr(access, "kind", None), access=access)
 
     def _reply(self, ctx: _Context, action: Action, reason: str, score: int,
                retry: int | None, extra: Headers) -> Reply:

@@ -132,6 +132,9 @@ FINGERPRINT_HEADERS = (
     "user-agent", "accept", "accept-language", "accept-encoding", "sec-ch-ua",
     "sec-ch-ua-platform", "sec-ch-ua-mobile", "upgrade-insecure-requests",
 )
+_NO_VALUES = ("",) * len(FINGERPRINT_HEADERS)
+_NOT_TRAITS = ("cookie", "content-length")
+"""Header names left out of the order trait: they come and go within one client."""
 
 
 def fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> str:
@@ -140,8 +143,13 @@ def fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> st
 
     A crawler rotating IPs keeps all of these, so it keeps one fingerprint id.
     """
-    parts = [headers.get(name, "") for name in FINGERPRINT_HEADERS]
-    parts.append(",".join(n for n in headers if n not in ("cookie", "content-length")))
+    # Computed on every protected read: header values fetched by one C-level ``map``, and
+    # the names joined directly unless one of the two left-out headers is present.
+    parts = list(map(headers.get, FINGERPRINT_HEADERS, _NO_VALUES))
+    if "cookie" in headers or "content-length" in headers:
+        parts.append(",".join(n for n in headers if n not in _NOT_TRAITS))
+    else:
+        parts.append(",".join(headers))
     if tls_header:
         parts.append(headers.get(tls_header, ""))
     return "\x1f".join(parts)

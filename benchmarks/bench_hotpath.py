@@ -1,0 +1,244 @@
+"""The engine's hot path today next to the engine of a git revision, in one process.
+
+    python -m benchmarks.bench_hotpath --before REV [--rounds 10] [--batch 300]
+
+The machine's speed drifts by a factor of two between runs, so an optimisation is only
+believable when the old and new engines are timed side by side, interleaved, in one process.
+The ``antiscrape`` package of REV is extracted with ``git archive`` and imported under another
+name (``antiscrape_before``; the package only uses relative imports), and today's adapters are
+handed either engine (they only call its public methods).
+
+Four scenes, each with the bare framework, today's engine and REV's engine, all allowed
+traffic, every status checked, each request timed alone:
+
+* Starlette, unprotected ``/``: browser headers from 500 client IPs (``bench_core``'s traffic);
+* Starlette, protected ``/users/{user_id}``: 300 clients on 30 networks with 50 browser builds
+  reading random profiles (``bench_enumeration``'s traffic);
+* Flask and Django, half home page and half protected profiles from 500 IPs
+  (``bench_adapters``' traffic and configuration).
+
+The table gives medians and the median added over the bare app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib
+import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from antiscrape.clock import ManualClock
+from antiscrape.engine import Engine
+from antiscrape.request import protect
+
+from . import bench_adapters, bench_core, bench_enumeration
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-0123456789abcdef-0123456789"
+
+
+def load_engine(rev: str) -> type:
+    """``Engine`` as of git revision ``rev``, imported as ``antiscrape_before.engine``."""
+    archive = subprocess.run(["git", "archive", rev, "antiscrape"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    tmp = Path(tempfile.mkdtemp(prefix="antiscrape-hotpath-"))
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(tmp, filter="data")
+    (tmp / "antiscrape").rename(tmp / "antiscrape_before")
+    sys.path.insert(0, str(tmp))
+    try:
+        return importlib.import_module("antiscrape_before.engine").Engine  # type: ignore[no-any-return]
+    finally:
+        sys.path.remove(str(tmp))
+
+
+# -- Starlette --------------------------------------------------------------------------------
+
+
+def starlette_app(engine: Any, protected: bool) -> Any:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
+
+    async def home(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("home")
+
+    async def user(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(f"user {request.path_params['user_id']}")
+
+    routes = [Route("/", home),
+              Route("/users/{user_id:int}", protect("profile")(user) if protected else user)]
+    middleware = [Middleware(AntiScrapeMiddleware, engine=engine)] if engine is not None else []
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def unprotected_scopes(n: int, rng: random.Random) -> list[dict[str, Any]]:
+    ips = [f"198.51.{i // 250}.{i % 250 + 1}" for i in range(500)]
+    return [bench_core.scope_for(None, rng.choice(ips), bench_core.BROWSER) for _ in range(n)]
+
+
+async def starlette_scene(engines: dict[str, type | None], protected: bool, rounds: int,
+                          batch: int) -> dict[str, list[int]]:
+    rng = random.Random(11 if protected else 12)
+    clocks = {name: ManualClock() for name in engines}
+    apps = {name: starlette_app(cls({"secret_key": SECRET}, clock=clocks[name])
+                                if cls is not None else None, protected)
+            for name, cls in engines.items()}
+    make = bench_enumeration.scopes if protected else unprotected_scopes
+    times: dict[str, list[int]] = {name: [] for name in engines}
+    for name, app in apps.items():  # warm caches outside the measurement
+        await bench_enumeration.run_batch(app, make(200, rng), clocks[name], [])
+    order = list(apps)
+    for _ in range(rounds):
+        work = make(batch, rng)
+        rng.shuffle(order)
+        for name in order:
+            gc.collect()
+            gc.disable()
+            try:
+                await bench_enumeration.run_batch(apps[name], work, clocks[name], times[name])
+            finally:
+                gc.enable()
+    return times
+
+
+# -- Flask and Django -------------------------------------------------------------------------
+
+
+def flask_app(engine: Any) -> Any:
+    from flask import Flask
+
+    app = Flask(f"hotpath_{id(engine)}")
+    guard: Any = None
+    if engine is not None:
+        from antiscrape.integrations.flask import AntiScrape
+
+        guard = AntiScrape(app, engine=engine)
+
+    def home() -> str:
+        return "home"
+
+    def user(user_id: int) -> str:
+        return f"user {user_id}"
+
+    if guard is not None:
+        user = guard.protect(kind="profile", id_param="user_id")(user)
+    app.add_url_rule("/", view_func=home)
+    app.add_url_rule("/users/<int:user_id>", view_func=user)
+    return app
+
+
+def as_engine(inner: Any) -> Any:
+    """REV's engine passed where an ``Engine`` instance is checked for (Django's setting):
+    its public methods are put on the instance, so no extra call layer is timed."""
+    if inner is None or isinstance(inner, Engine):
+        return inner
+    shell = object.__new__(Engine)
+    for name in ("inspect", "ainspect", "record_response", "arecord_response"):
+        setattr(shell, name, getattr(inner, name))
+    return shell
+
+
+def django_app(engine: Any) -> tuple[Any, Any]:
+    import django
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    if not settings.configured:
+        settings.configure(DEBUG=False, SECRET_KEY=SECRET, ALLOWED_HOSTS=["*"],
+                           ROOT_URLCONF=None, MIDDLEWARE=[], INSTALLED_APPS=[], DATABASES={},
+                           USE_TZ=True)
+        django.setup()
+    middleware = ["antiscrape.integrations.django.AntiScrapeMiddleware"] if engine else []
+    urls = bench_adapters._django_urls("antiscrape" if engine is not None else "bare")
+    overrides = override_settings(MIDDLEWARE=middleware, ROOT_URLCONF=urls,
+                                  ANTISCRAPE=as_engine(engine))
+    with overrides:
+        handler = WSGIHandler()
+    return handler, overrides
+
+
+def wsgi_scene(framework: str, engines: dict[str, type | None], rounds: int,
+               batch: int) -> dict[str, list[int]]:
+    clocks = {name: bench_adapters.MovingClock(step=0.2) for name in engines}
+    apps: dict[str, tuple[Any, Any]] = {}
+    for name, cls in engines.items():
+        engine = cls({"secret_key": SECRET, "protect": bench_adapters.PROTECT},
+                     clock=clocks[name]) if cls is not None else None
+        apps[name] = (flask_app(engine), None) if framework == "flask" else django_app(engine)
+    times: dict[str, list[int]] = {name: [] for name in engines}
+    statuses: dict[str, dict[str, int]] = {name: {} for name in engines}
+    for name, (app, overrides) in apps.items():
+        if overrides is not None:
+            overrides.enable()
+        bench_adapters.run_batch(app, bench_adapters.traffic(200, 0), clocks[name], [], {})
+        if overrides is not None:
+            overrides.disable()
+    order = list(apps)
+    for round_no in range(rounds):
+        work = bench_adapters.traffic(batch, seed=round_no + 1)
+        random.Random(round_no).shuffle(order)
+        for name in order:
+            app, overrides = apps[name]
+            if overrides is not None:
+                overrides.enable()
+            gc.collect()
+            bench_adapters.run_batch(app, work, clocks[name], times[name], statuses[name])
+            if overrides is not None:
+                overrides.disable()
+    for name, found in statuses.items():
+        if set(found) != {"200"}:
+            raise SystemExit(f"{framework} {name}: unexpected statuses {found}")
+    return times
+
+
+def report(title: str, times: dict[str, list[int]]) -> None:
+    bare = statistics.median(times["bare"]) / 1000
+    print(f"\n{title}")
+    print(f"{'variant':<10}{'median µs':>11}{'added µs':>10}")
+    for name, values in times.items():
+        med = statistics.median(values) / 1000
+        added = "" if name == "bare" else f"{med - bare:+.1f}"
+        print(f"{name:<10}{med:>11.1f}{added:>10}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", metavar="REV", required=True,
+                        help="git revision whose engine runs next to today's")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=300)
+    parser.add_argument("--only", choices=("starlette", "flask", "django"))
+    args = parser.parse_args()
+    engines: dict[str, type | None] = {"bare": None, "now": Engine,
+                                       "before": load_engine(args.before)}
+    started = time.perf_counter()
+    if args.only in (None, "starlette"):
+        report("Starlette, unprotected / (browser headers, 500 IPs)",
+               asyncio.run(starlette_scene(engines, False, args.rounds, args.batch)))
+        report("Starlette, protected /users/{user_id} (300 clients, 50 browser builds)",
+               asyncio.run(starlette_scene(engines, True, args.rounds, args.batch)))
+    for framework in ("flask", "django"):
+        if args.only in (None, framework):
+            report(f"{framework.capitalize()}, half home page, half protected profiles",
+                   wsgi_scene(framework, engines, args.rounds, args.batch))
+    print(f"\n(before = {args.before}; {args.rounds} interleaved rounds x {args.batch} requests "
+          f"per variant; {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
