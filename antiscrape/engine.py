@@ -124,6 +124,8 @@ class Engine:
         self._deny_nets = parse_networks(cfg.deny.ips, "deny.ips")
         self._allow_ua = compile_patterns(cfg.allow.user_agents, "allow.user_agents")
         self._deny_ua = compile_patterns(cfg.deny.user_agents, "deny.user_agents")
+        self._has_lists = bool(self._allow_nets or self._deny_nets or self._allow_ua or
+                               self._deny_ua)
         self._listed_cache: dict[tuple[str, str], str | None] = {}
         self._client_ops: dict[tuple[Any, ...], tuple[tuple[Any, ...],
                                                      tuple[tuple[Rate, int], ...]]] = {}
@@ -230,8 +232,7 @@ class Engine:
         ip = self.addressing.client_ip(view.peer, headers)
         client_key, network = self.addressing.keys(ip)
         ua = lookup(headers.get("user-agent", ""))
-        listed = self._listed(ip, ua.raw) if (self._allow_nets or self._deny_nets or
-                                              self._allow_ua or self._deny_ua) else None
+        listed = self._listed(ip, ua.raw) if self._has_lists else None
         if listed == "allow":
             return Decision(Action.ALLOW, "on the allow list", rule="allow")
         secure = view.scheme == "https" or headers.get("host", "").startswith(_LOCAL_HOSTS)

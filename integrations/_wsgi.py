@@ -15,18 +15,22 @@ from typing import Any
 from antiscrape.decision import Headers
 
 _NAME_CACHE_MAX = 512
-_names: dict[str, str] = {}
-"""``HTTP_USER_AGENT`` -> ``user-agent``. Bounded: a client can invent header names."""
+_names: dict[str, str | None] = {}
+"""``HTTP_USER_AGENT`` -> ``user-agent``, ``wsgi.input`` -> None. Bounded: a client can
+invent header names."""
+_UNSEEN: Any = object()
 
 _CONTENT_KEYS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
 
 
-def _header_name(key: str) -> str:
-    name = _names.get(key)
-    if name is None:
-        name = key[5:].replace("_", "-").lower()
-        if len(_names) < _NAME_CACHE_MAX:
-            _names[key] = name
+def _header_name(key: str) -> str | None:
+    """The header name an environ key carries, or None for the server's own keys."""
+    if key.startswith("HTTP_"):
+        name: str | None = key[5:].replace("_", "-").lower()
+    else:
+        name = _CONTENT_KEYS.get(key)
+    if len(_names) < _NAME_CACHE_MAX:
+        _names[key] = name
     return name
 
 
@@ -35,16 +39,19 @@ def environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
 
     The server has already folded repeated headers into one environ key (PEP 3333), so this
     is ``headers_from_pairs`` without the folding: one pass over the environ, on every
-    request. Underscores in header names cannot be told from dashes in an environ; that is
+    request, with one dictionary look-up per key (the server's own keys are remembered as
+    None). Underscores in header names cannot be told from dashes in an environ; that is
     the server's choice (most drop such headers) and the same for every WSGI app.
     """
     names = _names
     out: dict[str, str] = {}
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            out[names.get(key) or _header_name(key)] = value
-        elif key in _CONTENT_KEYS and value:
-            out[_CONTENT_KEYS[key]] = value
+        name = names.get(key, _UNSEEN)
+        if name is _UNSEEN:
+            name = _header_name(key)
+        # An empty CONTENT_TYPE / CONTENT_LENGTH is the server's placeholder, not a header.
+        if name is not None and (value or key[0] == "H"):
+            out[name] = value
     return out
 
 

@@ -310,6 +310,9 @@ class _Shadow:
         others = self.others
         if len(sketches) != len(others) + 1:
             return False
+        if len(others) == 1:  # the usual shape: one older bucket
+            other = others[0]
+            return sketches[1] is other and other.version == self.versions[0]
         versions = self.versions
         for i, other in enumerate(others):
             s = sketches[i + 1]
