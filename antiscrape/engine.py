@@ -29,7 +29,7 @@ from .logonce import LogOnce
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
-from .signals import budget_factor, score_request
+from .signals import budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Storage, open_storage
 from .status import StatusBoard
 from .throttle import LEVEL_NAMES, Rate, RouteClass, build_route_classes, retry_after, route_class
@@ -42,6 +42,7 @@ Observer = Callable[[RequestView, Decision, float], None]
 _DEFAULT: Any = object()
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _CLIENT_CACHE_MAX = 16_384
+_SCORE_CACHE_MAX = 4_096
 """Clients whose budget ops are kept ready: bounded, so rotating addresses cannot grow it."""
 
 
@@ -127,6 +128,7 @@ class Engine:
         self._has_lists = bool(self._allow_nets or self._deny_nets or self._allow_ua or
                                self._deny_ua)
         self._listed_cache: dict[tuple[str, str], str | None] = {}
+        self._scores: dict[tuple[object, ...], tuple[int, tuple[str, ...]]] = {}
         self._client_ops: dict[tuple[Any, ...], tuple[tuple[Any, ...],
                                                      tuple[tuple[Rate, int], ...]]] = {}
         self.challenges = _build_challenges(cfg, clock, self.keys) if challenges is _DEFAULT \
@@ -236,7 +238,14 @@ class Engine:
         if listed == "allow":
             return Decision(Action.ALLOW, "on the allow list", rule="allow")
         secure = view.scheme == "https" or headers.get("host", "").startswith(_LOCAL_HOSTS)
-        score, reasons = score_request(ua, headers, secure, cfg.scoring)
+        traits = score_traits(ua, headers, secure)
+        scored = self._scores.get(traits)
+        if scored is None:
+            scored = score_request(ua, headers, secure, cfg.scoring)
+            if len(self._scores) >= _SCORE_CACHE_MAX:
+                self._scores.clear()  # cheap bound: sec-ch-ua is the client's to vary
+            self._scores[traits] = scored
+        score, reasons = scored
         enumeration = self.enumeration
         access = enumeration.match(view) if enumeration is not None else None
         # Hashing the fingerprint traits costs more than the rest of identity together: do it

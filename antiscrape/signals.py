@@ -78,6 +78,14 @@ def header_signals(ua: UAInfo, headers: Mapping[str, str], secure: bool,
     return out
 
 
+def score_traits(ua: UAInfo, headers: Mapping[str, str], secure: bool) -> tuple[object, ...]:
+    """Everything :func:`score_request` reads, as a hashable key: requests with equal traits
+    get equal scores, so the engine scores each combination once (a returning browser then
+    costs one look-up). Keep in step with the signals above."""
+    return (ua.raw, secure, "accept" in headers, "accept-language" in headers,
+            "accept-encoding" in headers, "sec-fetch-mode" in headers, headers.get("sec-ch-ua"))
+
+
 def score_request(ua: UAInfo, headers: Mapping[str, str], secure: bool,
                   w: Scoring) -> tuple[int, tuple[str, ...]]:
     """Risk score 0..100 from the request alone, and the reasons behind it."""

@@ -129,7 +129,7 @@ class EnumerationGuard:
         self._identities: dict[tuple[str, str, str, str | None, str | None], _Who] = {}
         self._last: tuple[Identity | None, _Who | None] = (None, None)
         """The last identity looked up: ops and judge of one request ask for it in turn."""
-        self._spec_ids: dict[tuple[Any, str | None, tuple[str, ...]], str | None] = {}
+        self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
         self._block_factor = s.block_factor
         self._walk = s.walk_length
         self._max_stride = s.walk_max_stride
@@ -172,13 +172,17 @@ class EnumerationGuard:
     def _spec_id(self, spec: Any, route: str | None, params: Any) -> str | None:
         """A decorated route's id parameter: its last path parameter that is not the page
         (resolved once per route, not per request)."""
-        key = (spec, route, ()) if route is not None else (spec, None, tuple(params))
+        # The answer depends on the parameter names (fixed per route) and the page parameter:
+        # a key of plain strings hashes in C (a frozen dataclass hashes in Python).
+        page_param = spec.page_param
+        key = (page_param, route, ()) if route is not None else \
+            (page_param, None, tuple(params))
         found = self._spec_ids.get(key, "")
         if found != "":
             return found
         names = list(params)
         id_param = names[-1]
-        if id_param == spec.page_param and len(names) > 1:
+        if id_param == page_param and len(names) > 1:
             id_param = names[-2]
         if len(self._spec_ids) >= 4_096:
             self._spec_ids.clear()
