@@ -42,8 +42,8 @@ Observer = Callable[[RequestView, Decision, float], None]
 _DEFAULT: Any = object()
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _CLIENT_CACHE_MAX = 8_192
-"""Clients whose budget ops are kept ready (about 0.7 KiB each, measured with tracemalloc):
-bounded, so rotating addresses or user agents cannot grow it."""
+"""Clients whose budget ops are kept ready (under 0.7 KiB each, measured with tracemalloc):
+bounded, so rotating addresses cannot grow it."""
 _SCORE_CACHE_MAX = 4_096
 """Combinations of score traits kept scored (the client chooses its sec-ch-ua value)."""
 
@@ -82,6 +82,18 @@ class _Context:
     def failed(self) -> Decision:
         """Failing open, budgets cannot be checked, but what needs no state still applies."""
         return self.engine.conclude(self, None)
+
+
+class _ClientOps:
+    """What one client's requests reuse: budget hits with their limits, and the failure-count
+    read for the user agent it last sent."""
+
+    __slots__ = ("failure", "hits", "ops")
+
+    def __init__(self, ops: tuple[Any, ...], hits: tuple[tuple[Rate, int], ...]) -> None:
+        self.ops = ops
+        self.hits = hits
+        self.failure: tuple[str, Get] | None = None
 
 
 class Engine:
@@ -131,8 +143,7 @@ class Engine:
                                self._deny_ua)
         self._listed_cache: dict[tuple[str, str], str | None] = {}
         self._scores: dict[tuple[object, ...], tuple[int, tuple[str, ...]]] = {}
-        self._client_ops: dict[tuple[Any, ...], tuple[tuple[Any, ...],
-                                                     tuple[tuple[Rate, int], ...]]] = {}
+        self._client_ops: dict[tuple[Any, ...], _ClientOps] = {}
         self.challenges = _build_challenges(cfg, clock, self.keys) if challenges is _DEFAULT \
             else challenges
         self.enumeration = _build_enumeration(cfg, self.keys) if enumeration is _DEFAULT \
@@ -275,15 +286,23 @@ class Engine:
 
         cls = route_class(path, self._classes, self._default_class)
         factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
-        user_agent = headers.get("user-agent", "") if challenges is not None else None
-        # Budget hits and the failure-counter read depend only on who asks, under which
-        # budget share: built once per client and reused (ops are values nobody changes).
+        # Budget hits depend only on who asks, under which budget share: built once per
+        # client and reused (ops are values nobody changes). The failure-counter read also
+        # depends on the user agent: the last one is kept with the client, so a client that
+        # rotates user agents rebuilds only that read and never grows the cache.
         cached = self._client_ops.get((cls.name, factor, client_key, network, fingerprint,
-                                       view.user_id, clearance, user_agent))
+                                       view.user_id, clearance))
         if cached is None:
-            cached = self._build_client_ops(cls, factor, identity, user_agent)
-        base_ops, hits = cached
-        ops: list[Any] = [*base_ops]
+            cached = self._build_client_ops(cls, factor, identity)
+        hits = cached.hits
+        ops: list[Any] = [*cached.ops]
+        if challenges is not None:
+            user_agent = headers.get("user-agent", "")
+            failure = cached.failure  # (user agent, its read): one reference, swapped whole
+            if failure is None or failure[0] != user_agent:
+                failure = cached.failure = (
+                    user_agent, Get(challenges.failure_key(identity, user_agent)))
+            ops.append(failure[1])
         n_convictions = 0
         if enumeration is not None:
             conviction_keys = enumeration.conviction_keys(identity)
@@ -296,11 +315,9 @@ class Engine:
                        access, listed, bot)
         return Plan(ops, ctx.finish, ctx.failed, ctx.then if challenges is not None else None)
 
-    def _build_client_ops(self, cls: RouteClass, factor: float, identity: Identity,
-                          user_agent: str | None,
-                          ) -> tuple[tuple[Any, ...], tuple[tuple[Rate, int], ...]]:
-        """One client's budget hits and, with challenges (``user_agent`` not None), the
-        challenge-failure read last; cached."""
+    def _build_client_ops(self, cls: RouteClass, factor: float, identity: Identity
+                          ) -> _ClientOps:
+        """One client's budget hits, cached."""
         hashed = self.keys.hashed
         ops: list[Any] = []
         hits: list[tuple[Rate, int]] = []
@@ -321,14 +338,12 @@ class Engine:
             limit = rate.amount if factor == 1.0 else rate.scaled(factor)
             ops.append(Hit(prefix + hashed(who), rate.window, limit))
             hits.append((rate, limit))
-        if user_agent is not None and self.challenges is not None:
-            ops.append(Get(self.challenges.failure_key(identity, user_agent)))
-        built = (tuple(ops), tuple(hits))
+        built = _ClientOps(tuple(ops), tuple(hits))
         cache = self._client_ops
         if len(cache) >= _CLIENT_CACHE_MAX:
             cache.clear()  # cheap bound; active clients come straight back
         cache[(cls.name, factor, identity.ip, identity.network, identity.fingerprint,
-               identity.account, identity.clearance, user_agent)] = built
+               identity.account, identity.clearance)] = built
         return built
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str:
