@@ -40,3 +40,27 @@ def test_per_client_caches_stay_bounded_when_addresses_and_hints_rotate():
                                    f"10.{n // 60_000}.{n // 250 % 240}.{n % 250}"))
     assert 0 < len(engine._client_ops) <= engine_module._CLIENT_CACHE_MAX
     assert 0 < len(engine._scores) <= engine_module._SCORE_CACHE_MAX
+
+
+def test_a_plain_allow_carries_every_field_of_a_full_conclusion():
+    """The plain-allow shortcut builds its Decision positionally: each field must land where
+    the full conclusion would have put it (a reordered Decision would show here)."""
+    from antiscrape.request import Protect
+
+    engine = Engine({"secret_key": "s" * 32}, clock=ManualClock())
+    headers = {"user-agent": CHROME, "accept": "text/html", "accept-language": "en",
+               "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
+    view = RequestView("GET", "/users/7", headers, "198.51.100.4", route="/users/{user_id}",
+                       path_params={"user_id": "7"}, protect=Protect("profile"))
+    decision = engine.inspect(view)
+    assert decision.action is Action.ALLOW and decision.enforced is True
+    assert (decision.reason, decision.score, decision.rule) == ("ok", 0, "")
+    assert (decision.retry_after, decision.reply, decision.headers) == (None, None, ())
+    assert decision.identity is not None and decision.identity.ip == "198.51.100.4"
+    assert decision.identity.fingerprint  # a protected read hashes the fingerprint
+    assert decision.signals == () and decision.kind == "profile"
+    assert decision.access is not None and decision.access.id == "7"
+
+    odd = engine.inspect(RequestView("GET", "/", {"user-agent": "curl/8.5.0"}, "198.51.100.5"))
+    assert odd.action is Action.ALLOW and odd.score > 0 and odd.signals
+    assert odd.reason == "; ".join(odd.signals) and odd.kind is None and odd.access is None
