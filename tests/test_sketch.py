@@ -89,3 +89,21 @@ def test_union_is_never_below_either_side_while_the_head_grows(head_n, older_n):
         head.add(f"h{i}")
         union = DistinctSketch.union_count([head, older])
         assert union >= head.count() and union >= older.count()
+
+
+@pytest.mark.parametrize(("head_n", "older_n"), [(40, 30), (200, 60), (3_000, 5_000)])
+def test_count_with_one_older_bucket_matches_the_general_union(head_n, older_n):
+    """The memory backend's shortcut for one older bucket answers what ``union_count``
+    answers, while the head grows, re-reads, switches to registers and the older one
+    changes underneath (a bucket reopened after a restart of the clock, say)."""
+    older = filled(f"o{i}" for i in range(older_n))
+    twin_older = filled(f"o{i}" for i in range(older_n))
+    head, twin = DistinctSketch(), DistinctSketch()
+    for i in range(head_n):
+        member = f"o{i}" if i % 3 == 0 else f"h{i}"  # a third were read in the older bucket
+        head.add(member)
+        twin.add(member)
+        if i == head_n // 2:
+            older.add("late")
+            twin_older.add("late")
+        assert head.count_with(older) == DistinctSketch.union_count([twin, twin_older])

@@ -151,10 +151,21 @@ class MemoryStorage:
             data.move_to_end(key)
         sketch = entry[1]
         sketch.add(op.member)
-        if not op.also:
+        also = op.also
+        if not also:
             return sketch.count()  # type: ignore[no-any-return]
+        if len(also) == 1:  # the enumeration guard's shape: the previous bucket
+            other = also[0]
+            e = data.get(other)
+            if e is None:
+                return sketch.count()  # type: ignore[no-any-return]
+            if e[0] <= now:
+                del data[other]
+                return sketch.count()  # type: ignore[no-any-return]
+            data.move_to_end(other)
+            return sketch.count_with(e[1])  # type: ignore[no-any-return]
         sketches = [sketch]
-        for other in op.also:
+        for other in also:
             e = data.get(other)
             if e is None:
                 continue

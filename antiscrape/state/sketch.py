@@ -213,15 +213,15 @@ class DistinctSketch:
         registers = self.registers
         assert registers is not None
         index = h & _INDEX_MASK
-        rank = _rank(h)
+        rank = _RANK_TOP - (h >> P).bit_length()  # _rank(h), inline: runs on every union add
         old = registers[index]
         if rank > old:
             registers[index] = rank
             if old:
-                self._sum += (1 << (Q + 1 - rank)) - (1 << (Q + 1 - old))
+                self._sum += (1 << (_RANK_TOP - rank)) - (1 << (_RANK_TOP - old))
             else:
                 self._zeros -= 1
-                self._sum += 1 << (Q + 1 - rank)
+                self._sum += 1 << (_RANK_TOP - rank)
             self._count = -1  # estimate is stale
             self.version += 1
 
@@ -242,6 +242,17 @@ class DistinctSketch:
         if self._shadow is not None and self._shadow.union is not None:
             size += M
         return size
+
+    def count_with(self, older: DistinctSketch) -> int:
+        """``union_count([self, older])``: the memory backend's usual case (one older bucket),
+        answered from the kept union without building a list while it is still fresh."""
+        shadow = self._shadow
+        if shadow is not None:
+            others = shadow.others
+            if len(others) == 1 and others[0] is older and older.version == shadow.versions[0]:
+                union = shadow.union
+                return shadow.exact_count if union is None else union.count()
+        return DistinctSketch.union_count([self, older])
 
     @classmethod
     def union_count(cls, sketches: list[DistinctSketch]) -> int:
