@@ -12,9 +12,10 @@ rounds so machine noise hits every variant alike:
   judging): what the engine and the adapter spend on a protected route besides the guard's
   counting (the fingerprint is hashed only for protected routes, the adapter matches them);
 * ``guarded``: the same with ``/users/{user_id}`` protected (``@protect("profile")``);
-* ``before`` (with ``--before REV``): ``guarded`` with the enumeration guard and the distinct
-  sketch as they were at git revision REV (loaded from ``git show`` under other module
-  names), so an optimisation is measured side by side with what it replaces, in one run.
+* ``before`` (with ``--before REV``): ``guarded`` with the enumeration guard, the distinct
+  sketch and the memory backend as they were at git revision REV (loaded from ``git show``
+  under other module names), so an optimisation is measured side by side with what it
+  replaces, in one run.
 
 Traffic is allowed browser traffic: 300 clients (IPs on 30 networks, 50 browser builds),
 each reading random profiles; the engine's clock moves 0.5 s per request so budgets are
@@ -82,11 +83,12 @@ def _load(name: str, path: Path, package_dir: Path | None = None) -> Any:
 
 
 def load_before(rev: str) -> tuple[type, type]:
-    """The guard class and a memory backend class using the sketch, as of git revision
-    ``rev`` (the backend itself is today's: only the guard's own files are swapped)."""
+    """The guard class and the memory backend class with its sketch, as of git revision
+    ``rev`` (the backend calls into the sketch, so both come from the same revision; the
+    engine and the op values are today's)."""
     tmp = Path(tempfile.mkdtemp(prefix="antiscrape-before-"))
     files = ["enumeration/__init__.py", "enumeration/guard.py", "enumeration/judgement.py",
-             "enumeration/matching.py", "state/sketch.py"]
+             "enumeration/matching.py", "state/sketch.py", "state/memory.py"]
     for name in files:
         text = subprocess.run(["git", "show", f"{rev}:antiscrape/{name}"], cwd=ROOT,
                               check=True, capture_output=True, text=True).stdout
@@ -95,7 +97,7 @@ def load_before(rev: str) -> tuple[type, type]:
     package = _load("antiscrape._enumeration_before", tmp / "enumeration/__init__.py",
                     tmp / "enumeration")
     sketch = _load("antiscrape.state._sketch_before", tmp / "state/sketch.py")
-    memory = _load("antiscrape.state._memory_before", ROOT / "antiscrape/state/memory.py")
+    memory = _load("antiscrape.state._memory_before", tmp / "state/memory.py")
     memory.DistinctSketch = sketch.DistinctSketch  # the backend's one use of the sketch
     return package.EnumerationGuard, memory.MemoryStorage
 
@@ -302,7 +304,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--batch", type=int, default=400)
     parser.add_argument("--before", metavar="REV",
-                        help="also measure the guard and sketch of this git revision")
+                        help="also measure the guard, sketch and memory backend of this git "
+                             "revision")
     parser.add_argument("--million", action="store_true", help="run part 3 (slow)")
     args = parser.parse_args()
     global BEFORE
