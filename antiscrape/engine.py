@@ -46,6 +46,9 @@ _CLIENT_CACHE_MAX = 8_192
 bounded, so rotating addresses cannot grow it."""
 _SCORE_CACHE_MAX = 4_096
 """Combinations of score traits kept scored (the client chooses its sec-ch-ua value)."""
+_KEPT_TEXT_MAX = 1_024
+"""Longer user agents are not kept with a client: the caches' memory stays bounded in bytes,
+not only in entries (no browser sends one this long)."""
 
 
 @dataclass(slots=True)
@@ -252,12 +255,13 @@ class Engine:
             return Decision(Action.ALLOW, "on the allow list", rule="allow")
         secure = view.scheme == "https" or headers.get("host", "").startswith(_LOCAL_HOSTS)
         traits = score_traits(ua, headers, secure)
-        scored = self._scores.get(traits)
+        scored = self._scores.get(traits) if traits is not None else None
         if scored is None:
             scored = score_request(ua, headers, secure, cfg.scoring)
-            if len(self._scores) >= _SCORE_CACHE_MAX:
-                self._scores.clear()  # cheap bound: sec-ch-ua is the client's to vary
-            self._scores[traits] = scored
+            if traits is not None:
+                if len(self._scores) >= _SCORE_CACHE_MAX:
+                    self._scores.clear()  # cheap bound: sec-ch-ua is the client's to vary
+                self._scores[traits] = scored
         score, reasons = scored
         enumeration = self.enumeration
         access = enumeration.match(view) if enumeration is not None else None
@@ -300,8 +304,9 @@ class Engine:
             user_agent = headers.get("user-agent", "")
             failure = cached.failure  # (user agent, its read): one reference, swapped whole
             if failure is None or failure[0] != user_agent:
-                failure = cached.failure = (
-                    user_agent, Get(challenges.failure_key(identity, user_agent)))
+                failure = (user_agent, Get(challenges.failure_key(identity, user_agent)))
+                if len(user_agent) <= _KEPT_TEXT_MAX:
+                    cached.failure = failure
             ops.append(failure[1])
         n_convictions = 0
         if enumeration is not None:

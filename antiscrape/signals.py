@@ -78,12 +78,22 @@ def header_signals(ua: UAInfo, headers: Mapping[str, str], secure: bool,
     return out
 
 
-def score_traits(ua: UAInfo, headers: Mapping[str, str], secure: bool) -> tuple[object, ...]:
+_KEPT_HINTS_MAX = 256
+"""Client hints longer than this are scored every time rather than kept as a cache key
+(browsers send under 100 characters; the client chooses this value)."""
+
+
+def score_traits(ua: UAInfo, headers: Mapping[str, str],
+                 secure: bool) -> tuple[object, ...] | None:
     """Everything :func:`score_request` reads, as a hashable key: requests with equal traits
     get equal scores, so the engine scores each combination once (a returning browser then
-    costs one look-up). Keep in step with the signals above."""
+    costs one look-up). None: not worth keeping (an oversized sec-ch-ua). Keep in step with
+    the signals above."""
+    hints = headers.get("sec-ch-ua")
+    if hints is not None and len(hints) > _KEPT_HINTS_MAX:
+        return None
     return (ua.raw, secure, "accept" in headers, "accept-language" in headers,
-            "accept-encoding" in headers, "sec-fetch-mode" in headers, headers.get("sec-ch-ua"))
+            "accept-encoding" in headers, "sec-fetch-mode" in headers, hints)
 
 
 def score_request(ua: UAInfo, headers: Mapping[str, str], secure: bool,

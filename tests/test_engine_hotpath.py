@@ -64,3 +64,28 @@ def test_a_plain_allow_carries_every_field_of_a_full_conclusion():
     odd = engine.inspect(RequestView("GET", "/", {"user-agent": "curl/8.5.0"}, "198.51.100.5"))
     assert odd.action is Action.ALLOW and odd.score > 0 and odd.signals
     assert odd.reason == "; ".join(odd.signals) and odd.kind is None and odd.access is None
+
+
+def test_oversized_client_text_is_scored_and_counted_but_not_kept():
+    """A client choosing huge sec-ch-ua or user-agent values gets the same decisions, but
+    nothing of that size stays in the engine's per-client caches."""
+    from antiscrape.signals import score_request
+    from antiscrape.useragent import lookup
+
+    engine = Engine({"secret_key": "s" * 32, "scoring": {"challenge_at": 40}},
+                    clock=ManualClock())
+    huge_hints = '"Chromium";v="99", ' + "x" * 5_000
+    huge_agent = CHROME + " " + "y" * 5_000
+    for n, headers in enumerate([{"user-agent": CHROME, "sec-ch-ua": huge_hints},
+                                 {**SLOPPY, "user-agent": huge_agent}]):
+        for repeat in range(2):
+            view = RequestView("GET", "/", dict(headers), f"198.51.100.{n}", scheme="https")
+            decision = engine.inspect(view)
+            expected, _ = score_request(lookup(headers["user-agent"]), headers, True,
+                                        engine.config.scoring)
+            # The sloppy one is challenged each time: its page shown before counts once.
+            pending = engine.config.scoring.challenge_failures * repeat if n == 1 else 0
+            assert decision.score == min(100, expected + pending)
+    assert not any(len(str(key)) > 2_000 for key in engine._scores)
+    assert all(entry.failure is None or len(entry.failure[0]) <= 1_024
+               for entry in engine._client_ops.values())
