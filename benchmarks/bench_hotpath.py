@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import importlib
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,6 +54,7 @@ def load_engine(rev: str) -> type:
     archive = subprocess.run(["git", "archive", rev, "antiscrape"], cwd=ROOT, check=True,
                              capture_output=True).stdout
     tmp = Path(tempfile.mkdtemp(prefix="antiscrape-hotpath-"))
+    atexit.register(shutil.rmtree, tmp, True)  # kept until exit: the package imports lazily
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tmp, filter="data")
     (tmp / "antiscrape").rename(tmp / "antiscrape_before")
