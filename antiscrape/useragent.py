@@ -205,7 +205,10 @@ def lookup(raw: str) -> UAInfo:
     info = _CACHE.get(raw)
     if info is None:
         if len(raw) > 1024:  # nobody's browser sends this; don't let it cost us more
-            raw = raw[:1024]
+            raw = raw[:1024]  # (and it is kept under the cut text: look that up too)
+            info = _CACHE.get(raw)
+            if info is not None:
+                return info
         info = classify(raw)
         with _lock:
             if len(_CACHE) >= _CACHE_MAX:

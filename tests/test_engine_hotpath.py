@@ -89,3 +89,14 @@ def test_oversized_client_text_is_scored_and_counted_but_not_kept():
     assert not any(len(str(key)) > 2_000 for key in engine._scores)
     assert all(entry.failure is None or len(entry.failure[0]) <= 1_024
                for entry in engine._client_ops.values())
+
+
+def test_an_oversized_user_agent_is_classified_once_not_on_every_request():
+    """Cut to 1 024 characters and kept under the cut text: the next request with the same
+    oversized agent must find it (it used to miss and pay a full classification each time)."""
+    from antiscrape.useragent import classify, lookup
+
+    oversized = CHROME + " " + "q" * 2_000
+    first = lookup(oversized)
+    assert lookup(oversized) is first
+    assert first.raw == oversized[:1_024] and first == classify(oversized[:1_024])
