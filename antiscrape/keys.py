@@ -9,14 +9,18 @@ import hashlib
 class Keys:
     """Builds ``<prefix>:<part>:<part>`` keys and hashes personal values into them."""
 
-    __slots__ = ("_cache", "_secret", "prefix")
+    __slots__ = ("_cache", "_chars", "_secret", "prefix")
 
     _CACHE_MAX = 65_536
+    _CACHE_CHARS = 8_000_000
+    """Characters of cached values: user agents and fingerprint traits are the client's to
+    lengthen, so entries alone would not bound the memory (65 536 x 16 KiB headers)."""
 
     def __init__(self, prefix: str, secret: bytes) -> None:
         self.prefix = prefix
         self._secret = hashlib.blake2b(secret, digest_size=32).digest()
         self._cache: dict[str, str] = {}
+        self._chars = 0
 
     def hashed(self, value: str) -> str:
         """A short keyed hash (16 hex chars) of ``value``, cached for hot values."""
@@ -25,9 +29,11 @@ class Keys:
             return cached
         digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), key=self._secret,
                                  digest_size=8).hexdigest()
-        if len(self._cache) >= self._CACHE_MAX:
+        if len(self._cache) >= self._CACHE_MAX or self._chars > self._CACHE_CHARS:
             self._cache.clear()  # cheap bound; hot values come straight back
+            self._chars = 0
         self._cache[value] = digest
+        self._chars += len(value)
         return digest
 
     def __call__(self, *parts: str) -> str:

@@ -100,3 +100,16 @@ def test_an_oversized_user_agent_is_classified_once_not_on_every_request():
     first = lookup(oversized)
     assert lookup(oversized) is first
     assert first.raw == oversized[:1_024] and first == classify(oversized[:1_024])
+
+
+def test_hashed_values_cache_is_bounded_in_characters_not_only_entries():
+    """Failure keys hash the client's whole user agent: a client sending huge ones must not
+    fill memory through the hash cache (digests stay the same whether cached or not)."""
+    from antiscrape.keys import Keys
+
+    keys = Keys("as", b"k" * 32)
+    first = keys.hashed("v0" + "x" * 16_000)
+    for n in range(1, 1_200):  # about 19 million characters offered
+        keys.hashed(f"v{n}" + "x" * 16_000)
+    assert sum(len(v) for v in keys._cache) <= Keys._CACHE_CHARS + 16_010
+    assert keys.hashed("v0" + "x" * 16_000) == first
