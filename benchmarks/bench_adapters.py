@@ -97,20 +97,16 @@ def engine(clock: ManualClock, kind: str = "antiscrape") -> Engine:
 # -- Flask -----------------------------------------------------------------------------------
 
 
-def flask_app(variant: str, clock: ManualClock) -> WSGIApp:
+def flask_site(name: str, guard_engine: Engine | None) -> Any:
+    """The benchmark's Flask site (home + a profile route), guarded when an engine is given."""
     from flask import Flask
 
-    app = Flask(f"bench_{variant}")
+    app = Flask(name)
     guard: Any = None
-    if variant in ("antiscrape", "adapter-only"):
+    if guard_engine is not None:
         from antiscrape.integrations.flask import AntiScrape
 
-        guard = AntiScrape(app, engine=engine(clock, variant))
-    elif variant == "limiter":
-        from flask_limiter import Limiter
-        from flask_limiter.util import get_remote_address
-
-        Limiter(get_remote_address, app=app, default_limits=[NEVER], storage_uri="memory://")
+        guard = AntiScrape(app, engine=guard_engine)
 
     def home() -> str:
         return "home"
@@ -123,6 +119,17 @@ def flask_app(variant: str, clock: ManualClock) -> WSGIApp:
     app.add_url_rule("/", view_func=home)
     app.add_url_rule("/users/<int:user_id>", view_func=user)
     return app
+
+
+def flask_app(variant: str, clock: ManualClock) -> WSGIApp:
+    guarded = variant in ("antiscrape", "adapter-only")
+    app = flask_site(f"bench_{variant}", engine(clock, variant) if guarded else None)
+    if variant == "limiter":
+        from flask_limiter import Limiter
+        from flask_limiter.util import get_remote_address
+
+        Limiter(get_remote_address, app=app, default_limits=[NEVER], storage_uri="memory://")
+    return app  # type: ignore[no-any-return]
 
 
 # -- Django ----------------------------------------------------------------------------------

@@ -122,26 +122,7 @@ async def starlette_scene(engines: dict[str, type | None], protected: bool, roun
 
 
 def flask_app(engine: Any) -> Any:
-    from flask import Flask
-
-    app = Flask(f"hotpath_{id(engine)}")
-    guard: Any = None
-    if engine is not None:
-        from antiscrape.integrations.flask import AntiScrape
-
-        guard = AntiScrape(app, engine=engine)
-
-    def home() -> str:
-        return "home"
-
-    def user(user_id: int) -> str:
-        return f"user {user_id}"
-
-    if guard is not None:
-        user = guard.protect(kind="profile", id_param="user_id")(user)
-    app.add_url_rule("/", view_func=home)
-    app.add_url_rule("/users/<int:user_id>", view_func=user)
-    return app
+    return bench_adapters.flask_site(f"hotpath_{id(engine)}", engine)
 
 
 def as_engine(inner: Any) -> Any:
