@@ -4,6 +4,7 @@ on Ctrl-C, a clear message for a busy port, and the table/verdict it prints."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,8 +30,15 @@ def run_demo(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.slow
-def test_demo_once_runs_the_show_and_keeps_the_promise() -> None:
-    done = run_demo("--once", "--port", str(free_port()), "--max-requests", "120")
+def test_make_demo_runs_the_show_and_keeps_the_promise() -> None:
+    """The README's own command, in its non-interactive mode (the Makefile target, its
+    virtualenv stamp and DEMO_ARGS included), as a newcomer would run it."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    args = f"--once --port {free_port()} --max-requests 120"
+    done = subprocess.run(["make", "--no-print-directory", "demo", f"DEMO_ARGS={args}"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600,
+                          check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "profiles read" in out and "stopped because" in out
