@@ -171,24 +171,10 @@ class DistinctSketch:
             if shadow is not None:
                 shadow.added(h)
             return
-        registers = self.registers
-        assert registers is not None
-        index = h & _INDEX_MASK
-        rank = _RANK_TOP - (h >> P).bit_length()
-        old = registers[index]
-        if rank <= old:
-            return  # the register (and so the union's, which is at least as high) holds
-        registers[index] = rank
-        if old:
-            self._sum += (1 << (_RANK_TOP - rank)) - (1 << (_RANK_TOP - old))
-        else:
-            self._zeros -= 1
-            self._sum += 1 << (_RANK_TOP - rank)
-        self._count = -1  # estimate is stale
-        self.version += 1
-        shadow = self._shadow
-        if shadow is not None:
-            shadow.added(h)
+        if self._add_hash(h):
+            shadow = self._shadow
+            if shadow is not None:
+                shadow.added(h)
 
     @classmethod
     def _dense(cls, registers: bytes | bytearray) -> DistinctSketch:
@@ -209,21 +195,24 @@ class DistinctSketch:
         for h in hashes:
             self._add_hash(h)
 
-    def _add_hash(self, h: int) -> None:
+    def _add_hash(self, h: int) -> bool:
+        """Raise one register if ``h`` ranks higher there; True when something changed."""
         registers = self.registers
         assert registers is not None
         index = h & _INDEX_MASK
         rank = _RANK_TOP - (h >> P).bit_length()  # _rank(h), inline: runs on every union add
         old = registers[index]
-        if rank > old:
-            registers[index] = rank
-            if old:
-                self._sum += (1 << (_RANK_TOP - rank)) - (1 << (_RANK_TOP - old))
-            else:
-                self._zeros -= 1
-                self._sum += 1 << (_RANK_TOP - rank)
-            self._count = -1  # estimate is stale
-            self.version += 1
+        if rank <= old:
+            return False  # the register (and so the union's, at least as high) holds
+        registers[index] = rank
+        if old:
+            self._sum += (1 << (_RANK_TOP - rank)) - (1 << (_RANK_TOP - old))
+        else:
+            self._zeros -= 1
+            self._sum += 1 << (_RANK_TOP - rank)
+        self._count = -1  # estimate is stale
+        self.version += 1
+        return True
 
     # -- counting ----------------------------------------------------------------------------
 
