@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import importlib.util
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,6 +89,7 @@ def load_before(rev: str) -> tuple[type, type]:
     ``rev`` (the backend calls into the sketch, so both come from the same revision; the
     engine and the op values are today's)."""
     tmp = Path(tempfile.mkdtemp(prefix="antiscrape-before-"))
+    atexit.register(shutil.rmtree, tmp, True)  # kept until exit: modules may load lazily
     files = ["enumeration/__init__.py", "enumeration/guard.py", "enumeration/judgement.py",
              "enumeration/matching.py", "state/sketch.py", "state/memory.py"]
     for name in files:
