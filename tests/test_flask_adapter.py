@@ -125,7 +125,8 @@ def test_an_earlier_before_request_answer_is_left_alone():
     assert answer.status_code == 503 and "ratelimit-limit" not in answer.headers
 
 
-@pytest.mark.parametrize(("module", "extra"), [("flask", "flask"), ("django", "django")])
+@pytest.mark.parametrize(("module", "extra"),
+                         [("flask", "flask"), ("django", "django"), ("starlette", "starlette")])
 def test_importing_an_adapter_without_its_framework_names_the_extra(monkeypatch, module, extra):
     for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
         monkeypatch.setitem(sys.modules, name, None)  # as if not installed
