@@ -42,21 +42,11 @@ from antiscrape.clock import ManualClock
 from antiscrape.engine import Engine
 from antiscrape.integrations.starlette import AntiScrapeMiddleware
 from antiscrape.request import RequestView
+from tests.browsers import CHROME
 
 SECRET = "bench-secret-0123456789abcdef-0123456789"
-UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-      "Chrome/131.0.0.0 Safari/537.36")
-BROWSER = [
-    (b"host", b"shop.example"),
-    (b"user-agent", UA.encode()),
-    (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-    (b"accept-language", b"en-GB,en;q=0.9"),
-    (b"accept-encoding", b"gzip, deflate, br, zstd"),
-    (b"sec-fetch-mode", b"navigate"),
-    (b"sec-fetch-site", b"none"),
-    (b"sec-fetch-dest", b"document"),
-    (b"upgrade-insecure-requests", b"1"),
-]
+# The same Chrome request the tests use, as ASGI header pairs.
+BROWSER = [(name.encode(), value.encode()) for name, value in CHROME.items()]
 
 
 async def home(request: Request) -> PlainTextResponse:

@@ -29,7 +29,6 @@ import gc
 import importlib
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -190,16 +189,6 @@ def wsgi_scene(framework: str, engines: dict[str, type | None], rounds: int,
     return times
 
 
-def report(title: str, times: dict[str, list[int]]) -> None:
-    bare = statistics.median(times["bare"]) / 1000
-    print(f"\n{title}")
-    print(f"{'variant':<10}{'median µs':>11}{'added µs':>10}")
-    for name, values in times.items():
-        med = statistics.median(values) / 1000
-        added = "" if name == "bare" else f"{med - bare:+.1f}"
-        print(f"{name:<10}{med:>11.1f}{added:>10}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", metavar="REV", required=True,
@@ -212,13 +201,13 @@ def main() -> None:
                                        "before": load_engine(args.before)}
     started = time.perf_counter()
     if args.only in (None, "starlette"):
-        report("Starlette, unprotected / (browser headers, 500 IPs)",
+        bench_core.table("Starlette, unprotected / (browser headers, 500 IPs)",
                asyncio.run(starlette_scene(engines, False, args.rounds, args.batch)))
-        report("Starlette, protected /users/{user_id} (300 clients, 50 browser builds)",
+        bench_core.table("Starlette, protected /users/{user_id} (300 clients, 50 browser builds)",
                asyncio.run(starlette_scene(engines, True, args.rounds, args.batch)))
     for framework in ("flask", "django"):
         if args.only in (None, framework):
-            report(f"{framework.capitalize()}, half home page, half protected profiles",
+            bench_core.table(f"{framework.capitalize()}, half home page, half protected profiles",
                    wsgi_scene(framework, engines, args.rounds, args.batch))
     print(f"\n(before = {args.before}; {args.rounds} interleaved rounds x {args.batch} requests "
           f"per variant; {time.perf_counter() - started:.0f} s)")

@@ -33,21 +33,10 @@ import redis
 
 from antiscrape.engine import Engine
 from antiscrape.request import RequestView
+from tests.browsers import CHROME_HTTPS
 from tests.fixtures.redis_server import RedisServer
 
-HEADERS = {
-    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                  "Chrome/131.0.0.0 Safari/537.36",
-    "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-    "accept-language": "en-GB,en;q=0.9",
-    "accept-encoding": "gzip, deflate, br, zstd",
-    "sec-fetch-mode": "navigate",
-    "sec-fetch-site": "none",
-    "sec-fetch-dest": "document",
-    "sec-ch-ua": '"Chromium";v="131", "Google Chrome";v="131", "Not_A Brand";v="24"',
-    "sec-ch-ua-mobile": "?0",
-    "sec-ch-ua-platform": '"Linux"',
-}
+HEADERS = {name: value for name, value in CHROME_HTTPS.items() if name != "host"}
 CLIENT_COMMANDS = ("evalsha", "eval")
 
 
