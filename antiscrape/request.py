@@ -37,6 +37,10 @@ class RequestView:
     decides whether forwarding headers are to be believed. ``route`` is the matched route
     template when the framework knows it (``/users/{user_id}``), which lets budgets count
     records instead of URLs.
+
+    The field order is part of the contract: the adapters build one per request with
+    positional arguments (keyword arguments measured twice as costly to pass), so new fields
+    go at the end, with a default.
     """
 
     method: str

@@ -2,19 +2,21 @@
 
 It only translates. ``before_request`` runs after Flask matched the URL, so the route template
 (``request.url_rule``), its parameters and the view's ``protect`` marker are known when the
-engine inspects; ``after_request`` adds the decision's headers and hands the status back for
-404-probing counts. Per-app state lives in ``app.extensions["antiscrape"]`` and per-request
-data on ``g``; the extension object itself keeps no app, so one object serves many apps.
+engine inspects; an after-request step, asked for only when there is something to do, adds
+the decision's headers and hands the status back for 404-probing counts. Per-app state lives
+in ``app.extensions["antiscrape"]`` and per-request data on ``g``; the extension object
+itself keeps no app, so one object serves many apps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 try:
-    from flask import Flask, Request, Response, current_app, g, request
+    from flask import Flask, Request, Response, after_this_request, current_app, g, request
+    from werkzeug.routing import Rule
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     from antiscrape.errors import MissingExtraError
 
@@ -24,7 +26,7 @@ from antiscrape.config import Config, read_toml
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
-from antiscrape.request import PROTECT_ATTRIBUTE, Protect, RequestView, protect
+from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, Protect, RequestView, protect
 
 from ._wsgi import angle_route, environ_headers, text_params
 
@@ -67,11 +69,29 @@ def config_from_flask(app_config: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+_RouteInfo = tuple[Rule, str, "Protect | None"]
+
+
 @dataclass(slots=True)
 class _AppState:
     engine: Engine
     view_functions: dict[str, Any]
     """The app's endpoint table (the dict itself, not the app), read for ``protect`` markers."""
+    routes: dict[int, _RouteInfo] = field(default_factory=dict)
+    """``id(rule)`` -> (rule, route template, marker), worked out on a rule's first request.
+
+    Werkzeug rules are unhashable, hence the id, with the rule kept to rule out a reused id.
+    A marker is read once per rule: Flask refuses new routes after the first request, and
+    ``protect`` is declared where the view is defined."""
+
+    after: Callable[[Response], Response] | None = None
+    """This app's after-request step, registered only for requests that need it."""
+
+    def route(self, rule: Rule) -> _RouteInfo:
+        marker = getattr(self.view_functions.get(rule.endpoint), PROTECT_ATTRIBUTE, None)
+        info: _RouteInfo = (rule, angle_route(rule.rule), marker)
+        self.routes[id(rule)] = info
+        return info
 
 
 class AntiScrape:
@@ -100,8 +120,11 @@ class AntiScrape:
         def antiscrape_after_request(response: Response) -> Response:
             return after(state, response)
 
+        # Only before_request is registered for every request: most decisions are a plain
+        # allow with nothing to add and nothing to record, so the after step is asked for
+        # per request (after_this_request) when there is something to do.
+        state.after = antiscrape_after_request
         app.before_request(antiscrape_before_request)
-        app.after_request(antiscrape_after_request)
 
     # -- app-facing helpers -----------------------------------------------------------------
 
@@ -130,51 +153,48 @@ class AntiScrape:
 
     # -- request hooks ----------------------------------------------------------------------
 
-    def _view(self, state: _AppState, req: Request) -> RequestView:
+    def _before_request(self, state: _AppState) -> Response | None:
+        """Translate the request (one frame: this runs on every request) and inspect it."""
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
         environ = req.environ
         rule = req.url_rule
         route: str | None = None
         marker: Protect | None = None
         if rule is not None:
-            route = angle_route(rule.rule)
-            marker = getattr(state.view_functions.get(rule.endpoint), PROTECT_ATTRIBUTE, None)
+            info = state.routes.get(id(rule))
+            if info is None or info[0] is not rule:
+                info = state.route(rule)
+            route, marker = info[1], info[2]
+        params = req.view_args
         account = self._account() if self._account is not None else None
-        return RequestView(
-            method=req.method,
-            path=req.path,
-            headers=environ_headers(environ),
-            peer=environ.get("REMOTE_ADDR"),
-            query=environ.get("QUERY_STRING", ""),
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            route=route,
-            path_params=text_params(req.view_args),
-            user_id=None if account is None else str(account),
-            protect=marker,
-        )
-
-    def _before_request(self, state: _AppState) -> Response | None:
-        req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        view = self._view(state, req)
+        # Positional, in field order (see RequestView).
+        view = RequestView(
+            req.method, req.path, environ_headers(environ), environ.get("REMOTE_ADDR"),
+            environ.get("QUERY_STRING", ""), environ.get("wsgi.url_scheme", "http"), route,
+            text_params(params) if params else EMPTY,
+            None if account is None else str(account), marker, EMPTY)
         decision = state.engine.inspect(view)
         per_request = g._get_current_object()  # type: ignore[attr-defined]
-        per_request._antiscrape_view = view
         per_request.antiscrape_decision = decision
         if decision.reply is not None:
             return _response(decision.reply)
+        if decision.access is not None:  # a protected read: the status feeds miss probing
+            per_request._antiscrape_view = view
+            after_this_request(state.after)  # type: ignore[arg-type]
+        elif decision.headers:
+            after_this_request(state.after)  # type: ignore[arg-type]
         return None
 
     def _after_request(self, state: _AppState, response: Response) -> Response:
-        per_request = g._get_current_object()  # type: ignore[attr-defined]
-        decision: Decision | None = getattr(per_request, "antiscrape_decision", None)
-        view: RequestView | None = getattr(per_request, "_antiscrape_view", None)
-        if decision is None or view is None or decision.reply is not None:
-            # An earlier before_request answered first, or this is the engine's own reply
-            # (which already carries the decision's headers).
-            return response
-        headers = response.headers
-        for name, value in decision.headers:
-            headers.add(name, value)
-        if decision.access is not None:  # a protected read: the status feeds miss probing
+        """Add the decision's headers and hand the status back (the engine's own replies never
+        come here: they carry their headers already)."""
+        decision: Decision = g.antiscrape_decision
+        if decision.headers:
+            headers = response.headers
+            for name, value in decision.headers:
+                headers.add(name, value)
+        if decision.access is not None:
+            view: RequestView = g._antiscrape_view
             state.engine.record_response(view, decision, response.status_code)
         return response
 
