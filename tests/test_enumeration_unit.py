@@ -12,7 +12,7 @@ from antiscrape.errors import ConfigError
 from antiscrape.keys import Keys
 from antiscrape.request import Protect, RequestView
 from antiscrape.state.memory import MemoryStorage
-from antiscrape.state.ops import DistinctAdd, Recent
+from antiscrape.state.ops import DistinctAddAll, Get, Recent
 from tests.conftest import SECRET
 
 PROTECT = [
@@ -97,9 +97,13 @@ def test_ops_layout_and_judge_agree_through_real_storage():
     storage = MemoryStorage(cap=10_000)
     access = g.match(view("/users/1"))
     ops = g.ops(access, ANON, 1_000.0)
-    assert [type(op) for op in ops[:3]] == [DistinctAdd] * 3  # ip, fingerprint, network
-    assert any(type(op) is Recent for op in ops)
-    assert all(op.key.rsplit(":", 1)[1].isdigit() for op in ops if type(op) is DistinctAdd)
+    assert [type(op) for op in ops] == [DistinctAddAll, Recent, Get]  # counters, walk, misses
+    counters = ops[0].counters
+    assert len(counters) == 3  # ip, fingerprint, network
+    for key, expires, (older,) in counters:  # keys end with the bucket number
+        bucket = int(key.rsplit(":", 1)[1])
+        assert older == key.rsplit(":", 1)[0] + f":{bucket - 1}"
+        assert expires - int(1_000.0) == 3_600 * (bucket + 2) - 1_000  # two windows at most
     verdicts = []
     for i in range(1, 6):
         access = g.match(view(f"/users/{i * 100}"))

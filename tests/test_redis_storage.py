@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from antiscrape.errors import ConfigError
 from antiscrape.state import (
     DistinctAdd,
+    DistinctAddAll,
     Get,
     Hit,
     HitResult,
@@ -53,6 +54,12 @@ _op = st.one_of(
     st.builds(Recent, _names("r"), _text, st.integers(1, 4), st.integers(1, 120)),
     st.builds(DistinctAdd, _names("d"), st.sampled_from("abcdefgh"), st.integers(1, 120),
               st.lists(_names("d"), max_size=2).map(tuple)),
+    st.integers(0, 30).flatmap(lambda now: st.builds(
+        DistinctAddAll, st.sampled_from("abcdefgh"),
+        st.lists(st.tuples(_names("d"), st.integers(now + 1, now + 120),  # ttl 1..120
+                           st.lists(_names("d"), max_size=2).map(tuple)),
+                 max_size=3).map(tuple),
+        st.just(now))),
 )
 _steps = st.lists(
     st.tuples(st.floats(0, 90, allow_nan=False), st.lists(_op, min_size=1, max_size=6)),
@@ -68,9 +75,23 @@ def _scoped(op, prefix: str):
     return type(op)(**kwargs)
 
 
+def _scoped_all(op: DistinctAddAll, prefix: str) -> DistinctAddAll:
+    """``_scoped`` for every counter of a DistinctAddAll."""
+    return DistinctAddAll(op.member, tuple(
+        (f"{prefix}:{key}", expires, tuple(f"{prefix}:{k}" for k in also if k != key))
+        for key, expires, also in op.counters), op.now)
+
+
+def _close(mine: int, theirs: int) -> bool:
+    return abs(mine - theirs) <= max(1, 0.05 * theirs)
+
+
 def _same(op, mine, theirs) -> bool:
     if isinstance(op, DistinctAdd):  # sketches: both exact for a handful of members
-        return abs(mine - theirs) <= max(1, 0.05 * theirs)
+        return _close(mine, theirs)
+    if isinstance(op, DistinctAddAll):
+        return type(mine) is tuple and len(mine) == len(theirs) and all(
+            _close(m, t) for m, t in zip(mine, theirs, strict=True))
     return mine == theirs
 
 
@@ -85,7 +106,8 @@ def test_same_results_as_memory_backend(redis_url: str, redis_prefix: str, steps
     try:
         for advance, raw_ops in steps:
             now += advance
-            ops = [_scoped(op, prefix) for op in raw_ops]
+            ops = [_scoped_all(op, prefix) if isinstance(op, DistinctAddAll)
+                   else _scoped(op, prefix) for op in raw_ops]
             mine = store.execute(ops, now)
             theirs = memory.execute(ops, now)
             for op, m, t in zip(ops, mine, theirs, strict=True):
@@ -182,6 +204,34 @@ def test_distinct_count_unions_older_buckets(redis_url: str, redis_prefix: str) 
     assert counts[-1] == 60  # 40 old + 20 new, overlap counted once
     later = store.execute([DistinctAdd(f"{p}:d:2", "id0", 600, (f"{p}:d:1",))], START + 601)
     assert later == [1]  # both buckets expired on the caller's clock; a fresh one started
+
+
+@pytest.mark.parametrize("clock", ["caller", "server"])
+def test_one_op_for_all_counters_answers_like_one_op_per_counter(
+        redis_url: str, redis_prefix: str, clock: str) -> None:
+    """The enumeration guard's shape: one record into several bucketed counters at once, a
+    bucket boundary crossed on the way; Redis and memory agree with per-counter DistinctAdds."""
+    store, _ = open_caller_clock(redis_url, redis_prefix, clock=clock)
+    memory = MemoryStorage(cap=10_000)
+    p = redis_prefix
+    answers = []
+    for step in range(90):
+        now = START + step * 7.0
+        t = int(now)
+        counters = []
+        for name, seconds in (("a", 60), ("b", 600), ("c", 600)):
+            bucket = t // seconds
+            counters.append((f"{p}:{name}:{bucket}", (bucket + 2) * seconds,
+                             (f"{p}:{name}:{bucket - 1}",)))
+        member = f"id{step % 45}"  # re-reads after 45 steps
+        op = DistinctAddAll(member, tuple(counters), t)
+        singles = [DistinctAdd(f"{p}:one:{key}", member, expires - t, (f"{p}:one:{also[0]}",))
+                   for key, expires, also in counters]
+        mine, *one_by_one = store.execute([op, *singles], now)
+        assert mine == memory.execute([op], now)[0] == tuple(one_by_one)
+        answers.append(mine)
+    assert answers[0] == (1, 1, 1)
+    assert max(a[1] for a in answers) == 45  # the 600 s counter with its older bucket
 
 
 def test_many_members_are_counted_within_hyperloglog_error(redis_url: str,

@@ -1,7 +1,8 @@
 """The enumeration guard: budgets on how many *distinct* records an identity reads.
 
-Per protected request it contributes a handful of storage operations to the engine's single
-batch and judges their results; it never does I/O itself.
+Per protected request it contributes two or three storage operations to the engine's single
+batch (one :class:`~antiscrape.state.ops.DistinctAddAll` for every distinct counter, the walk
+list, the miss counter) and judges their results; it never does I/O itself.
 
 Counting scheme (shared by the memory and Redis backends)
 ---------------------------------------------------------
@@ -28,13 +29,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from operator import le
 from typing import Any
 
 from ..config import Config, parse_window
 from ..decision import Action, Identity
 from ..keys import Keys
 from ..request import RequestView
-from ..state.ops import DistinctAdd, Get, Incr, Op, Put, Recent
+from ..state.ops import DistinctAddAll, Get, Incr, Op, Put, Recent
 from .judgement import LEVEL_TEXT, Verdict, detect_walk, escalate, window_text
 from .judgement import worst as strictest
 from .matching import Access, RouteMatcher
@@ -80,15 +82,16 @@ class _Layout:
 
 class _Bound:
     """One identity's ready-made keys for one kind, valid while no window enters a new time
-    bucket: a protected read then only fills in the record and the time to live."""
+    bucket: a protected read then only fills in the record and the clock."""
 
     __slots__ = ("counters", "layout", "since", "until", "walk_key")
 
-    def __init__(self, layout: _Layout, counters: list[tuple[str, int, tuple[str]]],
+    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, tuple[str]], ...],
                  since: float, until: float, walk_key: str) -> None:
         self.layout = layout
         self.counters = counters
-        """(current bucket's key, its expiry time, (previous bucket's key,)) per counter."""
+        """(current bucket's key, its expiry time, (previous bucket's key,)) per counter: the
+        ``counters`` of :class:`~antiscrape.state.ops.DistinctAddAll` as they are."""
         self.since = since
         self.until = until
         self.walk_key = walk_key
@@ -129,6 +132,11 @@ class EnumerationGuard:
         self._identities: dict[tuple[str, str, str, str | None, str | None], _Who] = {}
         self._last: tuple[Identity | None, _Who | None] = (None, None)
         """The last identity looked up: ops and judge of one request ask for it in turn."""
+        self._pending: tuple[Access | None, _Layout | None, bool, _Who | None] = (
+            None, None, False, None)
+        """(access, layout, walk list sent, identity) of the last :meth:`ops`: its judge finds
+        them here. One tuple, replaced whole: a judge on another thread sees another access
+        and works them out again."""
         self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
         self._block_factor = s.block_factor
         self._walk = s.walk_length
@@ -240,7 +248,7 @@ class EnumerationGuard:
         walk_prefix = self._walk_prefixes.get(kind)
         if walk_prefix is None:
             walk_prefix = self._walk_prefixes[kind] = self.keys("en", kind, "walk") + ":"
-        bound = _Bound(layout, counters, since, until, walk_prefix + who.primary)
+        bound = _Bound(layout, tuple(counters), since, until, walk_prefix + who.primary)
         who.bound[kind] = bound
         return bound
 
@@ -301,20 +309,23 @@ class EnumerationGuard:
     def ops(self, access: Access, identity: Identity, now: float) -> list[Op]:
         """The storage operations of one protected read (results go to :meth:`judge`).
 
-        In order: one distinct counter per (level, window) of the layout, the walk list
-        (numeric ids only), the miss counter, the deep-page counter (deep pages only).
+        In order: one :class:`~antiscrape.state.ops.DistinctAddAll` for every (level, window)
+        counter of the layout, the walk list (numeric ids only), the miss counter, the
+        deep-page counter (deep pages only), then the convictions of a canary read.
         """
         who = self._who(identity)
-        bound = who.bound.get(access.kind)
+        kind = access.kind
+        bound = who.bound.get(kind)
         if bound is None or not bound.since <= now < bound.until:
-            bound = self._bind(who, access.kind, now)
+            bound = self._bind(who, kind, now)
+        record_id = access.id
         page = access.page
-        record = access.id if page is None or page <= 1 else f"{access.id}#{page}"
-        t = int(now)  # expiry - floor(now) == ceil(expiry - now): the key's time to live
-        out: list[Op] = [DistinctAdd(key, record, end - t, also)
-                         for key, end, also in bound.counters]
-        if self._walk > 0 and access.id.isdigit() and access.id.isascii():
-            out.append(Recent(bound.walk_key, access.id, self._walk, WALK_TTL))
+        record = record_id if page is None or page <= 1 else f"{record_id}#{page}"
+        # int(now): expiry - floor(now) == ceil(expiry - now), the new keys' time to live
+        out: list[Op] = [DistinctAddAll(record, bound.counters, int(now))]
+        walk = self._walk > 0 and record_id.isdigit() and record_id.isascii()
+        if walk:
+            out.append(Recent(bound.walk_key, record_id, self._walk, WALK_TTL))
         out.append(who.miss_get)
         if page is not None and page > self._max_page:
             out.append(Incr(who.depth_key, DEPTH_WINDOW))
@@ -325,6 +336,7 @@ class EnumerationGuard:
                            "ip=%s fingerprint=%s for %d s", access.kind, access.route,
                            who.hashed.get("ip", "-"), who.hashed.get("fingerprint", "-"),
                            self.settings.conviction_ttl)
+        self._pending = (access, bound.layout, walk, who)
         return out
 
     def judge(self, access: Access, identity: Identity, results: Sequence[Any], *,
@@ -332,29 +344,33 @@ class EnumerationGuard:
         """Conclude from the results of exactly the ops :meth:`ops` returned."""
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
-        who = self._who(identity)
-        bound = who.bound.get(access.kind)
-        layout = bound.layout if bound is not None else self._layout(access.kind, who)
-        idx = len(layout.budgets)
+        pending = self._pending  # what ops() worked out for this very access, if it was last
+        if pending[0] is access:
+            layout, walk, who = pending[1], pending[2], pending[3]
+        else:
+            who = self._who(identity)
+            bound = who.bound.get(access.kind)
+            layout = bound.layout if bound is not None else self._layout(access.kind, who)
+            record_id = access.id
+            walk = self._walk > 0 and record_id.isdigit() and record_id.isascii()
+        counts = results[0]
         step = None
-        walk = self._walk
-        if walk > 0 and access.id.isdigit() and access.id.isascii():
-            recent = results[idx]
-            idx += 1
-            if len(recent) >= walk:
-                step = detect_walk(recent, walk, self._max_stride)
-        misses = results[idx]
+        if walk:
+            recent = results[1]
+            misses = results[2]
+            if len(recent) >= self._walk:
+                step = detect_walk(recent, self._walk, self._max_stride)
+        else:
+            misses = results[1]
         page = access.page
-        deep = results[idx + 1] if page is not None and page > self._max_page else None
+        deep = results[3 if walk else 2] if page is not None and page > self._max_page \
+            else None
         # Fast path (allowed traffic): every count within its budget, nothing else to say.
-        if step is None and not misses and deep is None:
-            for count, budget in zip(results, layout.budgets, strict=False):  # counts first
-                if count > budget:
-                    break
-            else:
-                return None
+        if step is None and not misses and deep is None and \
+                all(map(le, counts, layout.budgets)):
+            return None
         penalty = WALK_PENALTY if step is not None else 1
-        over = [(c, int(count)) for c, count in zip(layout.counters, results, strict=False)
+        over = [(c, int(count)) for c, count in zip(layout.counters, counts, strict=True)
                 if count * penalty > c.budget]
         return self._conclude(access, over, step, _as_int(misses), deep, who.probe_level,
                               cleared)

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from .base import AsyncStorage, Storage
 from .memory import AsyncMemoryStorage, MemoryStorage
-from .ops import DistinctAdd, Get, Hit, HitResult, Incr, Op, Put, PutIfAbsent, Recent
+from .ops import (
+    DistinctAdd,
+    DistinctAddAll,
+    Get,
+    Hit,
+    HitResult,
+    Incr,
+    Op,
+    Put,
+    PutIfAbsent,
+    Recent,
+)
 
 __all__ = [
-    "AsyncMemoryStorage", "AsyncStorage", "DistinctAdd", "Get", "Hit", "HitResult", "Incr",
-    "MemoryStorage", "Op", "Put", "PutIfAbsent", "Recent", "Storage", "open_storage",
+    "AsyncMemoryStorage", "AsyncStorage", "DistinctAdd", "DistinctAddAll", "Get", "Hit",
+    "HitResult", "Incr", "MemoryStorage", "Op", "Put", "PutIfAbsent", "Recent", "Storage",
+    "open_storage",
 ]
 
 

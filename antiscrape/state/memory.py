@@ -17,8 +17,19 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from .ops import DistinctAdd, Get, Hit, HitResult, Incr, Op, Put, PutIfAbsent, Recent
-from .sketch import DistinctSketch
+from .ops import (
+    DistinctAdd,
+    DistinctAddAll,
+    Get,
+    Hit,
+    HitResult,
+    Incr,
+    Op,
+    Put,
+    PutIfAbsent,
+    Recent,
+)
+from .sketch import MASK64, DistinctSketch
 
 
 def window_reset(prev: float, cur: float, elapsed: float, window: int, limit: int,
@@ -140,35 +151,54 @@ class MemoryStorage:
         self._store(op.key, [now + op.ttl, op.value])
         return True
 
-    # The two handlers below run several times per protected read: they look entries up
-    # directly (one dictionary read each) instead of through ``_entry`` and ``_store``, with
-    # the same expiry, recency and eviction behaviour.
+    # The handlers below run on every protected read: they look entries up directly (one
+    # dictionary read each) instead of through ``_entry`` and ``_store``, with the same
+    # expiry, recency and eviction behaviour.
 
     def _distinct_add(self, op: DistinctAdd, now: float) -> int:
+        """The one-counter case of :class:`DistinctAddAll` (expiry ``ttl`` after time 0)."""
+        one = DistinctAddAll(op.member, ((op.key, op.ttl, op.also),), 0)
+        return self._distinct_add_all(one, now)[0]
+
+    def _distinct_add_all(self, op: DistinctAddAll, now: float) -> tuple[int, ...]:
+        """Every counter of one protected read in one step: the member is hashed once and
+        each counter costs two dictionary reads and one sketch call."""
         data = self._data
-        key = op.key
-        entry = data.get(key)
-        if entry is None or entry[0] <= now:
-            entry = [now + op.ttl, DistinctSketch()]
-            self._store(key, entry)
-        else:
-            data.move_to_end(key)
-        sketch = entry[1]
-        sketch.add(op.member)
-        also = op.also
-        if not also:
-            return sketch.count()  # type: ignore[no-any-return]
-        if len(also) == 1:  # the enumeration guard's shape: the previous bucket
-            other = also[0]
-            e = data.get(other)
-            if e is None:
-                return sketch.count()  # type: ignore[no-any-return]
-            if e[0] <= now:
-                del data[other]
-                return sketch.count()  # type: ignore[no-any-return]
-            data.move_to_end(other)
-            return sketch.count_with(e[1])  # type: ignore[no-any-return]
+        move = data.move_to_end
+        h = hash(op.member) & MASK64
+        t = op.now
+        counts: list[int] = []
+        for key, expires, also in op.counters:
+            entry = data.get(key)
+            if entry is None or entry[0] <= now:
+                sketch = DistinctSketch()
+                self._store(key, [now + (expires - t), sketch])
+            else:
+                move(key)
+                sketch = entry[1]
+            older = None
+            if also:
+                if len(also) > 1:
+                    counts.append(self._union_add(sketch, h, also, now))
+                    continue
+                other = also[0]
+                e = data.get(other)
+                if e is not None:
+                    if e[0] <= now:
+                        del data[other]
+                    else:
+                        move(other)
+                        older = e[1]
+            counts.append(sketch.add_count(h, older))
+        return tuple(counts)
+
+    def _union_add(self, sketch: DistinctSketch, h: int, also: tuple[str, ...],
+                   now: float) -> int:
+        """A counter with several older buckets (the guard never builds one): add, then
+        count the union of the live ones."""
+        sketch.add_count(h, None)
         sketches = [sketch]
+        data = self._data
         for other in also:
             e = data.get(other)
             if e is None:
@@ -196,7 +226,7 @@ class MemoryStorage:
 
     _HANDLERS: dict[type, Any] = {
         Hit: _hit, Incr: _incr, Get: _get, Put: _put, PutIfAbsent: _put_if_absent,
-        DistinctAdd: _distinct_add, Recent: _recent,
+        DistinctAdd: _distinct_add, DistinctAddAll: _distinct_add_all, Recent: _recent,
     }
 
     def execute(self, ops: Sequence[Op], now: float) -> list[Any]:

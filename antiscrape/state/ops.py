@@ -97,6 +97,26 @@ class DistinctAdd:
 
 
 @dataclass(slots=True, unsafe_hash=True)
+class DistinctAddAll:
+    """One member added to several distinct counters at once: a :class:`DistinctAdd` per
+    counter, as one op. Result: the counts, a tuple of int in the order of ``counters``.
+
+    A protected read adds the same record to every (level, window) counter of its reader;
+    one op (built once per request, handled in one backend step, one script record on
+    Redis) measured far cheaper than one op per counter.
+
+    ``counters`` holds ``(key, expires, also)`` per counter: ``also`` as in
+    :class:`DistinctAdd`, and a counter created by this op is kept ``expires - now``
+    seconds (``now``: the caller's clock in whole seconds). Keeping the expiry absolute lets
+    the caller build ``counters`` once per time bucket instead of once per request.
+    """
+
+    member: str
+    counters: tuple[tuple[str, int, tuple[str, ...]], ...]
+    now: int
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class Recent:
     """Push ``value`` onto a short list (newest first, at most ``size`` long, kept ``ttl``
     seconds) and return the list after the push as a tuple of strings."""
@@ -107,4 +127,4 @@ class Recent:
     ttl: int
 
 
-Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAdd | Recent
+Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAdd | DistinctAddAll | Recent

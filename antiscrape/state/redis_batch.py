@@ -5,6 +5,9 @@ The script (``lua/batch.lua``) interprets the whole batch, which is what makes o
 one round trip. On a Redis Cluster the keys of one script call must share a hash slot, so a
 batch is split into one call per slot (sent together in one pipeline) and the keys of a
 :class:`~antiscrape.state.ops.DistinctAdd` (counted together with PFCOUNT) are given a hash tag.
+A :class:`~antiscrape.state.ops.DistinctAddAll` is one record on a single server; on a cluster
+its counters (each with its own hash tag) usually fall in different slots, so it is split into
+one part per slot and :func:`assemble` puts the counts back in the order of its counters.
 """
 
 from __future__ import annotations
@@ -16,7 +19,18 @@ from importlib import resources
 from typing import Any
 
 from ..errors import StorageError
-from .ops import DistinctAdd, Get, Hit, HitResult, Incr, Op, Put, PutIfAbsent, Recent
+from .ops import (
+    DistinctAdd,
+    DistinctAddAll,
+    Get,
+    Hit,
+    HitResult,
+    Incr,
+    Op,
+    Put,
+    PutIfAbsent,
+    Recent,
+)
 
 SCRIPT: str = resources.files("antiscrape.state").joinpath("lua/batch.lua").read_text("utf-8")
 SCRIPT_SHA: str = hashlib.sha1(SCRIPT.encode("utf-8")).hexdigest()
@@ -32,6 +46,10 @@ class Call:
     keys: list[str] = field(default_factory=list)
     args: list[Arg] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
+    """The batch position of each op this call runs, in reply order."""
+    parts: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    """Reply index -> the counters (indices into ``counters``) of a DistinctAddAll split across
+    slots whose part this call runs."""
 
     def argv(self) -> list[Arg]:
         return [self.now_arg, *self.args]
@@ -64,9 +82,17 @@ class KeyNamer:
         return f"{{{base}}}:{last}" if sep else key
 
     def keys_of(self, op: Op) -> tuple[str, ...]:
-        if type(op) is DistinctAdd:
-            return (self.distinct(op.key), *(self.distinct(k) for k in op.also))
-        return (self.plain(op.key),)
+        t = type(op)
+        if t is DistinctAddAll:
+            return tuple(k for c in op.counters for k in self.counter_keys(c))  # type: ignore[union-attr]
+        if t is DistinctAdd:
+            return self.counter_keys((op.key, 0, op.also))  # type: ignore[union-attr]
+        return (self.plain(op.key),)  # type: ignore[union-attr]
+
+    def counter_keys(self, counter: tuple[str, int, tuple[str, ...]]) -> tuple[str, ...]:
+        """One distinct counter's key and older keys, in the order the script reads them."""
+        distinct = self.distinct
+        return (distinct(counter[0]), *(distinct(k) for k in counter[2]))
 
 
 def record(op: Op) -> list[Arg]:
@@ -84,6 +110,12 @@ def record(op: Op) -> list[Arg]:
         return ["A", op.value, op.ttl]  # type: ignore[union-attr]
     if t is DistinctAdd:
         return ["D", op.member, op.ttl, len(op.also)]  # type: ignore[union-attr]
+    if t is DistinctAddAll:
+        now = op.now  # type: ignore[union-attr]
+        out: list[Arg] = ["M", op.member, len(op.counters)]  # type: ignore[union-attr]
+        for _key, expires, also in op.counters:  # type: ignore[union-attr]
+            out += (expires - now, len(also))
+        return out
     if t is Recent:
         return ["R", op.value, op.size, op.ttl]  # type: ignore[union-attr]
     raise TypeError(f"unknown storage operation {op!r}")
@@ -95,25 +127,47 @@ def plan(ops: Sequence[Op], now_arg: str, namer: KeyNamer,
     if slot_of is None:
         call = Call(now_arg)
         for i, op in enumerate(ops):
-            call.keys.extend(namer.keys_of(op))
-            call.args.extend(record(op))
-            call.positions.append(i)
+            _add(call, i, namer.keys_of(op), op)
         return [call]
     calls: dict[int, Call] = {}
     for i, op in enumerate(ops):
+        if type(op) is DistinctAddAll:
+            by_slot: dict[int, list[int]] = {}
+            for j, counter in enumerate(op.counters):
+                by_slot.setdefault(_slot(namer.counter_keys(counter), op, slot_of), []).append(j)
+            if len(by_slot) > 1:
+                for slot, part in by_slot.items():
+                    piece = DistinctAddAll(op.member, tuple(op.counters[j] for j in part), op.now)
+                    call = _call_for(calls, slot, now_arg)
+                    call.parts[len(call.positions)] = tuple(part)
+                    _add(call, i, namer.keys_of(piece), piece)
+                continue
         keys = namer.keys_of(op)
-        slot = slot_of(keys[0])
-        if any(slot_of(k) != slot for k in keys[1:]):
-            raise StorageError(
-                f"cluster: the keys of {type(op).__name__} {op.key!r} fall in different hash "
-                "slots; its 'also' keys must differ from 'key' only in the last ':' part")
-        call = calls.get(slot)
-        if call is None:
-            call = calls[slot] = Call(now_arg)
-        call.keys.extend(keys)
-        call.args.extend(record(op))
-        call.positions.append(i)
+        _add(_call_for(calls, _slot(keys, op, slot_of), now_arg), i, keys, op)
     return list(calls.values())
+
+
+def _slot(keys: Sequence[str], op: Op, slot_of: Callable[[str], int]) -> int:
+    """The one hash slot of ``keys`` (the keys of one op, or of one distinct counter)."""
+    slot = slot_of(keys[0])
+    if any(slot_of(k) != slot for k in keys[1:]):
+        raise StorageError(
+            f"cluster: the keys {keys[0]!r}... of {type(op).__name__} fall in different hash "
+            "slots; 'also' keys must differ from their counter's key only in the last ':' part")
+    return slot
+
+
+def _call_for(calls: dict[int, Call], slot: int, now_arg: str) -> Call:
+    call = calls.get(slot)
+    if call is None:
+        call = calls[slot] = Call(now_arg)
+    return call
+
+
+def _add(call: Call, position: int, keys: Sequence[str], op: Op) -> None:
+    call.keys.extend(keys)
+    call.args.extend(record(op))
+    call.positions.append(position)
 
 
 def _text(raw: Any) -> str:
@@ -132,6 +186,8 @@ def decode(op: Op, raw: Any) -> Any:
         return HitResult(float(count), float(reset), counted == "1")
     if t is Incr or t is DistinctAdd:
         return int(raw)
+    if t is DistinctAddAll:
+        return tuple(int(v) for v in raw)
     if t is Get:
         if raw is None or isinstance(raw, int):
             return raw
@@ -148,14 +204,28 @@ def decode(op: Op, raw: Any) -> Any:
 
 
 def assemble(ops: Sequence[Op], calls: Sequence[Call], replies: Sequence[Any]) -> list[Any]:
-    """Put each call's replies back in batch order; a malformed reply is a StorageError."""
+    """Put each call's replies back in batch order (the parts of a split DistinctAddAll back
+    in the order of its counters); a malformed reply is a StorageError."""
     results: list[Any] = [None] * len(ops)
+    split: list[int] = []
     try:
         for call, reply in zip(calls, replies, strict=True):
             if len(reply) != len(call.positions):
                 raise ValueError(f"{len(reply)} replies for {len(call.positions)} ops")
-            for pos, raw in zip(call.positions, reply, strict=True):
-                results[pos] = decode(ops[pos], raw)
+            parts = call.parts
+            for n, (pos, raw) in enumerate(zip(call.positions, reply, strict=True)):
+                part = parts.get(n) if parts else None
+                if part is None:
+                    results[pos] = decode(ops[pos], raw)
+                    continue
+                counts = results[pos]
+                if counts is None:
+                    counts = results[pos] = [None] * len(ops[pos].counters)  # type: ignore[union-attr]
+                    split.append(pos)
+                for j, count in zip(part, raw, strict=True):
+                    counts[j] = int(count)
+        for pos in split:
+            results[pos] = tuple(results[pos])
     except (ValueError, TypeError, AttributeError) as exc:
         raise StorageError(f"redis: unexpected reply from the batch script: {exc}") from exc
     return results

@@ -45,17 +45,15 @@ Q = 64 - P
 EXACT_LIMIT = 64
 """Members counted exactly before the sketch switches to registers."""
 
-_MASK64 = (1 << 64) - 1
+MASK64 = (1 << 64) - 1
+"""A member's hash is ``hash(member) & MASK64`` (callers that add one member to several
+sketches hash it once)."""
 _INDEX_MASK = M - 1
 _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
 _ALPHA_MM = _ALPHA_INF * M * M
 # Lane constants for merging 4096 one-byte registers at once as big integers (see _max_bytes).
 _HIGH_BITS = int.from_bytes(b"\x80" * M, "big")
 _ALL_BITS = (1 << (8 * M)) - 1
-
-
-def _hash64(member: str) -> int:
-    return hash(member) & _MASK64
 
 
 def _rank(h: int) -> int:
@@ -98,21 +96,9 @@ _SCALE = 1 << (Q + 1)
 """Register sums are kept as exact integers: a register holding ``r`` adds ``2**(Q+1-r)``."""
 
 
-def estimate(zeros: int, scaled_sum: int) -> int:
-    """Ertl's estimate from the number of empty registers and the scaled sum of the others.
-
-    With no saturated register (value Q+1, probability 2**-52 per register) Ertl's loop
-    ``z = (z + C_k) / 2`` is exactly the sum of ``2**-r`` over non-empty registers, which
-    :class:`DistinctSketch` keeps up to date on every change: estimating is O(1).
-    """
-    if zeros >= M:
-        return 0
-    z = _M_SIGMA[zeros] + scaled_sum / _SCALE
-    return round(_ALPHA_MM / z)
-
-
 _M_SIGMA = [M * _sigma(zeros / M) for zeros in range(M)]
-"""``M * sigma(zeros / M)`` for every possible number of empty registers (32 KiB, once)."""
+"""``M * sigma(zeros / M)`` for every possible number of empty registers but all (32 KiB,
+once): a sketch with registers has taken a hash, and every hash fills one register."""
 
 
 def _summary(registers: bytes | bytearray) -> tuple[int, int]:
@@ -140,9 +126,15 @@ def _max_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
 
 
 class DistinctSketch:
-    """Approximate distinct counter: exact up to 64 members, then a 4 KiB HyperLogLog."""
+    """Approximate distinct counter: exact up to 64 members, then a 4 KiB HyperLogLog.
 
-    __slots__ = ("_count", "_shadow", "_sum", "_zeros", "exact", "registers", "version")
+    A sketch that is counted together with one older bucket keeps that union (the *join*):
+    a running count while both are exact, merged registers otherwise. It follows every hash
+    the sketch takes, so a request pays for the union once per bucket, not once per read.
+    """
+
+    __slots__ = ("_count", "_older", "_older_version", "_sum", "_union", "_union_count",
+                 "_zeros", "exact", "registers", "version")
 
     def __init__(self) -> None:
         self.exact: set[int] | None = set()
@@ -151,30 +143,55 @@ class DistinctSketch:
         self._sum = 0
         self._count = 0
         self.version = 0
-        """Bumped on every change, so cached unions with this sketch know they are stale."""
-        self._shadow: _Shadow | None = None
+        """Bumped on every change, so a join with this sketch as the older side is stale."""
+        self._older: DistinctSketch | None = None
+        """The older bucket of the kept join (None: no join kept)."""
+        self._older_version = 0
+        self._union_count = 0
+        """The join's count while both sides are exact."""
+        self._union: DistinctSketch | None = None
+        """The join's merged registers once either side is not exact."""
 
     # -- adding ------------------------------------------------------------------------------
 
     def add(self, member: str) -> None:
-        h = hash(member) & _MASK64
+        self.add_count(hash(member) & MASK64, None)
+
+    def add_count(self, h: int, older: DistinctSketch | None) -> int:
+        """Take the 64-bit hash ``h`` (``hash(member) & MASK64``) and return the count:
+        :meth:`count`, or :meth:`count_with` ``older`` when given.
+
+        The memory backend's step for each counter of a protected read, so the common cases
+        are inline: a re-read of an exact sketch is one set look-up, a new member one set add
+        (plus one look-up in an exact older bucket), and a register that holds costs no
+        estimate.
+        """
         exact = self.exact
         if exact is not None:
-            if h in exact:
-                return  # a re-read: nothing changes, not even the cached union
-            exact.add(h)
-            self.version += 1
-            if len(exact) > EXACT_LIMIT:
-                self._to_registers(exact)
-                return
-            shadow = self._shadow
-            if shadow is not None:
-                shadow.added(h)
-            return
-        if self._add_hash(h):
-            shadow = self._shadow
-            if shadow is not None:
-                shadow.added(h)
+            if h in exact:  # a re-read: nothing changes, not even the kept join
+                if older is None:
+                    return len(exact)
+            else:
+                exact.add(h)
+                self.version += 1
+                if len(exact) > EXACT_LIMIT:
+                    self._to_registers(exact)  # drops the join: rebuilt below if needed
+                elif self._older is not None:
+                    self._follow(h)
+                if older is None:
+                    return self.count()
+        elif self._add_hash(h) and self._older is not None:
+            self._follow(h)
+        if older is None:
+            count = self._count
+            return count if count >= 0 else self.count()
+        if self._older is not older or older.version != self._older_version:
+            self._join(older)
+        union = self._union
+        if union is None:
+            return self._union_count
+        count = union._count
+        return count if count >= 0 else union.count()
 
     @classmethod
     def _dense(cls, registers: bytes | bytearray) -> DistinctSketch:
@@ -191,14 +208,13 @@ class DistinctSketch:
         self._zeros = M
         self._sum = 0
         self._count = -1
-        self._shadow = None  # an exact union count cannot follow registers: rebuilt on demand
+        self._drop_join()  # an exact union count cannot follow registers: rebuilt on demand
         for h in hashes:
             self._add_hash(h)
 
     def _add_hash(self, h: int) -> bool:
         """Raise one register if ``h`` ranks higher there; True when something changed."""
-        registers = self.registers
-        assert registers is not None
+        registers: bytearray = self.registers  # type: ignore[assignment]
         index = h & _INDEX_MASK
         rank = _RANK_TOP - (h >> P).bit_length()  # _rank(h), inline: runs on every union add
         old = registers[index]
@@ -214,108 +230,104 @@ class DistinctSketch:
         self.version += 1
         return True
 
+    # -- the join with one older bucket ------------------------------------------------------
+
+    def _follow(self, h: int) -> None:
+        """This sketch took a hash it did not hold before: so does the kept join."""
+        older = self._older
+        assert older is not None
+        if older.version != self._older_version:
+            self._drop_join()  # the older side changed: rebuilt when next counted
+            return
+        union = self._union
+        if union is not None:
+            union._add_hash(h)
+        elif h not in older.exact:  # type: ignore[operator]
+            self._union_count += 1
+
+    def _join(self, older: DistinctSketch) -> None:
+        """Build the union with ``older`` from scratch and keep it."""
+        self._older = older
+        self._older_version = older.version
+        self._union_count, self._union = _union_of([self, older])
+        # The older bucket is closed: its own join with the bucket before it is no longer
+        # needed, and dropping it keeps a chain of ever older buckets from staying alive.
+        older._drop_join()
+
+    def _drop_join(self) -> None:
+        self._older = None
+        self._union = None
+
     # -- counting ----------------------------------------------------------------------------
 
     def count(self) -> int:
-        if self.exact is not None:
-            return len(self.exact)
-        if self._count < 0:
-            # More than EXACT_LIMIT members were seen for sure: never report fewer.
-            self._count = max(estimate(self._zeros, self._sum), EXACT_LIMIT + 1)
-        return self._count
+        """Exact while small; then Ertl's estimate from the number of empty registers and the
+        scaled sum of the others.
+
+        With no saturated register (value Q+1, probability 2**-52 per register) Ertl's loop
+        ``z = (z + C_k) / 2`` is exactly the sum of ``2**-r`` over non-empty registers, which
+        is kept up to date on every change: estimating is O(1), and cached until the next.
+        """
+        exact = self.exact
+        if exact is not None:
+            return len(exact)
+        count = self._count
+        if count < 0:
+            count = round(_ALPHA_MM / (_M_SIGMA[self._zeros] + self._sum / _SCALE))
+            if count <= EXACT_LIMIT:  # more than EXACT_LIMIT were seen: never report fewer
+                count = EXACT_LIMIT + 1
+            self._count = count
+        return count
 
     @property
     def nbytes(self) -> int:
         """Approximate payload size in bytes (for the memory-bound test and benchmark)."""
         size = M if self.exact is None else len(self.exact) * 36 + (len(self.exact) * 3 + 8) * 16
-        if self._shadow is not None and self._shadow.union is not None:
+        if self._union is not None:
             size += M
         return size
 
     def count_with(self, older: DistinctSketch) -> int:
         """``union_count([self, older])``: the memory backend's usual case (one older bucket),
-        answered from the kept union without building a list while it is still fresh."""
-        shadow = self._shadow
-        if shadow is not None:
-            others = shadow.others
-            if len(others) == 1 and others[0] is older and older.version == shadow.versions[0]:
-                union = shadow.union
-                return shadow.exact_count if union is None else union.count()
-        return DistinctSketch.union_count([self, older])
+        answered from the kept join while it is fresh."""
+        if self._older is not older or older.version != self._older_version:
+            self._join(older)
+        union = self._union
+        return self._union_count if union is None else union.count()
 
     @classmethod
     def union_count(cls, sketches: list[DistinctSketch]) -> int:
         """Distinct members across ``sketches`` (what ``PFCOUNT k1 k2 ...`` answers in Redis).
 
         The memory backend passes the bucket being added to first and older, closed buckets
-        after it. The union is kept on the first sketch and follows it as it grows: a running
-        count while every sketch is exact, merged registers otherwise. Either way a request
-        pays for the union once per bucket, not once per request.
+        after it. With one older bucket the union is kept (see :meth:`count_with`); more are
+        merged afresh (the enumeration guard never asks for that).
         """
         head = sketches[0]
         if len(sketches) == 1:
             return head.count()
-        shadow = head._shadow
-        if shadow is None or not shadow.fresh(sketches):
-            shadow = head._shadow = _Shadow(sketches)
-        union = shadow.union
-        if union is None:
-            return shadow.exact_count
+        if len(sketches) == 2:
+            return head.count_with(sketches[1])
+        exact_count, union = _union_of(sketches)
         # No member's own count can exceed this: the merged registers are at least each
         # sketch's, the estimate only grows with any register, and every count past the
         # exact limit is floored at EXACT_LIMIT + 1 (which exceeds any exact sketch).
-        return union.count()
+        return exact_count if union is None else union.count()
 
 
-class _Shadow:
-    """The union of a sketch (the head) and the older sketches it is counted together with.
-
-    While every sketch is exact it is a running count: a hash new to the head adds one unless
-    an older sketch holds it (a set look-up, no copy). Otherwise it is merged registers.
-    """
-
-    __slots__ = ("exact_count", "others", "union", "versions")
-
-    def __init__(self, sketches: list[DistinctSketch]) -> None:
-        self.others = tuple(sketches[1:])
-        self.versions = tuple(s.version for s in self.others)
-        self.exact_count = 0
-        self.union: DistinctSketch | None = None
-        sets = [s.exact for s in sketches]
-        if all(e is not None for e in sets):
-            self.exact_count = len(set().union(*sets))  # type: ignore[arg-type]
-            return
-        dense = [s.registers for s in sketches if s.registers is not None]
-        merged: bytes | bytearray = dense[0]
-        for other in dense[1:]:
-            merged = _max_bytes(merged, other)
-        self.union = union = DistinctSketch._dense(merged)
-        for e in sets:
-            if e is not None:
-                for h in e:
-                    union._add_hash(h)
-
-    def added(self, h: int) -> None:
-        """The head took a hash it did not hold before."""
-        union = self.union
-        if union is not None:
-            union._add_hash(h)
-            return
-        for other in self.others:
-            if h in other.exact:  # type: ignore[operator]
-                return
-        self.exact_count += 1
-
-    def fresh(self, sketches: list[DistinctSketch]) -> bool:
-        others = self.others
-        if len(sketches) != len(others) + 1:
-            return False
-        if len(others) == 1:  # the usual shape: one older bucket
-            other = others[0]
-            return sketches[1] is other and other.version == self.versions[0]
-        versions = self.versions
-        for i, other in enumerate(others):
-            s = sketches[i + 1]
-            if s is not other or s.version != versions[i]:
-                return False
-        return True
+def _union_of(sketches: list[DistinctSketch]) -> tuple[int, DistinctSketch | None]:
+    """The union of ``sketches``: (its exact count, None) while every one is exact, else
+    (0, a dense sketch of the merged registers and every exact hash)."""
+    sets = [s.exact for s in sketches]
+    if all(e is not None for e in sets):
+        return len(set().union(*sets)), None  # type: ignore[arg-type]
+    dense = [s.registers for s in sketches if s.registers is not None]
+    merged: bytes | bytearray = dense[0]
+    for other in dense[1:]:
+        merged = _max_bytes(merged, other)
+    union = DistinctSketch._dense(merged)
+    for e in sets:
+        if e is not None:
+            for h in e:
+                union._add_hash(h)
+    return 0, union

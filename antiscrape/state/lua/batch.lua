@@ -1,11 +1,13 @@
 -- antiscrape: run every storage operation of one request in one call (one round trip).
 --
--- KEYS: the keys of the ops, in op order (a DistinctAdd contributes 1 + #also keys).
+-- KEYS: the keys of the ops, in op order (a DistinctAdd contributes 1 + #also keys, a
+--       DistinctAddAll those of each of its counters in turn).
 -- ARGV[1]: "" to take the time from this server's TIME (every host then agrees), or the
 --          caller's clock in seconds (tests drive Redis with a manual clock this way).
 -- ARGV[2..]: op records, each an op code followed by its fields:
 --   H window limit cost charge | I ttl amount | G | P value ttl | A value ttl
 --   D member ttl n_also | R value size ttl
+--   M member n (ttl n_also){n}   (DistinctAddAll: n counters, one member; replies a list)
 --
 -- The arithmetic mirrors antiscrape/state/memory.py step for step (same IEEE doubles, same
 -- order of operations) so both backends give identical answers for identical inputs.
@@ -194,6 +196,19 @@ while a <= #ARGV do
     r = distinct_add(key, ARGV[a + 1], tonumber(ARGV[a + 2]), also)
     a = a + 4
     k = k + 1 + n
+  elseif code == "M" then
+    local n = tonumber(ARGV[a + 2])
+    local member = ARGV[a + 1]
+    r = {}
+    a = a + 3
+    for c = 1, n do
+      local n_also = tonumber(ARGV[a + 1])
+      local also = {}
+      for j = 1, n_also do also[j] = KEYS[k + j] end
+      r[c] = distinct_add(KEYS[k], member, tonumber(ARGV[a]), also)
+      a = a + 2
+      k = k + 1 + n_also
+    end
   elseif code == "R" then
     r = recent(key, ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
     a = a + 4
