@@ -46,7 +46,7 @@ from antiscrape.config import Config, read_toml
 from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
-from antiscrape.request import PROTECT_ATTRIBUTE, RequestView, protect
+from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, RequestView, protect
 
 from ._wsgi import angle_route, environ_headers, merge_header, split_set_cookie, text_params
 
@@ -170,30 +170,35 @@ def django_route(route: str | None) -> str | None:
     return angle_route(route)
 
 
-def _scheme(request: HttpRequest) -> str:
-    # The server's own scheme, never SECURE_PROXY_SSL_HEADER: forwarded values are the
-    # engine's to believe or not.
-    scheme = request.META.get("wsgi.url_scheme")
-    if scheme is None:
-        scheme = getattr(request, "scope", {}).get("scheme", "http")
-    return str(scheme)
+def _asgi_scheme(request: HttpRequest) -> str:
+    """The scheme under ASGI, whose ``META`` has no ``wsgi.url_scheme``.
+
+    The server's own scheme, never SECURE_PROXY_SSL_HEADER: forwarded values are the
+    engine's to believe or not.
+    """
+    return str(getattr(request, "scope", {}).get("scheme", "http"))
 
 
 def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestView:
+    """The RequestView of a Django request; ``view_func`` is None when no view was matched.
+
+    Shared by the sync and async paths, which differ only in how the account is read.
+    """
     meta = request.META
-    match = getattr(request, "resolver_match", None) if view_func is not None else None
+    route: str | None = None
+    params: Any = EMPTY
+    if view_func is not None:
+        match = request.resolver_match
+        if match is not None:
+            route = django_route(match.route)
+            captured = match.captured_kwargs
+            if captured:
+                params = text_params(captured)
+    # Positional, in field order (see RequestView).
     return RequestView(
-        method=request.method or "GET",
-        path=request.path,
-        headers=environ_headers(meta),
-        peer=meta.get("REMOTE_ADDR"),
-        query=meta.get("QUERY_STRING", ""),
-        scheme=_scheme(request),
-        route=django_route(match.route) if match is not None else None,
-        path_params=text_params(match.captured_kwargs) if match is not None else {},
-        user_id=account,
-        protect=getattr(view_func, PROTECT_ATTRIBUTE, None),
-    )
+        request.method or "GET", request.path, environ_headers(meta), meta.get("REMOTE_ADDR"),
+        meta.get("QUERY_STRING", ""), meta.get("wsgi.url_scheme") or _asgi_scheme(request),
+        route, params, account, getattr(view_func, PROTECT_ATTRIBUTE, None), EMPTY)
 
 
 def _account(user: Any) -> str | None:
@@ -203,7 +208,8 @@ def _account(user: Any) -> str | None:
 
 
 def _account_sync(request: HttpRequest) -> str | None:
-    return _account(getattr(request, "user", None))
+    user = getattr(request, "user", None)  # None without AuthenticationMiddleware
+    return None if user is None else _account(user)
 
 
 async def _account_async(request: HttpRequest) -> str | None:
@@ -311,59 +317,65 @@ class AntiScrapeMiddleware:
         if self._is_async:
             return self.__acall__(request)
         response = self.get_response(request)
-        engine = _slot.get()
-        view: RequestView | None = getattr(request, _VIEW_ATTR, None)
-        if view is None:  # no view was matched, or an inner middleware answered first
+        decision: Decision | None = getattr(request, DECISION_ATTR, None)
+        view: RequestView | None = None
+        if decision is None:  # no view was matched, or an inner middleware answered first
             view = _view(request, None, _account_sync(request))
-            decision = engine.inspect(view)
+            decision = _slot.get().inspect(view)
             setattr(request, DECISION_ATTR, decision)
             if decision.reply is not None:
                 return reply_response(decision)
-        else:
-            decision = getattr(request, DECISION_ATTR)
-        if decision.reply is not None:
+        elif decision.reply is not None:
             return response  # the engine's own reply carries its headers already
         if decision.access is not None:  # a protected read: the status feeds miss probing
-            engine.record_response(view, decision, response.status_code)
-        add_headers(response, decision.headers)
+            _slot.get().record_response(view or getattr(request, _VIEW_ATTR), decision,
+                                        response.status_code)
+        if decision.headers:
+            add_headers(response, decision.headers)
         return response
 
     def _process_view(self, request: HttpRequest, view_func: Any, view_args: Any,
                       view_kwargs: Any) -> Response | None:
         view = _view(request, view_func, _account_sync(request))
         decision = _slot.get().inspect(view)
-        setattr(request, _VIEW_ATTR, view)
         setattr(request, DECISION_ATTR, decision)
-        return reply_response(decision) if decision.reply is not None else None
+        if decision.reply is not None:
+            return reply_response(decision)
+        if decision.access is not None:  # only a protected read needs the view afterwards
+            setattr(request, _VIEW_ATTR, view)
+        return None
 
     # async ------------------------------------------------------------------------------
 
     async def __acall__(self, request: HttpRequest) -> Any:
         response = await self.get_response(request)
-        engine = _slot.get()
-        view: RequestView | None = getattr(request, _VIEW_ATTR, None)
-        if view is None:
+        decision: Decision | None = getattr(request, DECISION_ATTR, None)
+        view: RequestView | None = None
+        if decision is None:
             view = _view(request, None, await _account_async(request))
-            decision = await engine.ainspect(view)
+            decision = await _slot.get().ainspect(view)
             setattr(request, DECISION_ATTR, decision)
             if decision.reply is not None:
                 return reply_response(decision)
-        else:
-            decision = getattr(request, DECISION_ATTR)
-        if decision.reply is not None:
+        elif decision.reply is not None:
             return response
         if decision.access is not None:
-            await engine.arecord_response(view, decision, response.status_code)
-        add_headers(response, decision.headers)
+            await _slot.get().arecord_response(view or getattr(request, _VIEW_ATTR), decision,
+                                               response.status_code)
+        if decision.headers:
+            add_headers(response, decision.headers)
         return response
 
     async def _aprocess_view(self, request: HttpRequest, view_func: Any, view_args: Any,
                              view_kwargs: Any) -> Response | None:
         view = _view(request, view_func, await _account_async(request))
         decision = await _slot.get().ainspect(view)
-        setattr(request, _VIEW_ATTR, view)
         setattr(request, DECISION_ATTR, decision)
-        return reply_response(decision) if decision.reply is not None else None
+        if decision.reply is not None:
+            return reply_response(decision)
+        if decision.access is not None:
+            setattr(request, _VIEW_ATTR, view)
+        return None
 
 
 # -- app config and system checks ------------------------------------------------------------

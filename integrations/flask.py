@@ -11,7 +11,7 @@ itself keeps no app, so one object serves many apps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import Any
 
 try:
@@ -72,26 +72,87 @@ def config_from_flask(app_config: Mapping[str, Any]) -> dict[str, Any]:
 _RouteInfo = tuple[Rule, str, "Protect | None"]
 
 
-@dataclass(slots=True)
-class _AppState:
-    engine: Engine
-    view_functions: dict[str, Any]
-    """The app's endpoint table (the dict itself, not the app), read for ``protect`` markers."""
-    routes: dict[int, _RouteInfo] = field(default_factory=dict)
-    """``id(rule)`` -> (rule, route template, marker), worked out on a rule's first request.
+class _AppGuard:
+    """One app's state and its request hooks (``app.extensions["antiscrape"]``).
 
-    Werkzeug rules are unhashable, hence the id, with the rule kept to rule out a reused id.
-    A marker is read once per rule: Flask refuses new routes after the first request, and
-    ``protect`` is declared where the view is defined."""
+    The hooks are bound methods of this object: one Python frame per hook, with the app's
+    engine at hand (no ``current_app`` look-up), and nothing for Flask's per-request
+    sync/async check to unwrap but the method.
+    """
 
-    after: Callable[[Response], Response] | None = None
-    """This app's after-request step, registered only for requests that need it."""
+    __slots__ = ("engine", "extension", "routes", "view_functions")
+
+    def __init__(self, engine: Engine, extension: AntiScrape,
+                 view_functions: dict[str, Any]) -> None:
+        self.engine = engine
+        self.extension = extension
+        """Read per request for its account loader, which may be set after ``init_app``."""
+        self.view_functions = view_functions
+        """The app's endpoint table (the dict itself, not the app), for ``protect`` markers."""
+        self.routes: dict[int, _RouteInfo] = {}
+        """``id(rule)`` -> (rule, route template, marker), worked out on a rule's first request.
+
+        Werkzeug rules are unhashable, hence the id, with the rule kept to rule out a reused
+        id. A marker is read once per rule: Flask refuses new routes after the first request,
+        and ``protect`` is declared where the view is defined."""
 
     def route(self, rule: Rule) -> _RouteInfo:
         marker = getattr(self.view_functions.get(rule.endpoint), PROTECT_ATTRIBUTE, None)
         info: _RouteInfo = (rule, angle_route(rule.rule), marker)
         self.routes[id(rule)] = info
         return info
+
+    def before_request(self) -> Response | None:
+        """Translate the request (all in this one frame: it runs on every request) and
+        inspect it.
+
+        Only this hook is registered for every request: most decisions are a plain allow
+        with nothing to add and nothing to record, so the after step is asked for per
+        request (``after_this_request``) when there is something to do.
+        """
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        environ = req.environ
+        rule = req.url_rule
+        route: str | None = None
+        marker: Protect | None = None
+        if rule is not None:
+            info = self.routes.get(id(rule))
+            if info is None or info[0] is not rule:
+                info = self.route(rule)
+            route, marker = info[1], info[2]
+        params = req.view_args
+        loader = self.extension._account
+        account = loader() if loader is not None else None
+        # Positional, in field order (see RequestView).
+        view = RequestView(
+            req.method, req.path, environ_headers(environ), environ.get("REMOTE_ADDR"),
+            environ.get("QUERY_STRING", ""), environ.get("wsgi.url_scheme", "http"), route,
+            text_params(params) if params else EMPTY,
+            None if account is None else str(account), marker, EMPTY)
+        decision = self.engine.inspect(view)
+        per_request = g._get_current_object()  # type: ignore[attr-defined]
+        per_request.antiscrape_decision = decision
+        if decision.reply is not None:
+            return _response(decision.reply)
+        if decision.access is not None:  # a protected read: the status feeds miss probing
+            per_request._antiscrape_view = view
+            after_this_request(self.after_request)
+        elif decision.headers:
+            after_this_request(self.after_request)
+        return None
+
+    def after_request(self, response: Response) -> Response:
+        """Add the decision's headers and hand the status back (the engine's own replies never
+        come here: they carry their headers already)."""
+        decision: Decision = g.antiscrape_decision
+        if decision.headers:
+            headers = response.headers
+            for name, value in decision.headers:
+                headers.add(name, value)
+        if decision.access is not None:
+            view: RequestView = g._antiscrape_view
+            self.engine.record_response(view, decision, response.status_code)
+        return response
 
 
 class AntiScrape:
@@ -108,23 +169,9 @@ class AntiScrape:
 
     def init_app(self, app: Flask) -> None:
         engine = self._engine or Engine(config_from_flask(app.config))
-        state = _AppState(engine, app.view_functions)
-        app.extensions[EXTENSION] = state
-        # Plain closures with this app's state bound in: no current_app look-up per request,
-        # and Flask's per-request sync/async check stays cheap (no partial to unwrap).
-        before, after = self._before_request, self._after_request
-
-        def antiscrape_before_request() -> Response | None:
-            return before(state)
-
-        def antiscrape_after_request(response: Response) -> Response:
-            return after(state, response)
-
-        # Only before_request is registered for every request: most decisions are a plain
-        # allow with nothing to add and nothing to record, so the after step is asked for
-        # per request (after_this_request) when there is something to do.
-        state.after = antiscrape_after_request
-        app.before_request(antiscrape_before_request)
+        guard = _AppGuard(engine, self, app.view_functions)
+        app.extensions[EXTENSION] = guard
+        app.before_request(guard.before_request)
 
     # -- app-facing helpers -----------------------------------------------------------------
 
@@ -148,55 +195,8 @@ class AntiScrape:
     def engine(app: Flask | None = None) -> Engine:
         """The engine serving ``app`` (default: the current app)."""
         target = app if app is not None else current_app
-        state: _AppState = target.extensions[EXTENSION]
-        return state.engine
-
-    # -- request hooks ----------------------------------------------------------------------
-
-    def _before_request(self, state: _AppState) -> Response | None:
-        """Translate the request (one frame: this runs on every request) and inspect it."""
-        req: Request = request._get_current_object()  # type: ignore[attr-defined]
-        environ = req.environ
-        rule = req.url_rule
-        route: str | None = None
-        marker: Protect | None = None
-        if rule is not None:
-            info = state.routes.get(id(rule))
-            if info is None or info[0] is not rule:
-                info = state.route(rule)
-            route, marker = info[1], info[2]
-        params = req.view_args
-        account = self._account() if self._account is not None else None
-        # Positional, in field order (see RequestView).
-        view = RequestView(
-            req.method, req.path, environ_headers(environ), environ.get("REMOTE_ADDR"),
-            environ.get("QUERY_STRING", ""), environ.get("wsgi.url_scheme", "http"), route,
-            text_params(params) if params else EMPTY,
-            None if account is None else str(account), marker, EMPTY)
-        decision = state.engine.inspect(view)
-        per_request = g._get_current_object()  # type: ignore[attr-defined]
-        per_request.antiscrape_decision = decision
-        if decision.reply is not None:
-            return _response(decision.reply)
-        if decision.access is not None:  # a protected read: the status feeds miss probing
-            per_request._antiscrape_view = view
-            after_this_request(state.after)  # type: ignore[arg-type]
-        elif decision.headers:
-            after_this_request(state.after)  # type: ignore[arg-type]
-        return None
-
-    def _after_request(self, state: _AppState, response: Response) -> Response:
-        """Add the decision's headers and hand the status back (the engine's own replies never
-        come here: they carry their headers already)."""
-        decision: Decision = g.antiscrape_decision
-        if decision.headers:
-            headers = response.headers
-            for name, value in decision.headers:
-                headers.add(name, value)
-        if decision.access is not None:
-            view: RequestView = g._antiscrape_view
-            state.engine.record_response(view, decision, response.status_code)
-        return response
+        guard: _AppGuard = target.extensions[EXTENSION]
+        return guard.engine
 
 
 def _response(reply: Reply) -> Response:
