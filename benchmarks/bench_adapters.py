@@ -1,6 +1,6 @@
 """What antiscrape adds per request on Flask and on Django, next to the usual rate limiters.
 
-    python -m benchmarks.bench_adapters [--rounds 20] [--batch 300]
+    python -m benchmarks.bench_adapters [--rounds 20] [--batch 300] [--before REV]
 
 Six WSGI apps are driven in-process (a prepared environ and ``start_response``, no network),
 in interleaved rounds so machine noise hits every variant alike:
@@ -17,7 +17,9 @@ real time; every answer's status is checked.
 
 A diagnostic fourth variant per framework ("adapter-only") runs the adapter with an engine
 that returns a constant decision: it separates the adapter's translation cost from the
-engine's decision cost.
+engine's decision cost. With ``--before REV`` the adapters as of git revision ``REV`` run the
+same way next to today's ("adapter-only @REV"), so a change to the translation is measured
+within one run instead of across two runs on a noisy machine.
 
 Each request is timed alone (``perf_counter_ns`` around the WSGI call and the body); the
 table gives median and p99 per variant and the median added over the bare app.
@@ -26,14 +28,21 @@ table gives median and p99 per variant and the median added over the bare app.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
+import importlib
+import importlib.util
 import io
 import random
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from antiscrape.clock import ManualClock
@@ -89,24 +98,55 @@ class AdapterOnly(Engine):
 
 
 def engine(clock: ManualClock, kind: str = "antiscrape") -> Engine:
-    if kind == "adapter-only":
+    if kind.startswith("adapter-only"):
         return AdapterOnly({"secret_key": SECRET}, clock=clock)
     return Engine({"secret_key": SECRET, "protect": PROTECT}, clock=clock)
+
+
+# -- the adapters of another revision ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE_PACKAGE = "antiscrape._integrations_before"
+"""Where ``--before REV`` loads that revision's ``integrations/`` (today's core beneath)."""
+
+
+def load_before(rev: str) -> None:
+    """Load ``integrations/`` as of git revision ``rev`` as ``BEFORE_PACKAGE``."""
+    listing = subprocess.run(["git", "ls-tree", "--name-only", rev, "integrations/"], cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout.split()
+    tmp = Path(tempfile.mkdtemp(prefix="antiscrape-adapters-"))
+    atexit.register(shutil.rmtree, tmp, True)  # kept until exit: modules may load lazily
+    for name in listing:
+        if name.endswith(".py"):
+            text = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, check=True,
+                                  capture_output=True, text=True).stdout
+            (tmp / Path(name).name).write_text(text, "utf-8")
+    spec = importlib.util.spec_from_file_location(
+        BEFORE_PACKAGE, tmp / "__init__.py", submodule_search_locations=[str(tmp)])
+    assert spec is not None and spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[BEFORE_PACKAGE] = package
+    spec.loader.exec_module(package)
+
+
+def adapter_package(variant: str) -> str:
+    """The package whose adapters a variant runs: ``adapter-only@REV`` runs REV's."""
+    return BEFORE_PACKAGE if "@" in variant else "antiscrape.integrations"
 
 
 # -- Flask -----------------------------------------------------------------------------------
 
 
-def flask_site(name: str, guard_engine: Engine | None) -> Any:
-    """The benchmark's Flask site (home + a profile route), guarded when an engine is given."""
+def flask_site(name: str, guard_engine: Engine | None,
+               package: str = "antiscrape.integrations") -> Any:
+    """The benchmark's Flask site (home + a profile route), guarded when an engine is given
+    (by the Flask adapter of ``package``)."""
     from flask import Flask
 
     app = Flask(name)
     guard: Any = None
     if guard_engine is not None:
-        from antiscrape.integrations.flask import AntiScrape
-
-        guard = AntiScrape(app, engine=guard_engine)
+        guard = importlib.import_module(package + ".flask").AntiScrape(app, engine=guard_engine)
 
     def home() -> str:
         return "home"
@@ -122,8 +162,9 @@ def flask_site(name: str, guard_engine: Engine | None) -> Any:
 
 
 def flask_app(variant: str, clock: ManualClock) -> WSGIApp:
-    guarded = variant in ("antiscrape", "adapter-only")
-    app = flask_site(f"bench_{variant}", engine(clock, variant) if guarded else None)
+    guarded = variant == "antiscrape" or variant.startswith("adapter-only")
+    app = flask_site(f"bench_{variant}", engine(clock, variant) if guarded else None,
+                     adapter_package(variant))
     if variant == "limiter":
         from flask_limiter import Limiter
         from flask_limiter.util import get_remote_address
@@ -150,14 +191,15 @@ def _django_urls(variant: str) -> types.ModuleType:
 
         home = ratelimit(key="ip", rate=NEVER, block=True)(home)
         user = ratelimit(key="ip", rate=NEVER, block=True)(user)
-    elif variant in ("antiscrape", "adapter-only"):
+    elif variant == "antiscrape" or variant.startswith("adapter-only"):
         user = protect("profile", id_param="user_id")(user)
     module = types.ModuleType(f"bench_urls_{variant}")
     module.urlpatterns = [path("", home), path("users/<int:user_id>", user)]  # type: ignore[attr-defined]
     return module
 
 
-def django_apps(clock: ManualClock) -> dict[str, tuple[WSGIApp, Any]]:
+def django_apps(clock: ManualClock, variants: Iterable[str] = VARIANTS["django"],
+                ) -> dict[str, tuple[WSGIApp, Any]]:
     """Three handlers, each with its own middleware list and URLconf (applied per round)."""
     import django
     from django.conf import settings
@@ -172,9 +214,10 @@ def django_apps(clock: ManualClock) -> dict[str, tuple[WSGIApp, Any]]:
                                "BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
         django.setup()
     apps = {}
-    for variant in VARIANTS["django"]:
-        middleware = (["antiscrape.integrations.django.AntiScrapeMiddleware"]
-                      if variant in ("antiscrape", "adapter-only") else [])
+    for variant in variants:
+        guarded = variant == "antiscrape" or variant.startswith("adapter-only")
+        middleware = ([adapter_package(variant) + ".django.AntiScrapeMiddleware"]
+                      if guarded else [])
         overrides = override_settings(MIDDLEWARE=middleware, ROOT_URLCONF=_django_urls(variant),
                                       ANTISCRAPE=engine(clock, variant))
         with overrides:
@@ -236,12 +279,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--batch", type=int, default=300)
+    parser.add_argument("--before", metavar="REV",
+                        help="also run the adapters of this git revision (adapter-only)")
     args = parser.parse_args(argv)
 
+    names = {framework: list(names) for framework, names in VARIANTS.items()}
+    if args.before:
+        load_before(args.before)
+        for framework in names:
+            names[framework].append(f"adapter-only@{args.before}")
     clock = MovingClock(step=0.2)
     variants: dict[str, tuple[WSGIApp, Any]] = {
-        f"flask {v}": (flask_app(v, clock), None) for v in VARIANTS["flask"]}
-    variants.update({f"django {v}": app for v, app in django_apps(clock).items()})
+        f"flask {v}": (flask_app(v, clock), None) for v in names["flask"]}
+    variants.update({f"django {v}": app
+                     for v, app in django_apps(clock, names["django"]).items()})
 
     warm = traffic(200, seed=0)
     samples: dict[str, list[int]] = {name: [] for name in variants}
@@ -268,7 +319,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{args.rounds} interleaved rounds x {args.batch} requests per variant, in-process "
           f"WSGI; µs per request")
-    print(f"{'variant':<22}{'median':>9}{'p99':>9}{'added (median)':>16}  statuses")
+    width = max(22, *(len(name) + 2 for name in variants))
+    print(f"{'variant':<{width}}{'median':>9}{'p99':>9}{'added (median)':>16}  statuses")
     for framework in ("flask", "django"):
         bare = statistics.median(samples[f"{framework} bare"]) / 1000
         for name in variants:
@@ -276,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             median = statistics.median(samples[name]) / 1000
             added = "" if name.endswith("bare") else f"{median - bare:+.1f}"
-            print(f"{name:<22}{median:>9.1f}{p99(samples[name]) / 1000:>9.1f}{added:>16}  "
+            print(f"{name:<{width}}{median:>9.1f}{p99(samples[name]) / 1000:>9.1f}{added:>16}  "
                   f"{statuses[name]}")
 
 

@@ -123,10 +123,11 @@ class _AppGuard:
         params = req.view_args
         loader = self.extension._account
         account = loader() if loader is not None else None
-        # Positional, in field order (see RequestView).
+        # Positional, in field order (see RequestView). Werkzeug copied the peer and the
+        # scheme from the environ as they are; its query string is bytes, the environ's text.
         view = RequestView(
-            req.method, req.path, environ_headers(environ), environ.get("REMOTE_ADDR"),
-            environ.get("QUERY_STRING", ""), environ.get("wsgi.url_scheme", "http"), route,
+            req.method, req.path, environ_headers(environ), req.remote_addr,
+            environ.get("QUERY_STRING", ""), req.scheme, route,
             text_params(params) if params else EMPTY,
             None if account is None else str(account), marker, EMPTY)
         decision = self.engine.inspect(view)
