@@ -24,7 +24,13 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 from antiscrape.config import Config
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
-from antiscrape.request import PROTECT_ATTRIBUTE, Protect, RequestView, headers_from_pairs
+from antiscrape.request import (
+    EMPTY,
+    PROTECT_ATTRIBUTE,
+    Protect,
+    RequestView,
+    headers_from_pairs,
+)
 
 UserId = Callable[[Scope], "str | None"]
 
@@ -63,10 +69,6 @@ def protected_routes(routes: Iterable[BaseRoute], prefix: str = "") -> list[_Pro
     return found
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("latin-1")
-
-
 class AntiScrapeMiddleware:
     """ASGI middleware: ``app.add_middleware(AntiScrapeMiddleware, config=...)``."""
 
@@ -99,18 +101,11 @@ class AntiScrapeMiddleware:
                 if match is not None:
                     route, params, protect = template, match.groupdict(), spec
                     break
+        # Positional, in field order (see RequestView).
         return RequestView(
-            method=scope["method"],
-            path=scope["path"],
-            headers=headers,
-            peer=client[0] if client else None,
-            query=_text(scope.get("query_string", b"")),
-            scheme=scope.get("scheme", "http"),
-            route=route,
-            path_params=params or {},
-            user_id=self.user_id(scope),
-            protect=protect,
-        )
+            scope["method"], scope["path"], headers, client[0] if client else None,
+            scope.get("query_string", b"").decode("latin-1"), scope.get("scheme", "http"),
+            route, params or EMPTY, self.user_id(scope), protect, EMPTY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # websocket and lifespan pass through
