@@ -38,7 +38,7 @@ def test_per_client_caches_stay_bounded_when_addresses_and_hints_rotate():
         headers = {"user-agent": CHROME, "accept": "*/*", "sec-ch-ua": f'"Chromium";v="{n}"'}
         engine.inspect(RequestView("GET", "/", headers,
                                    f"10.{n // 60_000}.{n // 250 % 240}.{n % 250}"))
-    assert 0 < len(engine._client_ops) <= engine_module._CLIENT_CACHE_MAX
+    assert 0 < len(engine._clients) <= engine_module._CLIENT_CACHE_MAX
     assert 0 < len(engine._scores) <= engine_module._SCORE_CACHE_MAX
 
 
@@ -87,8 +87,29 @@ def test_oversized_client_text_is_scored_and_counted_but_not_kept():
             pending = engine.config.scoring.challenge_failures * repeat if n == 1 else 0
             assert decision.score == min(100, expected + pending)
     assert not any(len(str(key)) > 2_000 for key in engine._scores)
-    assert all(entry.failure is None or len(entry.failure[0]) <= 1_024
-               for entry in engine._client_ops.values())
+    assert not any(len(str(key)) > 4_000 for key in engine._clients)
+    assert not engine._clients  # neither client was kept: both sent an oversized text
+
+
+def test_a_kept_client_is_keyed_by_what_it_was_derived_from():
+    """What is kept per client is keyed by everything it was derived from: a changed header
+    the score reads, another address or account derives afresh; nothing else leaks across."""
+    clock = ManualClock()
+    engine = Engine({"secret_key": "s" * 32, "scoring": {"challenge_at": 40}}, clock=clock)
+    browser = {"user-agent": CHROME, "accept": "text/html", "accept-language": "en",
+               "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
+    first = engine.inspect(RequestView("GET", "/", dict(browser), "198.51.100.7"))
+    again = engine.inspect(RequestView("GET", "/", dict(browser), "198.51.100.7"))
+    assert first.action is again.action is Action.ALLOW and first.score == again.score == 0
+    assert len(engine._clients) == 1
+    sloppy = engine.inspect(RequestView("GET", "/", {**SLOPPY, "user-agent": CHROME},
+                                        "198.51.100.7", scheme="https"))
+    assert sloppy.score > 0 and sloppy.action is Action.CHALLENGE
+    other = engine.inspect(RequestView("GET", "/", dict(browser), "198.51.100.8",
+                                       user_id="alice"))
+    assert other.identity is not None and other.identity.account == "alice"
+    assert other.identity.ip == "198.51.100.8"
+    assert len(engine._clients) == 3
 
 
 def test_an_oversized_user_agent_is_classified_once_not_on_every_request():

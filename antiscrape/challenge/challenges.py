@@ -32,6 +32,8 @@ from .tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok
 CLOCK_SKEW = 60
 """Seconds a token's issue time may lie in the future (several servers, slightly apart)."""
 
+_NEVER = float("inf")
+
 _NONCE = re.compile(r"[0-9]{1,15}")
 
 WORKER = "worker.js"
@@ -73,20 +75,31 @@ class Challenges:
 
     def read_clearance(self, view: RequestView, network: str) -> str | None:
         """The clearance id of a valid cookie for this network + UA, else None. No I/O."""
-        raw = cookie_value(view.header("cookie"), self.settings.cookie_name)
+        return self.clearance(self.clearance_cookie(view), network, view.header("user-agent"))[0]
+
+    def clearance_cookie(self, view: RequestView) -> str | None:
+        """The raw clearance cookie, unverified (what a returning client sends unchanged)."""
+        return cookie_value(view.header("cookie"), self.settings.cookie_name)
+
+    def clearance(self, raw: str | None, network: str, user_agent: str
+                  ) -> tuple[str | None, float]:
+        """(clearance id, time it stops being valid) of a raw cookie for this network + UA;
+        (None, inf) when there is none or it is not valid. The expiry lets the engine keep
+        what it derived from the clearance exactly as long as the clearance holds."""
         if raw is None:
-            return None
+            return None, _NEVER
         token = ClearanceToken.decode(self._signer, raw)
         if token is None:
-            return None
+            return None, _NEVER
         now = self._clock()
         # Validity is judged with today's clearance_ttl, so shortening it takes effect at once.
-        if not token.issued - CLOCK_SKEW <= now < token.issued + self.settings.clearance_ttl:
-            return None
-        bind = self.binding(network, view.header("user-agent"), token.key_index)
+        until = token.issued + self.settings.clearance_ttl
+        if not token.issued - CLOCK_SKEW <= now < until:
+            return None, _NEVER
+        bind = self.binding(network, user_agent, token.key_index)
         if not hmac.compare_digest(token.bind, bind):
-            return None
-        return token.id
+            return None, _NEVER
+        return token.id, until
 
     def is_endpoint(self, path: str) -> bool:
         return path.startswith(self._prefix)
