@@ -108,7 +108,10 @@ class _AppGuard:
 
         Only this hook is registered for every request: most decisions are a plain allow
         with nothing to add and nothing to record, so the after step is asked for per
-        request (``after_this_request``) when there is something to do.
+        request (``after_this_request``) when there is something to do (an app-wide
+        ``after_request`` hook measured ~6 us a request, Flask's sync/async check included).
+        Flask runs such per-request steps before the app's ``after_request`` hooks, so the
+        headers go on, and the status is read from, the response the view produced.
         """
         req: Request = request._get_current_object()  # type: ignore[attr-defined]
         environ = req.environ

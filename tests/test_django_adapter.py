@@ -25,6 +25,7 @@ from antiscrape.errors import ConfigError  # noqa: E402
 from antiscrape.integrations import django as adapter  # noqa: E402
 from tests.behaviour.sites import build_django  # noqa: E402
 from tests.browsers import CHROME, CURL  # noqa: E402
+from tests.status_spy import StatusSpy  # noqa: E402
 
 MIDDLEWARE_PATH = "antiscrape.integrations.django.AntiScrapeMiddleware"
 STRONG = SECRET + "-with-more-entropy-XYZ"
@@ -194,6 +195,22 @@ def test_each_request_is_inspected_exactly_once(counting_site):
     for path in ("/", "/users/5", "/users/5000", "/nowhere", "/static/app.css"):
         counting_site.get(path, CHROME)
     assert len(counting_site.engine.calls) == 5
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_headers_reach_every_answer_and_statuses_of_protected_reads_reach_the_engine(kind):
+    # The view is kept on the request only for protected reads; the answers to every other
+    # request still get the decision's headers.
+    engine = StatusSpy({"secret_key": STRONG, "rate_limit_headers": True}, clock=ManualClock())
+    site = build_django(engine, kind)
+    try:
+        answers = [site.get(path, CHROME) for path in ("/", "/users/5", "/users/5000",
+                                                       "/nowhere")]
+    finally:
+        site.close()
+    assert [a.status_code for a in answers] == [200, 200, 404, 404]
+    assert all(a.headers["ratelimit-limit"] for a in answers)
+    assert engine.statuses == [("/users/5", 200), ("/users/5000", 404)]
 
 
 # -- replies rendered the Django way ---------------------------------------------------------

@@ -16,6 +16,7 @@ from antiscrape.errors import ConfigError, MissingExtraError
 from antiscrape.integrations.flask import AntiScrape, config_from_flask
 from tests.browsers import CHROME
 from tests.conftest import SECRET
+from tests.status_spy import StatusSpy
 
 
 def make_app(**config) -> Flask:
@@ -111,6 +112,47 @@ def test_the_engine_sees_route_template_params_marker_account_and_peer():
     assert view.query == "page=3" and view.method == "GET"
     client.get("/nowhere", headers=CHROME)
     assert seen[-1].route is None and seen[-1].protect is None
+
+
+def test_one_view_on_two_rules_is_seen_under_each_rule():
+    # Templates and markers are worked out once per rule, not per endpoint.
+    seen = []
+    engine = Engine({"secret_key": SECRET}, clock=ManualClock())
+    engine.add_observer(lambda view, decision, seconds: seen.append(view))
+    app = Flask(__name__)
+    antiscrape = AntiScrape(app, engine=engine)
+
+    @antiscrape.protect(kind="profile", id_param="user_id")
+    def profile(user_id: int) -> str:
+        return str(user_id)
+
+    app.add_url_rule("/users/<int:user_id>", view_func=profile)
+    app.add_url_rule("/people/<int:user_id>", view_func=profile)
+    client = app.test_client()
+    for path in ("/users/1", "/people/2", "/users/3", "/people/4"):
+        assert client.get(path, headers=CHROME).status_code == 200
+    assert [(v.route, dict(v.path_params)) for v in seen] == [
+        ("/users/{user_id}", {"user_id": "1"}), ("/people/{user_id}", {"user_id": "2"}),
+        ("/users/{user_id}", {"user_id": "3"}), ("/people/{user_id}", {"user_id": "4"})]
+    assert all(v.protect is not None and v.protect.kind == "profile" for v in seen)
+
+
+def test_headers_reach_every_answer_and_statuses_of_protected_reads_reach_the_engine():
+    engine = StatusSpy({"secret_key": SECRET, "rate_limit_headers": True}, clock=ManualClock())
+    app = make_app()
+    antiscrape = AntiScrape(app, engine=engine)
+
+    @app.route("/users/<int:user_id>")
+    @antiscrape.protect(kind="profile", id_param="user_id")
+    def profile(user_id: int) -> tuple[str, int]:
+        return "no such user", 404
+
+    client = app.test_client()
+    for path, status in (("/", 200), ("/users/5", 404), ("/nowhere", 404)):
+        answer = client.get(path, headers=CHROME)
+        assert answer.status_code == status
+        assert answer.headers["ratelimit-limit"]
+    assert engine.statuses == [("/users/5", 404)]  # only protected reads are handed back
 
 
 def test_an_earlier_before_request_answer_is_left_alone():
