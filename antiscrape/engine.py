@@ -91,12 +91,17 @@ class _Client:
 
 
 class _Context:
-    """One request's plan: the client it comes from, what it reads, and the conclusion."""
+    """One request's plan: the client it comes from, what it reads, and the conclusion.
 
-    __slots__ = ("access", "client", "decision", "engine", "identity", "score", "view")
+    It has the shape of a :class:`Plan` (``ops``, ``finish``, ``failed``, ``then``) without
+    being one, so the hot path builds one object per request instead of a plan and three
+    bound methods."""
+
+    __slots__ = ("access", "client", "decision", "engine", "identity", "ops", "score", "view")
 
     def __init__(self, engine: Engine, view: RequestView, client: _Client, identity: Identity,
-                 score: int, access: Any) -> None:
+                 score: int, access: Any, ops: Sequence[Any]) -> None:
+        self.ops = ops
         self.engine = engine
         self.view = view
         self.client = client
@@ -199,43 +204,49 @@ class Engine:
 
     def inspect(self, view: RequestView) -> Decision:
         """Decide on one request (sync apps). Never raises: faults fail open and are logged."""
-        started = time.perf_counter()
+        started = time.perf_counter() if self.observers else 0.0
         try:
             plan = self.plan(view)
             if isinstance(plan, Decision):
-                return self._observed(view, plan, started)
-            try:
-                results = self.storage.execute(plan.ops, self.clock()) if plan.ops else []
-                decision = plan.finish(results)
-                if plan.then is not None and (more := plan.then(results)):
-                    self.storage.execute(more, self.clock())
-            except StorageError as exc:
-                return self._observed(view, self._storage_failed(view, plan, exc), started)
-            return self._observed(view, decision, started)
+                decision = plan
+            else:
+                try:
+                    results = self.storage.execute(plan.ops, self.clock()) if plan.ops else []
+                    decision = plan.finish(results)
+                    if plan.then is not None and (more := plan.then(results)):
+                        self.storage.execute(more, self.clock())
+                except StorageError as exc:
+                    decision = self._storage_failed(view, plan, exc)
+            if self.observers or self.status_board is not None:
+                decision = self._observed(view, decision, started)
+            return decision
         except Exception as exc:  # our fault must never become the application's 500
             return self._internal_error(exc)
 
     async def ainspect(self, view: RequestView) -> Decision:
         """Decide on one request (async apps): same logic, storage awaited."""
-        started = time.perf_counter()
+        started = time.perf_counter() if self.observers else 0.0
         try:
             plan = self.plan(view)
             if isinstance(plan, Decision):
-                return self._observed(view, plan, started)
-            try:
-                astorage = self.astorage
-                if not plan.ops:
-                    results = []
-                elif type(astorage) is AsyncMemoryStorage:  # no await needed: a few dict steps
-                    results = astorage.sync.execute(plan.ops, self.clock())
-                else:
-                    results = await astorage.execute(plan.ops, self.clock())
-                decision = plan.finish(results)
-                if plan.then is not None and (more := plan.then(results)):
-                    await self.astorage.execute(more, self.clock())
-            except StorageError as exc:
-                return self._observed(view, self._storage_failed(view, plan, exc), started)
-            return self._observed(view, decision, started)
+                decision = plan
+            else:
+                try:
+                    astorage = self.astorage
+                    if not plan.ops:
+                        results: Sequence[Any] = []
+                    elif type(astorage) is AsyncMemoryStorage:  # no await: a few dict steps
+                        results = astorage.sync.execute(plan.ops, self.clock())
+                    else:
+                        results = await astorage.execute(plan.ops, self.clock())
+                    decision = plan.finish(results)
+                    if plan.then is not None and (more := plan.then(results)):
+                        await astorage.execute(more, self.clock())
+                except StorageError as exc:
+                    decision = self._storage_failed(view, plan, exc)
+            if self.observers or self.status_board is not None:
+                decision = self._observed(view, decision, started)
+            return decision
         except Exception as exc:
             return self._internal_error(exc)
 
@@ -266,7 +277,7 @@ class Engine:
 
     # -- plan ----------------------------------------------------------------------------
 
-    def plan(self, view: RequestView) -> Plan | Decision:
+    def plan(self, view: RequestView) -> Plan | _Context | Decision:
         """The pure first step: a final Decision, or the storage operations still needed."""
         path = view.path
         if path.startswith(self._exempt):
@@ -287,8 +298,7 @@ class Engine:
             ops: Sequence[Any] = client.ops
         else:
             ops = [*client.ops, *enumeration.ops(access, identity, self.clock())]
-        ctx = _Context(self, view, client, identity, client.score, access)
-        return Plan(ops, ctx.finish, ctx.failed, ctx.then if challenges is not None else None)
+        return _Context(self, view, client, identity, client.score, access, ops)
 
     def _client(self, view: RequestView, cls: RouteClass, with_fingerprint: bool) -> _Client:
         """What plan derives from who asks: kept per client, keyed by everything it reads.
@@ -579,7 +589,8 @@ class Engine:
 
     # -- failures and bookkeeping ----------------------------------------------------------
 
-    def _storage_failed(self, view: RequestView, plan: Plan, exc: StorageError) -> Decision:
+    def _storage_failed(self, view: RequestView, plan: Plan | _Context,
+                        exc: StorageError) -> Decision:
         self.storage_errors("storage", "antiscrape: storage unreachable, failing %s: %s",
                             self.config.fail, exc)
         if self.config.fail == "closed":
@@ -599,7 +610,7 @@ class Engine:
 
     def _observed(self, view: RequestView, decision: Decision, started: float) -> Decision:
         if self.observers:
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started if started else 0.0
             for observer in self.observers:
                 try:
                     observer(view, decision, elapsed)
