@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from antiscrape.state.memory import MemoryStorage
-from antiscrape.state.ops import DistinctAdd
+from antiscrape.state.ops import DistinctAdd, DistinctAddAll
 from antiscrape.state.sketch import EXACT_LIMIT, DistinctSketch, M
 
 # 1.04/sqrt(4096) = 1.6 % standard error; four of them keeps these tests from flaking on
@@ -107,3 +107,31 @@ def test_count_with_one_older_bucket_matches_the_general_union(head_n, older_n):
             older.add("late")
             twin_older.add("late")
         assert head.count_with(older) == DistinctSketch.union_count([twin, twin_older])
+
+
+def test_one_op_for_all_counters_counts_like_one_op_per_counter():
+    """DistinctAddAll is DistinctAdd per counter, hashed once: same counts, exact and estimated,
+    across a bucket boundary (the older bucket joins the count)."""
+    storage = MemoryStorage(cap=10_000)
+    for step in range(400):
+        now = 1_000.0 + step * 2.5
+        t = int(now)
+        counters = tuple((f"{name}:{t // window}", (t // window + 2) * window,
+                          (f"{name}:{t // window - 1}",))
+                         for name, window in (("a", 300), ("b", 3_600)))
+        member = str(step % 250)
+        together = storage.execute([DistinctAddAll(member, counters, t)], now)[0]
+        apart = storage.execute([DistinctAdd("one-" + key, member, expires - t, ("one-" + old,))
+                                 for key, expires, (old,) in counters], now)
+        assert together == tuple(apart), step
+
+
+def test_a_closed_bucket_lets_go_of_the_bucket_before_it():
+    """Counting a bucket with its older one keeps their union; once that older one is itself
+    counted as the older of a newer bucket it needs no union of its own, so a long chain of
+    buckets never stays alive through it."""
+    buckets = [filled(f"{b}:{i}" for i in range(200)) for b in range(3)]
+    assert buckets[1].count_with(buckets[0]) > 0
+    assert buckets[1].nbytes > M  # its registers and the kept union
+    assert buckets[2].count_with(buckets[1]) > 0
+    assert buckets[1].nbytes == M  # just its registers: the union and bucket 0 are let go

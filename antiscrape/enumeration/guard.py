@@ -358,8 +358,11 @@ class EnumerationGuard:
         if walk:
             recent = results[1]
             misses = results[2]
-            if len(recent) >= self._walk:
-                step = detect_walk(recent, self._walk, self._max_stride)
+            if len(recent) >= self._walk and recent[1].isdecimal():
+                # Random reading ends at the first step, checked here without a call.
+                first = int(recent[0]) - int(recent[1])
+                if first and -self._max_stride <= first <= self._max_stride:
+                    step = detect_walk(recent, self._walk, self._max_stride)
         else:
             misses = results[1]
         page = access.page

@@ -156,7 +156,7 @@ class RouteMatcher:
         return found
 
     def by_path(self, path: str) -> tuple[_Compiled, dict[str, str]] | None:
-        parts = _segments(path)
+        parts = path.strip("/").split("/")  # _segments, inline: runs on every request
         candidates = self._by_length.get(len(parts))
         if not candidates:
             return None
@@ -165,8 +165,13 @@ class RouteMatcher:
                 if parts[i] != literal:
                     break
             else:
-                params = {name: parts[i] for i, name in compiled.params}
-                if all(params.values()):
+                params: dict[str, str] = {}
+                for i, name in compiled.params:
+                    value = parts[i]
+                    if not value:
+                        break
+                    params[name] = value
+                else:
                     return compiled, params
         return None
 
@@ -181,14 +186,18 @@ class RouteMatcher:
             raw_id = params.get(id_param)
             if raw_id is None:
                 raw_id = query_param(query, id_param)
-        record_id = clean_id(raw_id)
-        if record_id is None:
+        if raw_id is None:
             return None
+        record_id = raw_id.strip()  # clean_id, inline: runs on every protected request
+        if not record_id:
+            return None
+        if len(record_id) > MAX_ID_LENGTH:
+            record_id = clean_id(record_id)  # type: ignore[assignment]
         page = None
         if page_param is not None:
             raw_page = params.get(page_param)
             page = parse_page(raw_page if raw_page is not None else query_param(query, page_param))
-        canaries = self._canaries.get(kind)
+        canaries = self._canaries.get(kind) if self._canaries else None
         canary = canaries is not None and record_id in canaries
         return Access(kind, record_id, page, route, monitor, canary)
 

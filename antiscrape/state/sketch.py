@@ -19,12 +19,13 @@ attacker reads.
 
 Agreement with Redis
 --------------------
-The Redis backend runs the same ``DistinctAdd`` op as ``PFADD key member`` then
+The Redis backend runs the same ``DistinctAdd`` op (and each counter of a ``DistinctAddAll``,
+the enumeration guard's one op per protected read) as ``PFADD key member`` then
 ``PFCOUNT key also...`` (a union), over the same time-bucket keys the enumeration guard
-builds. Redis' HyperLogLog has 16 384 registers (standard error 0.81 %) and counts small sets
-approximately rather than exactly, so the two backends may differ by a few percent on large
-counts and by at most one or two on small ones; the bucket scheme and union semantics are
-identical.
+builds; the memory backend hashes the member once for all the counters of one op. Redis'
+HyperLogLog has 16 384 registers (standard error 0.81 %) and counts small sets approximately
+rather than exactly, so the two backends may differ by a few percent on large counts and by at
+most one or two on small ones; the bucket scheme and union semantics are identical.
 
 Hashing uses Python's built-in ``hash`` of the member string (SipHash, keyed per process):
 fast, well mixed, and an attacker cannot choose ids that collide on purpose. Sketches are
