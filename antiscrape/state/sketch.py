@@ -93,8 +93,11 @@ def _tau(x: float) -> float:
 
 
 _RANK_TOP = Q + 1
-_SCALE = 1 << (Q + 1)
-"""Register sums are kept as exact integers: a register holding ``r`` adds ``2**(Q+1-r)``."""
+_WEIGHT = [2.0 ** -r for r in range(_RANK_TOP + 1)]
+"""What a register holding ``r`` adds to the sum: ``2**-r``. Sums are floats, which keep them
+exact while every register is below 43 (the sum is below 2**11, so 53 bits reach 2**-42; a
+register gets there with probability 2**-42 per member). Integer sums scaled by 2**53 were
+exact always but cost several big-integer allocations on every register change."""
 
 
 _M_SIGMA = [M * _sigma(zeros / M) for zeros in range(M)]
@@ -102,14 +105,15 @@ _M_SIGMA = [M * _sigma(zeros / M) for zeros in range(M)]
 once): a sketch with registers has taken a hash, and every hash fills one register."""
 
 
-def _summary(registers: bytes | bytearray) -> tuple[int, int]:
-    """(empty registers, scaled sum) of a register array, via a C-speed histogram."""
+def _summary(registers: bytes | bytearray) -> tuple[int, float]:
+    """(empty registers, sum of ``2**-r`` over the others) of a register array, via a C-speed
+    histogram."""
     top = max(registers)
     zeros = registers.count(0)
-    scaled = 0
+    total = 0.0
     for k in range(1, top + 1):
-        scaled += registers.count(k) << (Q + 1 - k)
-    return zeros, scaled
+        total += registers.count(k) * _WEIGHT[k]
+    return zeros, total
 
 
 def _max_bytes(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
@@ -141,7 +145,7 @@ class DistinctSketch:
         self.exact: set[int] | None = set()
         self.registers: bytearray | None = None
         self._zeros = M
-        self._sum = 0
+        self._sum = 0.0
         self._count = 0
         self.version = 0
         """Bumped on every change, so a join with this sketch as the older side is stale."""
@@ -207,7 +211,7 @@ class DistinctSketch:
         self.exact = None
         self.registers = bytearray(M)
         self._zeros = M
-        self._sum = 0
+        self._sum = 0.0
         self._count = -1
         self._drop_join()  # an exact union count cannot follow registers: rebuilt on demand
         for h in hashes:
@@ -223,10 +227,10 @@ class DistinctSketch:
             return False  # the register (and so the union's, at least as high) holds
         registers[index] = rank
         if old:
-            self._sum += (1 << (_RANK_TOP - rank)) - (1 << (_RANK_TOP - old))
+            self._sum += _WEIGHT[rank] - _WEIGHT[old]
         else:
             self._zeros -= 1
-            self._sum += 1 << (_RANK_TOP - rank)
+            self._sum += _WEIGHT[rank]
         self._count = -1  # estimate is stale
         self.version += 1
         return True
@@ -263,7 +267,7 @@ class DistinctSketch:
 
     def count(self) -> int:
         """Exact while small; then Ertl's estimate from the number of empty registers and the
-        scaled sum of the others.
+        sum of ``2**-r`` over the others.
 
         With no saturated register (value Q+1, probability 2**-52 per register) Ertl's loop
         ``z = (z + C_k) / 2`` is exactly the sum of ``2**-r`` over non-empty registers, which
@@ -274,7 +278,7 @@ class DistinctSketch:
             return len(exact)
         count = self._count
         if count < 0:
-            count = round(_ALPHA_MM / (_M_SIGMA[self._zeros] + self._sum / _SCALE))
+            count = round(_ALPHA_MM / (_M_SIGMA[self._zeros] + self._sum))
             if count <= EXACT_LIMIT:  # more than EXACT_LIMIT were seen: never report fewer
                 count = EXACT_LIMIT + 1
             self._count = count
