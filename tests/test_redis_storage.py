@@ -128,23 +128,6 @@ def test_sliding_window_arithmetic_matches_memory_at_fractional_times(
         assert store.execute([op], now) == memory.execute([op], now)
 
 
-def test_lease_charges_count_even_when_the_hit_is_refused(redis_url: str,
-                                                        redis_prefix: str) -> None:
-    """Requests admitted on an allow lease happened: a refused hit must not drop them."""
-    store, _ = open_caller_clock(redis_url, redis_prefix)
-    memory = MemoryStorage(cap=10_000)
-    key = f"{redis_prefix}:lease"
-    steps = [(Hit(key, 60, 10), START), (Hit(key, 60, 10, charge=7), START + 1),
-             (Hit(key, 60, 10, charge=3), START + 2), (Hit(key, 60, 10), START + 3)]
-    answers = []
-    for op, now in steps:
-        answers.append(store.execute([op], now))
-        assert answers[-1] == memory.execute([op], now)
-    # 1 hit, then 7 charged + 1 hit (9), then 3 charged (12): refused, but the 12 stay.
-    assert [a[0].count for a in answers] == [0.0, 8.0, 12.0, 12.0]
-    assert [a[0].counted for a in answers] == [True, True, False, False]
-
-
 async def test_async_face_gives_the_same_answers(redis_url: str, redis_prefix: str) -> None:
     store, astore = open_caller_clock(redis_url, redis_prefix)
     ops = [Hit(f"{redis_prefix}:a", 60, 2), Incr(f"{redis_prefix}:b", 60),

@@ -110,10 +110,6 @@ class MemoryStorage:
                 entry[1] = bucket
                 entry[2] = prev
                 entry[3] = 0.0
-        charge = op.charge
-        if charge:  # requests already admitted on a lease: counted whatever this hit gets
-            cur += charge
-            entry[3] = cur
         count = prev * (1.0 - elapsed / window) + cur
         cost = op.cost
         entry[0] = (bucket + 2) * window  # after that both buckets are irrelevant

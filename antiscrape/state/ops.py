@@ -22,17 +22,12 @@ class Hit:
     Result: :class:`HitResult`. ``count`` is the weighted count *before* this hit; the hit is
     recorded only while ``count + cost <= limit`` so a refused request does not push the
     window further away (a client that waits gets its budget back).
-
-    ``charge`` counts requests that were already admitted on the engine's allow lease
-    (see :mod:`antiscrape.lease`): they happened, so they are added unconditionally, before
-    this hit is judged, and are part of the ``count`` it reports.
     """
 
     key: str
     window: int
     limit: int
     cost: int = 1
-    charge: int = 0
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -99,7 +99,7 @@ def record(op: Op) -> list[Arg]:
     """The op's code and fields, in the order ``batch.lua`` reads them."""
     t = type(op)
     if t is Hit:
-        return ["H", op.window, op.limit, op.cost, op.charge]  # type: ignore[union-attr]
+        return ["H", op.window, op.limit, op.cost]  # type: ignore[union-attr]
     if t is Incr:
         return ["I", op.ttl, op.amount]  # type: ignore[union-attr]
     if t is Get:

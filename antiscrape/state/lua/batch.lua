@@ -5,7 +5,7 @@
 -- ARGV[1]: "" to take the time from this server's TIME (every host then agrees), or the
 --          caller's clock in seconds (tests drive Redis with a manual clock this way).
 -- ARGV[2..]: op records, each an op code followed by its fields:
---   H window limit cost charge | I ttl amount | G | P value ttl | A value ttl
+--   H window limit cost | I ttl amount | G | P value ttl | A value ttl
 --   D member ttl n_also | R value size ttl
 --   M member n (ttl n_also){n}   (DistinctAddAll: n counters, one member; replies a list)
 --
@@ -74,7 +74,7 @@ local function window_reset(prev, cur, elapsed, window, limit, cost)
   return to_next + math.max(0.0, need) * window
 end
 
-local function hit(key, window, limit, cost, charge)
+local function hit(key, window, limit, cost)
   local bucket = floordiv(now, window)
   local elapsed = now - bucket * window
   local prev, cur = 0.0, 0.0
@@ -88,7 +88,6 @@ local function hit(key, window, limit, cost, charge)
       prev, cur = tonumber(c), 0.0
     end
   end
-  cur = cur + charge -- requests already admitted on a lease count whatever this hit gets
   local count = prev * (1.0 - elapsed / window) + cur
   local counted = count + cost <= limit
   if counted then cur = cur + cost end
@@ -163,9 +162,8 @@ while a <= #ARGV do
   local key = KEYS[k]
   local r
   if code == "H" then
-    r = hit(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
-            tonumber(ARGV[a + 4]))
-    a = a + 5
+    r = hit(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
+    a = a + 4
     k = k + 1
   elseif code == "I" then
     r = incr(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]))
