@@ -603,10 +603,12 @@ class Engine:
         return Decision(Action.ALLOW, "state storage unreachable (failing open)", rule="storage")
 
     def _response_ops(self, decision: Decision, status: int) -> list[Any]:
-        if decision.access is None or self.enumeration is None or decision.identity is None:
+        enumeration = self.enumeration
+        if decision.access is None or enumeration is None or decision.identity is None or \
+                status not in enumeration.recorded_statuses:  # most answers: a 200
             return []
-        return list(self.enumeration.response_ops(decision.access, decision.identity, status,
-                                                  self.clock()))
+        return list(enumeration.response_ops(decision.access, decision.identity, status,
+                                             self.clock()))
 
     def _observed(self, view: RequestView, decision: Decision, started: float) -> Decision:
         if self.observers:

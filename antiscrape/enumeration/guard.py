@@ -45,6 +45,8 @@ alerts = logging.getLogger("antiscrape.alert")
 
 LEVEL_ORDER = ("account", "clearance", "ip", "fingerprint", "network")
 MISS_WINDOW = 3_600
+MISS_STATUSES = frozenset((404, 410))
+"""Answers that say a record does not exist: what an id prober collects."""
 DEPTH_WINDOW = 3_600
 WALK_TTL = 3_600
 WALK_PENALTY = 4
@@ -443,11 +445,14 @@ class EnumerationGuard:
             return []
         return self._who(identity).convictions
 
+    recorded_statuses = MISS_STATUSES
+    """Response statuses :meth:`response_ops` counts; the engine skips the call for others."""
+
     def response_ops(self, access: Access, identity: Identity, status: int,
                      now: float) -> list[Op]:
         """A 404/410 on a protected route counts toward miss probing (account, clearance or
         IP: the most personal level known)."""
-        if status != 404 and status != 410:
+        if status not in MISS_STATUSES:
             return []
         return [Incr(self._who(identity).miss_key, MISS_WINDOW)]
 
