@@ -99,12 +99,16 @@ def hasher_for(engine: Any, config: Config) -> Callable[[str], str]:
 
 
 def attach(engine: Any) -> DecisionLog | None:
-    """Register a decision log on ``engine.observers`` when ``config.log.decisions`` is on."""
+    """Register a decision log on the engine when ``config.log.decisions`` is on: among the
+    observers of every decision when allows are sampled, else among the observers of
+    refusals only (``engine.refusal_observers``), so allowed traffic never calls it."""
     config: Config = engine.config
     if not config.log.decisions:
         return None
     observer = DecisionLog(config.log, hasher_for(engine, config))
     # Idempotent, like metrics.attach: a second attach replaces the first.
-    engine.observers[:] = [o for o in engine.observers if not isinstance(o, DecisionLog)]
-    engine.observers.append(observer)
+    for observers in (engine.observers, engine.refusal_observers):
+        observers[:] = [o for o in observers if not isinstance(o, DecisionLog)]
+    (engine.observers if config.log.sample_allow > 0 else engine.refusal_observers).append(
+        observer)
     return observer

@@ -184,6 +184,9 @@ class Engine:
             else enumeration
         self.goodbots = _build_goodbots(cfg) if goodbots is _DEFAULT else goodbots
         self.observers: list[Observer] = []
+        self.refusal_observers: list[Observer] = []
+        """Observers of every decision but an allow (the default decision log, which samples
+        no allows): allowed traffic does not even call them."""
         self.status_board: StatusBoard | None = None
         if cfg.status_page.enabled:  # the live status page: an observer that also answers
             self.status_board = StatusBoard.from_config(cfg, clock=clock)
@@ -204,7 +207,7 @@ class Engine:
 
     def inspect(self, view: RequestView) -> Decision:
         """Decide on one request (sync apps). Never raises: faults fail open and are logged."""
-        started = time.perf_counter() if self.observers else 0.0
+        started = time.perf_counter() if self.observers or self.refusal_observers else 0.0
         try:
             plan = self.plan(view)
             if isinstance(plan, Decision):
@@ -217,7 +220,8 @@ class Engine:
                         self.storage.execute(more, self.clock())
                 except StorageError as exc:
                     decision = self._storage_failed(view, plan, exc)
-            if self.observers or self.status_board is not None:
+            if self.observers or self.status_board is not None or \
+                    (self.refusal_observers and decision.action is not Action.ALLOW):
                 decision = self._observed(view, decision, started)
             return decision
         except Exception as exc:  # our fault must never become the application's 500
@@ -225,7 +229,7 @@ class Engine:
 
     async def ainspect(self, view: RequestView) -> Decision:
         """Decide on one request (async apps): same logic, storage awaited."""
-        started = time.perf_counter() if self.observers else 0.0
+        started = time.perf_counter() if self.observers or self.refusal_observers else 0.0
         try:
             plan = self.plan(view)
             if isinstance(plan, Decision):
@@ -244,7 +248,8 @@ class Engine:
                         await astorage.execute(more, self.clock())
                 except StorageError as exc:
                     decision = self._storage_failed(view, plan, exc)
-            if self.observers or self.status_board is not None:
+            if self.observers or self.status_board is not None or \
+                    (self.refusal_observers and decision.action is not Action.ALLOW):
                 decision = self._observed(view, decision, started)
             return decision
         except Exception as exc:
@@ -271,9 +276,10 @@ class Engine:
             except Exception as exc:
                 self._internal_error(exc)
 
-    def add_observer(self, observer: Observer) -> None:
-        """Call ``observer(view, decision, seconds)`` after every decision (logs, metrics)."""
-        self.observers.append(observer)
+    def add_observer(self, observer: Observer, *, allows: bool = True) -> None:
+        """Call ``observer(view, decision, seconds)`` after every decision (logs, metrics);
+        with ``allows=False`` only after decisions that are not an allow."""
+        (self.observers if allows else self.refusal_observers).append(observer)
 
     # -- plan ----------------------------------------------------------------------------
 
@@ -611,9 +617,12 @@ class Engine:
                                              self.clock()))
 
     def _observed(self, view: RequestView, decision: Decision, started: float) -> Decision:
-        if self.observers:
+        observers = self.observers
+        if self.refusal_observers and decision.action is not Action.ALLOW:
+            observers = [*observers, *self.refusal_observers]
+        if observers:
             elapsed = time.perf_counter() - started if started else 0.0
-            for observer in self.observers:
+            for observer in observers:
                 try:
                     observer(view, decision, elapsed)
                 except Exception as exc:

@@ -90,8 +90,31 @@ def test_sampling_share_is_honoured() -> None:
 def test_decision_log_can_be_switched_off(clock: ManualClock) -> None:
     engine = Engine({"secret_key": SECRET, "log": {"decisions": False}}, clock=clock)
     assert decisionlog.attach(engine) is None
-    assert engine.observers == [o for o in engine.observers
-                                if not isinstance(o, decisionlog.DecisionLog)]
+    assert not any(isinstance(o, decisionlog.DecisionLog)
+                   for o in (*engine.observers, *engine.refusal_observers))
+
+
+def test_allowed_traffic_does_not_call_a_log_that_samples_no_allows(clock: ManualClock) -> None:
+    """The default log only writes refusals: it is kept off the per-request path of allows,
+    and still sees every refusal (and every allow once allows are sampled)."""
+    engine = Engine({"secret_key": SECRET, "deny": {"user_agents": ["sqlmap"]}}, clock=clock)
+    seen: list[str] = []
+    log = next(o for o in engine.refusal_observers if isinstance(o, decisionlog.DecisionLog))
+    engine.refusal_observers[engine.refusal_observers.index(log)] = \
+        lambda view, decision, seconds: seen.append(decision.action.value)
+    assert not any(isinstance(o, decisionlog.DecisionLog) for o in engine.observers)
+    browser = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, "
+               "like Gecko) Chrome/131.0.0.0 Safari/537.36", "accept": "text/html",
+               "accept-language": "en", "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
+    allowed = engine.inspect(RequestView("GET", "/", browser, "198.51.100.9"))
+    assert allowed.action is Action.ALLOW
+    blocked = engine.inspect(RequestView("GET", "/", {"user-agent": "sqlmap/1.7"},
+                                         "198.51.100.10"))
+    assert blocked.action is Action.BLOCK
+    assert seen == [blocked.action.value]
+    sampled = Engine({"secret_key": SECRET, "log": {"sample_allow": 0.5}}, clock=clock)
+    assert any(isinstance(o, decisionlog.DecisionLog) for o in sampled.observers)
+    assert not sampled.refusal_observers
 
 
 def test_sample_share_must_be_a_share() -> None:
