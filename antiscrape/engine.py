@@ -87,7 +87,8 @@ class _Client:
         """Budget hits, then the challenge-failure read, then the conviction reads."""
         self.n_convictions = 0
         self.plain: Decision | None = None
-        """The plain allow of an unprotected request (one object, reused)."""
+        """The plain allow of an unprotected request (one object, reused; built when first
+        needed)."""
 
 
 class _Context:
@@ -177,6 +178,8 @@ class Engine:
         self._listed_cache: dict[tuple[str, str], str | None] = {}
         self._scores: dict[tuple[object, ...], tuple[int, tuple[str, ...]]] = {}
         self._clients: dict[tuple[Any, ...], _Client] = {}
+        self._hits: dict[tuple[Any, ...], tuple[tuple[tuple[Rate, int], ...],
+                                                tuple[Hit, ...]]] = {}
         self._tls_header = cfg.tls_fingerprint_header
         self.challenges = _build_challenges(cfg, clock, self.keys) if challenges is _DEFAULT \
             else challenges
@@ -397,8 +400,35 @@ class Engine:
         # Budget hits depend only on who asks, under which budget share: ops are values
         # nobody changes, so every request of this client sends the same ones.
         factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
+        hits, hit_ops = self._budget_hits(cls, factor, identity)
+        ops = [*hit_ops]
+        if challenges is not None:
+            ops.append(Get(challenges.failure_key(identity, user_agent)))
+        enumeration = self.enumeration
+        if enumeration is not None:
+            conviction_keys = enumeration.conviction_keys(identity)
+            if conviction_keys:
+                client.n_convictions = len(conviction_keys)
+                ops += [Get(k) for k in conviction_keys]
+        client.hits = hits
+        client.ops = tuple(ops)
+        return client
+
+    def _budget_hits(self, cls: RouteClass, factor: float, identity: Identity
+                     ) -> tuple[tuple[tuple[Rate, int], ...], tuple[Hit, ...]]:
+        """The budget hits of an identity under a budget share, and their limits.
+
+        Kept per identity, apart from the per-client derivations: a crawler that sends a new
+        user agent with every request is a new client each time, but its address's budget
+        reads are the same values and are built once.
+        """
+        key = (cls.name, factor, identity.ip, identity.network, identity.fingerprint,
+               identity.account, identity.clearance)
+        cached = self._hits.get(key)
+        if cached is not None:
+            return cached
         hashed = self.keys.hashed
-        ops: list[Any] = []
+        ops: list[Hit] = []
         hits: list[tuple[Rate, int]] = []
         for rate, prefix in self._rate_keys[cls.name]:
             who = getattr(identity, rate.level)
@@ -407,18 +437,11 @@ class Engine:
             limit = rate.amount if factor == 1.0 else rate.scaled(factor)
             ops.append(Hit(prefix + hashed(who), rate.window, limit))
             hits.append((rate, limit))
-        if challenges is not None:
-            ops.append(Get(challenges.failure_key(identity, user_agent)))
-        enumeration = self.enumeration
-        if enumeration is not None:
-            conviction_keys = enumeration.conviction_keys(identity)
-            client.n_convictions = len(conviction_keys)
-            ops.extend(Get(k) for k in conviction_keys)
-        client.hits = tuple(hits)
-        client.ops = tuple(ops)
-        client.plain = Decision(Action.ALLOW, "; ".join(reasons) if reasons else "ok", score, "",
-                                None, True, None, (), identity, reasons, None, None)
-        return client
+        built = (tuple(hits), tuple(ops))
+        if len(self._hits) >= _CLIENT_CACHE_MAX:
+            self._hits.clear()  # cheap bound; active identities come straight back
+        self._hits[key] = built
+        return built
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str:
         return self.keys.hashed(fingerprint_material(headers, self.config.tls_fingerprint_header))
@@ -574,12 +597,16 @@ class Engine:
                     access, ctx.identity, results[idx:],
                     cleared=ctx.identity.clearance is not None) is not None:
                 return None
-        if access is None:
+        if access is None and client.plain is not None:
             return client.plain
         reasons = client.reasons
         # Positional (the field order of Decision): keyword passing measured 0.2 µs slower.
-        return Decision(Action.ALLOW, "; ".join(reasons) if reasons else "ok", ctx.score, "",
-                        None, True, None, (), ctx.identity, reasons, access.kind, access)
+        decision = Decision(Action.ALLOW, "; ".join(reasons) if reasons else "ok", ctx.score,
+                            "", None, True, None, (), ctx.identity, reasons,
+                            None if access is None else access.kind, access)
+        if access is None:
+            client.plain = decision  # built on first use: a one-off client never needs it
+        return decision
 
     def _reply(self, ctx: _Context, action: Action, reason: str, score: int,
                retry: int | None, extra: Headers) -> Reply:

@@ -39,6 +39,7 @@ def test_per_client_caches_stay_bounded_when_addresses_and_hints_rotate():
         engine.inspect(RequestView("GET", "/", headers,
                                    f"10.{n // 60_000}.{n // 250 % 240}.{n % 250}"))
     assert 0 < len(engine._clients) <= engine_module._CLIENT_CACHE_MAX
+    assert 0 < len(engine._hits) <= engine_module._CLIENT_CACHE_MAX
     assert 0 < len(engine._scores) <= engine_module._SCORE_CACHE_MAX
 
 
