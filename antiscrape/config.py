@@ -267,9 +267,10 @@ class EnumerationSettings:
     level_windows: dict[str, tuple[str, ...]] = field(default_factory=_default_level_windows)
     """Windows counted at a level (a level not listed, or none of whose windows the kind's
     budget has, counts every window of the budget).
-    Each window at each level costs one storage operation per protected request, so shared
-    levels count only the windows that matter for them: a day for IPs (addresses change),
-    a week for networks, a day and a week for fingerprints (slow IP-rotating crawls)."""
+    Each window at each level is one more counter updated on every protected request, so
+    shared levels count only the windows that matter for them: a day for IPs (addresses
+    change), a week for networks, a day and a week for fingerprints (slow IP-rotating
+    crawls)."""
     block_factor: float = 2.0
     """Counts at this multiple of a personal (account, clearance) budget are blocked rather
     than throttled; shared levels never block on counts alone, they challenge."""
