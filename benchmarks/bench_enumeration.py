@@ -312,6 +312,8 @@ def main() -> None:
                         help="also measure the guard, sketch and memory backend of this git "
                              "revision")
     parser.add_argument("--million", action="store_true", help="run part 3 (slow)")
+    parser.add_argument("--reads", type=int, default=50_000,
+                        help="protected reads timed step by step in part 2")
     args = parser.parse_args()
     global BEFORE
     variants = VARIANTS
@@ -334,7 +336,7 @@ def main() -> None:
     classes = {"now": (EnumerationGuard, MemoryStorage)}
     if BEFORE is not None:
         classes[args.before] = BEFORE
-    steps = part2(classes)
+    steps = part2(classes, n=args.reads, chunk=min(500, args.reads))
     print("  " + " " * 16 + "".join(f"{name:>10}" for name in steps))
     for k in (*STEPS, "ops per request"):
         print(f"  {k:16}" + "".join(f"{steps[name][k]:10.2f}" for name in steps))

@@ -21,7 +21,14 @@ SCRIPTS = {
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
     "bench_adapters": ["--rounds", "2", "--batch", "100"],
+    "bench_enumeration": ["--rounds", "1", "--batch", "50", "--reads", "1000"],
+    "bench_challenge": ["--runs", "1", "--skip-browser"],
+    "bench_redis": ["--requests", "100", "--rounds", "1", "--clients", "200"],
+    "bench_replay": ["--rounds", "1", "--copies", "1"],
+    "bench_examples": ["--rounds", "1", "--batch", "50"],
 }
+"""Short rounds of every script: a smoke run (the test suite runs it so no script rots), not
+figures to quote."""
 
 
 def main(argv: list[str]) -> int:

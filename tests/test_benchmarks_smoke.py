@@ -1,0 +1,57 @@
+"""Every benchmark script still runs: short rounds, exit status and tables only.
+
+The figures of these runs mean nothing (a few dozen requests); what is checked is that no
+script has rotted against today's engine, adapters and storage, including the side-by-side
+modes that load an older revision next to today's code (``--before``), which broke once
+when the engine started asking the guard for something older guards did not have.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done.stdout
+
+
+def test_every_benchmark_runs_its_quick_rounds() -> None:
+    out = run("benchmarks.run", "--quick")
+    for name in ("bench_core", "bench_adapters", "bench_enumeration", "bench_challenge",
+                 "bench_redis", "bench_replay", "bench_examples"):
+        assert f"===== {name}" in out
+    assert "failed:" not in out
+    assert "added by the whole engine on a protected route" in out
+    assert "flask antiscrape" in out and "django antiscrape" in out
+
+
+def _has_history() -> bool:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        return False
+    done = subprocess.run(["git", "cat-file", "-e", "HEAD:antiscrape/engine.py"], cwd=ROOT,
+                          capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _has_history(), reason="needs the git history of a checkout (the "
+                    "side-by-side modes load a revision with git)")
+def test_side_by_side_modes_run_against_the_last_commit() -> None:
+    out = run("benchmarks.bench_hotpath", "--before", "HEAD", "--rounds", "1", "--batch", "20")
+    assert "before = HEAD" in out and out.count("before ") >= 4
+    out = run("benchmarks.bench_enumeration", "--before", "HEAD", "--rounds", "1",
+              "--batch", "20", "--reads", "500")
+    assert "the guard at HEAD" in out
+    out = run("benchmarks.bench_adapters", "--before", "HEAD", "--rounds", "1", "--batch", "20")
+    assert "flask adapter-only@HEAD" in out and "django adapter-only@HEAD" in out
