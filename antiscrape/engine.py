@@ -332,8 +332,10 @@ class Engine:
                       "accept-encoding" in headers, "sec-fetch-mode" in headers, hints)
             kept = len(user_agent) <= _KEPT_TEXT_MAX and (hints is None or
                                                          len(hints) <= _KEPT_TEXT_MAX)
-        forwarded = (headers.get("forwarded"), headers.get("x-forwarded-for")) \
-            if self.addressing.trusted else None
+        forwarded = None
+        if self.addressing.trusted:
+            forwarded = (headers.get("forwarded", ""), headers.get("x-forwarded-for", ""))
+            kept = kept and len(forwarded[0]) + len(forwarded[1]) <= _KEPT_TEXT_MAX
         challenges = self.challenges
         cookie = challenges.clearance_cookie(view) if challenges is not None else None
         key = (view.peer, forwarded, traits, secure, view.user_id, cookie, cls.name)

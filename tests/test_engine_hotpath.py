@@ -135,3 +135,25 @@ def test_hashed_values_cache_is_bounded_in_characters_not_only_entries():
         keys.hashed(f"v{n}" + "x" * 16_000)
     assert sum(len(v) for v in keys._cache) <= Keys._CACHE_CHARS + 16_010
     assert keys.hashed("v0" + "x" * 16_000) == first
+
+
+def test_a_client_behind_a_trusted_proxy_is_kept_by_its_forwarding_headers():
+    """Forwarding headers pick the client behind a trusted proxy, so they are part of what a
+    client is kept under: two clients behind one proxy stay two, and an oversized chain from
+    the client side is decided on but never kept."""
+    engine = Engine({"secret_key": "s" * 32, "trusted_proxies": ["10.0.0.0/8"]},
+                    clock=ManualClock())
+    browser = {"user-agent": CHROME, "accept": "text/html", "accept-language": "en",
+               "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
+    seen = set()
+    for client in ("198.51.100.20", "198.51.100.21", "198.51.100.20"):
+        decision = engine.inspect(RequestView("GET", "/", {**browser, "x-forwarded-for": client},
+                                              "10.0.0.1"))
+        assert decision.identity is not None and decision.identity.ip == client
+        seen.add(decision.identity.ip)
+    assert seen == {"198.51.100.20", "198.51.100.21"} and len(engine._clients) == 2
+    chain = ", ".join(f"203.0.113.{n % 250}" for n in range(400)) + ", 198.51.100.22"
+    decision = engine.inspect(RequestView("GET", "/", {**browser, "x-forwarded-for": chain},
+                                          "10.0.0.1"))
+    assert decision.identity is not None and decision.identity.ip == "198.51.100.22"
+    assert len(engine._clients) == 2
