@@ -42,8 +42,9 @@ Observer = Callable[[RequestView, Decision, float], None]
 _DEFAULT: Any = object()
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _CLIENT_CACHE_MAX = 8_192
-"""Clients whose derivation is kept (about 1 KiB each, at most about 4 KiB with the longest
-kept header texts): bounded, so rotating addresses or headers cannot grow it."""
+"""Clients whose derivation is kept, and identities whose budget reads are kept (together
+about 1.4 KiB a client, measured with tracemalloc; at most about 6 KiB with the longest
+header texts still kept): bounded, so rotating addresses or headers cannot grow them."""
 _SCORE_CACHE_MAX = 4_096
 """Combinations of score traits kept scored (the client chooses its sec-ch-ua value)."""
 _KEPT_TEXT_MAX = 1_024
