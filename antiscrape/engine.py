@@ -48,8 +48,9 @@ header texts still kept): bounded, so rotating addresses or headers cannot grow 
 _SCORE_CACHE_MAX = 4_096
 """Combinations of score traits kept scored (the client chooses its sec-ch-ua value)."""
 _KEPT_TEXT_MAX = 1_024
-"""Longer user agents are not kept with a client: the caches' memory stays bounded in bytes,
-not only in entries (no browser sends one this long)."""
+"""Longer header texts (a user agent, sec-ch-ua, the clearance cookie, a forwarding chain) are
+not kept with a client: the caches' memory stays bounded in bytes, not only in entries (no
+browser sends one this long)."""
 _KEPT_MATERIAL_MAX = 2_048
 """Longest fingerprint material (selected header values and the header-name order) kept as
 part of a client's key."""
@@ -447,7 +448,7 @@ class Engine:
         return built
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str:
-        return self.keys.hashed(fingerprint_material(headers, self.config.tls_fingerprint_header))
+        return self.keys.hashed(fingerprint_material(headers, self._tls_header))
 
     def _listed(self, ip: str, ua: str) -> str | None:
         """"allow", "deny" or None, for an (ip, user agent) pair; cached."""
