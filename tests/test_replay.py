@@ -7,6 +7,7 @@ import gzip
 import io
 import itertools
 import json
+import threading
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -301,6 +302,27 @@ def test_two_workers_decide_exactly_as_one_process(name: str) -> None:
     assert sharded.workers == 2
     assert sharded.tally.summary(top=1_000) == single.tally.summary(top=1_000)
     assert sharded.tally.clients.keys() == single.tally.clients.keys()
+
+
+def test_workers_started_beside_other_threads_decide_as_one_process() -> None:
+    """A process with another thread running must not fork its workers (a child could
+    inherit a lock that thread held): they come from the fork server, and the report is the
+    same as with one process."""
+    from antiscrape.replay import runner
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert runner._threads() > 1
+        assert runner._process_context().get_start_method() != "fork"
+        single = replay_file(str(LOGS / "elastic-apache.log"), CONFIG, workers=1)
+        sharded = replay_file(str(LOGS / "elastic-apache.log"), CONFIG, workers=2)
+    finally:
+        stop.set()
+        other.join()
+    assert sharded.workers == 2
+    assert sharded.tally.summary(top=1_000) == single.tally.summary(top=1_000)
 
 
 TRICKY_LINES = [

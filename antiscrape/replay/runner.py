@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import multiprocessing.context
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -231,12 +232,25 @@ def _shard_process(pipe: Connection, path: str, config: Config, fmt: str, index:
         pipe.close()
 
 
+def _threads() -> int:
+    """Threads of this process: the operating system's count where it tells (threads that
+    native libraries start count too), else Python's."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def _process_context() -> multiprocessing.context.BaseContext:
-    """Fork when it is safe (no other threads): workers start in milliseconds with the
-    engine's modules already imported. Otherwise the platform's default."""
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+    """Fork when it is safe, with no other thread in the process: workers start in
+    milliseconds with the engine's modules already imported. With other threads about, a
+    forked child can inherit a lock one of them held and hang (Python 3.12+ warns), so the
+    workers come from the fork server, or are spawned where there is none; Linux's default
+    before Python 3.14 would still fork."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and _threads() == 1:
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def replay_file(path: str, config: Config, *, fmt: str = "auto", workers: int = 1,
