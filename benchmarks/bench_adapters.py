@@ -15,11 +15,18 @@ IPs, half the requests on the home page and half on random profiles. The engine 
 clock that moves 0.2 s per request, so allowed traffic stays allowed as it would spread over
 real time; every answer's status is checked.
 
-A diagnostic fourth variant per framework ("adapter-only") runs the adapter with an engine
-that returns a constant decision: it separates the adapter's translation cost from the
-engine's decision cost. With ``--before REV`` the adapters as of git revision ``REV`` run the
-same way next to today's ("adapter-only @REV"), so a change to the translation is measured
-within one run instead of across two runs on a noisy machine.
+Two diagnostic variants per framework split antiscrape's cost. "adapter-only" runs the adapter
+with an engine that returns a constant decision: the adapter's translation alone.
+"storage-only" adds the state work a request needs and nothing else: the adapter, then the
+very storage operations the real engine plans for that request (budget hits, the
+challenge-failure read, and on profiles the guard's distinct counters, walk list and miss
+read; planned once per client and page type, then replayed with the record being read),
+executed on the memory backend, then a constant decision. What separates it from
+"antiscrape" is planning and judging.
+
+With ``--before REV`` the adapters as of git revision ``REV`` run the same way as
+"adapter-only" next to today's ("adapter-only @REV"), so a change to the translation is
+measured within one run instead of across two runs on a noisy machine.
 
 Each request is timed alone (``perf_counter_ns`` around the WSGI call and the body); the
 table gives median and p99 per variant and the median added over the bare app.
@@ -49,6 +56,7 @@ from antiscrape.clock import ManualClock
 from antiscrape.decision import Action, Decision
 from antiscrape.engine import Engine
 from antiscrape.request import protect
+from antiscrape.state.ops import DistinctAddAll, Recent
 
 SECRET = "bench-secret-0123456789abcdef-0123456789"
 PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
@@ -66,8 +74,10 @@ BROWSER = {
     "HTTP_UPGRADE_INSECURE_REQUESTS": "1",
 }
 NEVER = "1000000/minute"
-VARIANTS = {"flask": ("bare", "antiscrape", "limiter", "adapter-only"),
-            "django": ("bare", "antiscrape", "ratelimit", "adapter-only")}
+VARIANTS = {"flask": ("bare", "antiscrape", "limiter", "adapter-only", "storage-only"),
+            "django": ("bare", "antiscrape", "ratelimit", "adapter-only", "storage-only")}
+DIAGNOSTIC = ("adapter-only", "storage-only")
+"""Variants that run an adapter with a stand-in engine (see the module docstring)."""
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -97,9 +107,52 @@ class AdapterOnly(Engine):
         return self._ALLOW
 
 
+class StorageOnly(Engine):
+    """Diagnostic: the adapter, then the storage operations the real engine would send for
+    this request, then a constant decision (no planning, no judging).
+
+    The real engine plans a client's first home-page request and first profile read; later
+    requests replay those operations, with the record being read put into the profile's
+    distinct-count and walk operations. The time buckets in the counters' keys stay as first
+    planned: an expired counter is created afresh under its old key, as a new bucket's would
+    be, so no operation's cost changes.
+    """
+
+    _ALLOW = Decision(Action.ALLOW, "ok")
+
+    def __init__(self, config: Any, *, clock: ManualClock) -> None:
+        super().__init__(config, clock=clock)
+        self._planned: dict[tuple[bool, str | None], tuple[Any, ...]] = {}
+
+    def inspect(self, view: Any) -> Decision:
+        path = view.path
+        key = (path == "/", view.peer)
+        ops = self._planned.get(key)
+        if ops is None:
+            ops = self._planned[key] = tuple(self.plan(view).ops)
+        elif path != "/":
+            record = path.rsplit("/", 1)[1]
+            ops = tuple(DistinctAddAll(record, op.counters, op.now)
+                        if type(op) is DistinctAddAll else
+                        Recent(op.key, record, op.size, op.ttl) if type(op) is Recent else op
+                        for op in ops)
+        self.storage.execute(ops, self.clock())
+        return self._ALLOW
+
+    async def ainspect(self, view: Any) -> Decision:
+        return self.inspect(view)
+
+
+def guarded(variant: str) -> bool:
+    """Whether a variant runs antiscrape's adapter (with the real or a stand-in engine)."""
+    return variant == "antiscrape" or variant.startswith(DIAGNOSTIC)
+
+
 def engine(clock: ManualClock, kind: str = "antiscrape") -> Engine:
     if kind.startswith("adapter-only"):
         return AdapterOnly({"secret_key": SECRET}, clock=clock)
+    if kind.startswith("storage-only"):
+        return StorageOnly({"secret_key": SECRET, "protect": PROTECT}, clock=clock)
     return Engine({"secret_key": SECRET, "protect": PROTECT}, clock=clock)
 
 
@@ -162,8 +215,7 @@ def flask_site(name: str, guard_engine: Engine | None,
 
 
 def flask_app(variant: str, clock: ManualClock) -> WSGIApp:
-    guarded = variant == "antiscrape" or variant.startswith("adapter-only")
-    app = flask_site(f"bench_{variant}", engine(clock, variant) if guarded else None,
+    app = flask_site(f"bench_{variant}", engine(clock, variant) if guarded(variant) else None,
                      adapter_package(variant))
     if variant == "limiter":
         from flask_limiter import Limiter
@@ -191,7 +243,7 @@ def _django_urls(variant: str) -> types.ModuleType:
 
         home = ratelimit(key="ip", rate=NEVER, block=True)(home)
         user = ratelimit(key="ip", rate=NEVER, block=True)(user)
-    elif variant == "antiscrape" or variant.startswith("adapter-only"):
+    elif guarded(variant):
         user = protect("profile", id_param="user_id")(user)
     module = types.ModuleType(f"bench_urls_{variant}")
     module.urlpatterns = [path("", home), path("users/<int:user_id>", user)]  # type: ignore[attr-defined]
@@ -215,9 +267,8 @@ def django_apps(clock: ManualClock, variants: Iterable[str] = VARIANTS["django"]
         django.setup()
     apps = {}
     for variant in variants:
-        guarded = variant == "antiscrape" or variant.startswith("adapter-only")
         middleware = ([adapter_package(variant) + ".django.AntiScrapeMiddleware"]
-                      if guarded else [])
+                      if guarded(variant) else [])
         overrides = override_settings(MIDDLEWARE=middleware, ROOT_URLCONF=_django_urls(variant),
                                       ANTISCRAPE=engine(clock, variant))
         with overrides:

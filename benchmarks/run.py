@@ -17,6 +17,7 @@ SCRIPTS = {
     "bench_redis": [],
     "bench_replay": [],
     "bench_examples": [],
+    "bench_instructions": [],
 }
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
@@ -26,6 +27,8 @@ QUICK = {
     "bench_redis": ["--requests", "100", "--rounds", "1", "--clients", "200"],
     "bench_replay": ["--rounds", "1", "--copies", "1"],
     "bench_examples": ["--rounds", "1", "--batch", "50"],
+    "bench_instructions": ["--scenes", "starlette", "--variants", "guarded", "--requests", "20",
+                           "--warm", "20"],
 }
 """Short rounds of every script: a smoke run (the test suite runs it so no script rots), not
 figures to quote."""

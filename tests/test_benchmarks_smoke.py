@@ -30,11 +30,17 @@ def run(*args: str) -> str:
 def test_every_benchmark_runs_its_quick_rounds() -> None:
     out = run("benchmarks.run", "--quick")
     for name in ("bench_core", "bench_adapters", "bench_enumeration", "bench_challenge",
-                 "bench_redis", "bench_replay", "bench_examples"):
+                 "bench_redis", "bench_replay", "bench_examples", "bench_instructions"):
         assert f"===== {name}" in out
     assert "failed:" not in out
     assert "added by the whole engine on a protected route" in out
     assert "flask antiscrape" in out and "django antiscrape" in out
+    assert "flask storage-only" in out and "django storage-only" in out
+    # scripts/ensure-test-services.sh installs valgrind; without it the script says so.
+    if shutil.which("valgrind") is not None:
+        assert "starlette guarded" in out and "instructions per request" in out
+    else:
+        assert "valgrind not found" in out
 
 
 def _has_history() -> bool:
