@@ -11,7 +11,10 @@ same input gives the same count whatever else the machine is doing. This script 
 variant of a scene in a child process under callgrind twice, with ``warm + 200`` and
 ``warm + 200 + requests`` requests, and divides the difference by ``requests``: start-up,
 imports, the warm-up (long enough for every client to have been seen) and callgrind's own
-set-up cancel out, leaving the instructions of an average steady-state request.
+set-up cancel out, leaving the instructions of an average steady-state request. Every child
+runs with ``PYTHONHASHSEED=0``: string hashes (and so dictionary probing and the sketches'
+member hashes) would otherwise change from one process to the next and move the counts by
+a percent or two.
 
 Scenes and variants are those of the wall-clock scripts, with the same traffic:
 
@@ -101,7 +104,8 @@ def count(scene: str, variant: str, warm: int, n: int, out_dir: str) -> int:
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
          sys.executable, "-m", "benchmarks.bench_instructions", "--child", scene, variant,
          str(warm), str(n)],
-        cwd=ROOT, capture_output=True, text=True, check=False)
+        cwd=ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0"})  # string hashes, and so dict probing, alike
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"{scene} {variant} ({n} requests) failed:\n{done.stderr[-3000:]}")

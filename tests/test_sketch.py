@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from antiscrape.state.memory import MemoryStorage
@@ -32,6 +34,45 @@ def test_switching_to_registers_never_reports_fewer_than_were_counted_exactly():
     sketch = filled(str(i) for i in range(EXACT_LIMIT + 1))
     assert sketch.registers is not None
     assert sketch.count() >= EXACT_LIMIT + 1
+
+
+def collector_visits(obj: object) -> int:
+    """How many objects a full garbage collection visits through ``obj``."""
+    visits = 0
+    seen = {id(obj)}
+    stack = [obj]
+    while stack:
+        for ref in gc.get_referents(stack.pop()):
+            if isinstance(ref, type):
+                continue  # the class: shared by every sketch, walked once per collection
+            visits += 1
+            if gc.is_tracked(ref) and id(ref) not in seen:
+                seen.add(id(ref))
+                stack.append(ref)
+    return visits
+
+
+def test_what_the_collector_walks_does_not_grow_with_the_members():
+    """Every live sketch is walked by each full collection: its members must not be objects
+    the collector visits one by one (a busy site holds one sketch per identity, kind and
+    time bucket)."""
+    one = filled(["a"])
+    full = filled(str(i) for i in range(EXACT_LIMIT))
+    assert full.count() == EXACT_LIMIT and full.registers is None
+    assert collector_visits(full) == collector_visits(one) < 20
+
+
+def test_exact_members_are_whole_hashes_not_bytes_across_two():
+    """A member is found only where its eight bytes start a stored hash: the same bytes
+    straddling two stored hashes are not a match."""
+    sketch = DistinctSketch()
+    first, second = 0x1122334455667788, 0x99AABBCCDDEEFF00
+    sketch.add_count(first, None)
+    sketch.add_count(second, None)
+    stored = bytes(sketch.exact)  # type: ignore[arg-type]
+    straddling = int.from_bytes(stored[4:12], "little" if stored[:1] == b"\x88" else "big")
+    assert sketch.add_count(straddling, None) == 3
+    assert sketch.add_count(first, None) == 3 and sketch.add_count(second, None) == 3
 
 
 @pytest.mark.parametrize("n", [250, 1_000, 10_000, 100_000])

@@ -29,7 +29,7 @@ from .ops import (
     PutIfAbsent,
     Recent,
 )
-from .sketch import MASK64, DistinctSketch
+from .sketch import MASK64, DistinctSketch, hash_bytes
 
 
 def window_reset(prev: float, cur: float, elapsed: float, window: int, limit: int,
@@ -71,8 +71,8 @@ class MemoryStorage:
     # depends on the op kind. A tuple of numbers and strings is dropped from the garbage
     # collector's lists after its first collection, where a list stays on them for good: a
     # full collection then visits each entry once instead of walking every list and the
-    # numbers in it (31 -> 19 ms for a full store of 200 000 budget entries, see
-    # tests/test_memory_storage and benchmarks/RESULTS.md).
+    # numbers in it (about 40 % less time for a full store of 200 000 budget entries; see
+    # benchmarks/RESULTS.md). Sketches stay objects the collector walks.
 
     def _entry(self, key: str, now: float) -> tuple[Any, ...] | None:
         entry = self._data.get(key)
@@ -174,6 +174,7 @@ class MemoryStorage:
         data = self._data
         move = data.move_to_end
         h = hash(op.member) & MASK64
+        key_bytes = hash_bytes(h)  # what exact sketches keep: built once, like the hash
         t = op.now
         counts: list[int] = []
         for key, expires, also in op.counters:
@@ -197,7 +198,7 @@ class MemoryStorage:
                     else:
                         move(other)
                         older = e[1]
-            counts.append(sketch.add_count(h, older))
+            counts.append(sketch.add_count(h, older, key_bytes))
         return tuple(counts)
 
     def _union_add(self, sketch: DistinctSketch, h: int, also: tuple[str, ...],

@@ -6,16 +6,19 @@ The enumeration guard asks "how many *different* records has this identity read?
 protected request, so the answer must be cheap and its memory must not grow with what an
 attacker reads.
 
-* Up to :data:`EXACT_LIMIT` (64) members the sketch keeps the members' 64-bit hashes in a set:
-  counts are exact, which covers every ordinary visitor (tens of records a day), and adding is
-  one ``set.add``.
+* Up to :data:`EXACT_LIMIT` (64) members the sketch keeps the members' 64-bit hashes, eight
+  bytes each, in a ``bytearray``: counts are exact, which covers every ordinary visitor (tens
+  of records a day); a look-up is one C-speed ``find`` over at most 512 bytes, and adding is
+  an append. Not a ``set``: the garbage collector walks every member of a set on each full
+  collection, and a busy site holds a sketch per identity, kind and time bucket (100 000
+  sketches of 20 members: a full collection took 205 ms with sets, 35 ms with byte arrays).
 * Beyond that it turns into a HyperLogLog with ``2**P`` = 4096 one-byte registers (P = 12):
   4 KiB however many members follow. The estimate uses Ertl's improved estimator (the one
   Redis also uses), which is unbiased from small to huge counts without empirical bias tables.
   Relative standard error: ``1.04 / sqrt(4096)`` = **1.6 %** (measured in
   ``tests/test_sketch.py``: within 5 % at 1 000, 10 000 and 1 000 000 distinct members).
-* Largest footprint of one sketch: about 4.3 KiB (the exact set at 64 members, or the
-  registers). The memory backend caps the number of entries, so the total stays bounded.
+* Largest footprint of one sketch: about 4.2 KiB (the registers; 512 bytes of exact hashes
+  before that). The memory backend caps the number of entries, so the total stays bounded.
 
 Agreement with Redis
 --------------------
@@ -35,6 +38,8 @@ therefore only meaningful inside one process, which is exactly the memory backen
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from collections.abc import Iterable
 
 P = 12
@@ -49,6 +54,28 @@ EXACT_LIMIT = 64
 MASK64 = (1 << 64) - 1
 """A member's hash is ``hash(member) & MASK64`` (callers that add one member to several
 sketches hash it once)."""
+_HASH_BYTES = 8
+_ORDER = sys.byteorder  # what ``array("Q")`` reads back (see _hashes)
+
+
+def hash_bytes(h: int) -> bytes:
+    """The eight bytes an exact sketch keeps for the hash ``h`` (callers adding one member to
+    several sketches build them once, like the hash)."""
+    return h.to_bytes(_HASH_BYTES, _ORDER)
+
+
+def _holds(exact: bytearray, key: bytes) -> bool:
+    """Whether the exact hashes contain ``key`` (a match must start on an 8-byte boundary:
+    one straddling two hashes is not a member)."""
+    at = exact.find(key)
+    while at > 0 and at & 7:
+        at = exact.find(key, at + 1)
+    return at >= 0
+
+
+def _hashes(exact: bytearray) -> array[int]:
+    """The exact hashes as integers."""
+    return array("Q", bytes(exact))
 _INDEX_MASK = M - 1
 _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
 _ALPHA_MM = _ALPHA_INF * M * M
@@ -142,7 +169,8 @@ class DistinctSketch:
                  "_zeros", "exact", "registers", "version")
 
     def __init__(self) -> None:
-        self.exact: set[int] | None = set()
+        self.exact: bytearray | None = bytearray()
+        """The member hashes while exact (see ``hash_bytes``); None once registers count."""
         self.registers: bytearray | None = None
         self._zeros = M
         self._sum = 0.0
@@ -162,31 +190,37 @@ class DistinctSketch:
     def add(self, member: str) -> None:
         self.add_count(hash(member) & MASK64, None)
 
-    def add_count(self, h: int, older: DistinctSketch | None) -> int:
+    def add_count(self, h: int, older: DistinctSketch | None, key: bytes | None = None) -> int:
         """Take the 64-bit hash ``h`` (``hash(member) & MASK64``) and return the count:
-        :meth:`count`, or :meth:`count_with` ``older`` when given.
+        :meth:`count`, or :meth:`count_with` ``older`` when given. ``key`` is
+        ``hash_bytes(h)``, built by the caller once for several sketches (or here).
 
         The memory backend's step for each counter of a protected read, so the common cases
-        are inline: a re-read of an exact sketch is one set look-up, a new member one set add
+        are inline: a re-read of an exact sketch is one look-up, a new member one append
         (plus one look-up in an exact older bucket), and a register that holds costs no
         estimate.
         """
         exact = self.exact
         if exact is not None:
-            if h in exact:  # a re-read: nothing changes, not even the kept join
+            if key is None:
+                key = hash_bytes(h)
+            at = exact.find(key)  # _holds, inline: runs for every counter of a read
+            while at > 0 and at & 7:
+                at = exact.find(key, at + 1)
+            if at >= 0:  # a re-read: nothing changes, not even the kept join
                 if older is None:
-                    return len(exact)
+                    return len(exact) >> 3
             else:
-                exact.add(h)
+                exact += key
                 self.version += 1
-                if len(exact) > EXACT_LIMIT:
-                    self._to_registers(exact)  # drops the join: rebuilt below if needed
+                if len(exact) > EXACT_LIMIT * _HASH_BYTES:
+                    self._to_registers(_hashes(exact))  # drops the join: rebuilt if needed
                 elif self._older is not None:
-                    self._follow(h)
+                    self._follow(h, key)
                 if older is None:
                     return self.count()
         elif self._add_hash(h) and self._older is not None:
-            self._follow(h)
+            self._follow(h, key)
         if older is None:
             count = self._count
             return count if count >= 0 else self.count()
@@ -237,7 +271,7 @@ class DistinctSketch:
 
     # -- the join with one older bucket ------------------------------------------------------
 
-    def _follow(self, h: int) -> None:
+    def _follow(self, h: int, key: bytes | None) -> None:
         """This sketch took a hash it did not hold before: so does the kept join."""
         older = self._older
         assert older is not None
@@ -247,7 +281,7 @@ class DistinctSketch:
         union = self._union
         if union is not None:
             union._add_hash(h)
-        elif h not in older.exact:  # type: ignore[operator]
+        elif not _holds(older.exact, key or hash_bytes(h)):  # type: ignore[arg-type]
             self._union_count += 1
 
     def _join(self, older: DistinctSketch) -> None:
@@ -275,7 +309,7 @@ class DistinctSketch:
         """
         exact = self.exact
         if exact is not None:
-            return len(exact)
+            return len(exact) >> 3
         count = self._count
         if count < 0:
             count = round(_ALPHA_MM / (_M_SIGMA[self._zeros] + self._sum))
@@ -287,7 +321,7 @@ class DistinctSketch:
     @property
     def nbytes(self) -> int:
         """Approximate payload size in bytes (for the memory-bound test and benchmark)."""
-        size = M if self.exact is None else len(self.exact) * 36 + (len(self.exact) * 3 + 8) * 16
+        size = M if self.exact is None else len(self.exact) + 64  # bytearray: data + header
         if self._union is not None:
             size += M
         return size
@@ -323,16 +357,16 @@ class DistinctSketch:
 def _union_of(sketches: list[DistinctSketch]) -> tuple[int, DistinctSketch | None]:
     """The union of ``sketches``: (its exact count, None) while every one is exact, else
     (0, a dense sketch of the merged registers and every exact hash)."""
-    sets = [s.exact for s in sketches]
-    if all(e is not None for e in sets):
-        return len(set().union(*sets)), None  # type: ignore[arg-type]
+    exacts = [s.exact for s in sketches]
+    if all(e is not None for e in exacts):
+        return len(set().union(*(_hashes(e) for e in exacts))), None  # type: ignore[arg-type]
     dense = [s.registers for s in sketches if s.registers is not None]
     merged: bytes | bytearray = dense[0]
     for other in dense[1:]:
         merged = _max_bytes(merged, other)
     union = DistinctSketch._dense(merged)
-    for e in sets:
+    for e in exacts:
         if e is not None:
-            for h in e:
+            for h in _hashes(e):
                 union._add_hash(h)
     return 0, union
