@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -62,8 +62,8 @@ class _Client:
     agent, risk score, and the budget reads every request of this client sends."""
 
     __slots__ = ("allowed", "base_score", "bot", "bot_allowed", "cls", "hits", "identity",
-                 "keep", "listed", "n_convictions", "ops", "plain", "reasons", "score", "ua",
-                 "until")
+                 "keep", "limits", "listed", "n_convictions", "ops", "plain", "reasons", "score",
+                 "ua", "until")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -85,6 +85,8 @@ class _Client:
         self.bot: Any = None
         self.keep = True
         self.hits: tuple[tuple[Rate, int], ...] = ()
+        self.limits: tuple[int, ...] = ()
+        """The limits of ``hits``, alone (what the plain-allow check compares with)."""
         self.ops: tuple[Any, ...] = ()
         """Budget hits, then the challenge-failure read, then the conviction reads."""
         self.n_convictions = 0
@@ -98,9 +100,10 @@ class _Context:
 
     It has the shape of a :class:`Plan` (``ops``, ``finish``, ``failed``, ``then``) without
     being one, so the hot path builds one object per request instead of a plan and three
-    bound methods."""
+    bound methods (and ``then`` is None unless the decision is a challenge page)."""
 
-    __slots__ = ("access", "client", "decision", "engine", "identity", "ops", "score", "view")
+    __slots__ = ("access", "client", "decision", "engine", "identity", "ops", "score", "then",
+                 "view")
 
     def __init__(self, engine: Engine, view: RequestView, client: _Client, identity: Identity,
                  score: int, access: Any, ops: Sequence[Any]) -> None:
@@ -113,12 +116,17 @@ class _Context:
         self.score = score
         self.access = access
         self.decision: Decision | None = None
+        self.then: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+        """Set by ``finish`` only for a challenge page, the one decision with a follow-up:
+        every other request skips the call."""
 
     def finish(self, results: Sequence[Any]) -> Decision:
         self.decision = decision = self.engine.conclude(self, results)
+        if decision.action is Action.CHALLENGE:
+            self.then = self._pending
         return decision
 
-    def then(self, results: Sequence[Any]) -> Sequence[Any]:
+    def _pending(self, results: Sequence[Any]) -> Sequence[Any]:
         """A challenge page shown counts as pending until answered (see Challenges)."""
         decision = self.decision
         challenges = self.engine.challenges
@@ -260,6 +268,14 @@ class Engine:
         except Exception as exc:
             return self._internal_error(exc)
 
+    @property
+    def recorded_statuses(self) -> Container[int]:
+        """The response statuses :meth:`record_response` counts (a protected read answered
+        404 or 410): adapters skip the call for every other status, so the usual answer to a
+        protected read, a 200, costs no call (on ASGI, no coroutine)."""
+        enumeration = self.enumeration
+        return enumeration.recorded_statuses if enumeration is not None else ()
+
     def record_response(self, view: RequestView, decision: Decision, status: int) -> None:
         """Tell the engine how the application answered (misses on protected routes count)."""
         ops = self._response_ops(decision, status)
@@ -339,7 +355,9 @@ class Engine:
             forwarded = (headers.get("forwarded", ""), headers.get("x-forwarded-for", ""))
             kept = kept and len(forwarded[0]) + len(forwarded[1]) <= _KEPT_TEXT_MAX
         challenges = self.challenges
-        cookie = challenges.clearance_cookie(view) if challenges is not None else None
+        # Most requests carry no cookie at all: then there is no clearance to look for.
+        cookie = challenges.clearance_cookie(view) \
+            if challenges is not None and "cookie" in headers else None
         key = (view.peer, forwarded, traits, secure, view.user_id, cookie, cls.name)
         clients = self._clients
         client = clients.get(key)
@@ -415,6 +433,7 @@ class Engine:
                 client.n_convictions = len(conviction_keys)
                 ops += [Get(k) for k in conviction_keys]
         client.hits = hits
+        client.limits = tuple(limit for _rate, limit in hits)
         client.ops = tuple(ops)
         return client
 
@@ -580,12 +599,11 @@ class Engine:
         building the verdict list; None sends the request through the full conclusion,
         which decides exactly as it would have anyway."""
         client = ctx.client
-        hits = client.hits
-        for i, (_rate, limit) in enumerate(hits):
-            hit = results[i]
+        limits = client.limits
+        for hit, limit in zip(results, limits, strict=False):  # budget hits come first
             if not hit.counted or hit.count + 1 > limit:
                 return None
-        idx = len(hits)
+        idx = len(limits)
         if self.challenges is not None:
             if results[idx]:  # failed or unanswered challenges change the score
                 return None

@@ -327,9 +327,11 @@ class AntiScrapeMiddleware:
                 return reply_response(decision)
         elif decision.reply is not None:
             return response  # the engine's own reply carries its headers already
-        if decision.access is not None:  # a protected read: the status feeds miss probing
-            _slot.get().record_response(view or getattr(request, _VIEW_ATTR), decision,
-                                        response.status_code)
+        if decision.access is not None:  # a protected read: a 404/410 feeds miss probing
+            engine = _slot.engine or _slot.get()
+            if response.status_code in engine.recorded_statuses:
+                engine.record_response(view or getattr(request, _VIEW_ATTR), decision,
+                                       response.status_code)
         if decision.headers:
             add_headers(response, decision.headers)
         return response
@@ -363,8 +365,10 @@ class AntiScrapeMiddleware:
         elif decision.reply is not None:
             return response
         if decision.access is not None:
-            await _slot.get().arecord_response(view or getattr(request, _VIEW_ATTR), decision,
-                                               response.status_code)
+            engine = _slot.engine or _slot.get()
+            if response.status_code in engine.recorded_statuses:
+                await engine.arecord_response(view or getattr(request, _VIEW_ATTR), decision,
+                                              response.status_code)
         if decision.headers:
             add_headers(response, decision.headers)
         return response

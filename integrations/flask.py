@@ -153,7 +153,7 @@ class _AppGuard:
             headers = response.headers
             for name, value in decision.headers:
                 headers.add(name, value)
-        if decision.access is not None:
+        if decision.access is not None and response.status_code in self.engine.recorded_statuses:
             view: RequestView = g._antiscrape_view
             self.engine.record_response(view, decision, response.status_code)
         return response

@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 from antiscrape.config import Config
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
+from antiscrape.native import decode_asgi_headers
 from antiscrape.request import (
     EMPTY,
     PROTECT_ATTRIBUTE,
@@ -84,10 +85,10 @@ class AntiScrapeMiddleware:
         """Translate the scope. Only the socket peer is passed; the engine decides whether
         forwarding headers are believed."""
         raw_headers = scope["headers"]
-        # ASGI servers send lower-cased names; one comprehension is the fast path, and only
-        # a request with a repeated header pays for folding.
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers}
-        if len(headers) != len(raw_headers):
+        # ASGI servers send lower-cased names; decoding them is the fast path (in C when
+        # built), and only a request with a repeated header pays for folding.
+        headers = decode_asgi_headers(raw_headers)
+        if headers is None:
             headers = headers_from_pairs(raw_headers)
         client = scope.get("client")
         route = params = protect = None
@@ -133,7 +134,7 @@ class AntiScrapeMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-        if decision.access is not None:
+        if decision.access is not None and status in engine.recorded_statuses:
             await engine.arecord_response(view, decision, status)
 
 

@@ -1,5 +1,6 @@
 """An engine that notes what an adapter hands back after the application answered, shared by
-the adapter tests (the status of protected reads feeds 404-probing counts)."""
+the adapter tests (a protected read answered 404 or 410 feeds probing counts; adapters hand
+back only the statuses in ``Engine.recorded_statuses``)."""
 
 from __future__ import annotations
 

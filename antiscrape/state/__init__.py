@@ -33,7 +33,7 @@ def open_storage(uri: str, *, cap: int, prefix: str, timeout: float,
     the Redis/Valkey backend (needs the ``redis`` extra).
     """
     if uri.startswith("memory://"):
-        from .native import NativeMemoryStorage, native_wanted
+        from ..native import NativeMemoryStorage, native_wanted
 
         mem = NativeMemoryStorage(cap=cap) if native_wanted() else MemoryStorage(cap=cap)
         return mem, AsyncMemoryStorage(mem)

@@ -1,6 +1,15 @@
 /*
- * The in-memory state backend in C: the answers of memory.py and sketch.py, op for op.
+ * antiscrape's hot path in C, for what costs the most per request in Python:
  *
+ * 1. the in-memory state backend (memory.py and sketch.py, op for op);
+ * 2. decoding an ASGI request's raw header pairs into the str dict the engine reads;
+ * 3. a client's fingerprint material (identity.fingerprint_material), on every protected read.
+ *
+ * Both are optional: without a compiler the package uses the Python versions, which give the
+ * same answers (the tests compare them).
+ *
+ * The state backend
+ * -----------------
  * Why it exists: on a protected read the Python backend spent about as long executing the
  * request's seven storage operations as Starlette spends serving the whole request (dictionary
  * steps, tuples rebuilt per update, a sketch object per counter, all of it scattered over the
@@ -1343,10 +1352,10 @@ static PySequenceMethods Store_as_sequence = {
 
 static PyTypeObject StoreType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "antiscrape.state._native.NativeMemoryStorage",
+    .tp_name = "antiscrape._native.NativeMemoryStorage",
     .tp_basicsize = sizeof(Store),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Bounded in-memory state in C (see antiscrape.state.native).",
+    .tp_doc = "Bounded in-memory state in C (see antiscrape.native).",
     .tp_new = Store_new,
     .tp_dealloc = (destructor)Store_dealloc,
     .tp_methods = Store_methods,
@@ -1362,11 +1371,173 @@ static PyStructSequence_Field HIT_FIELDS[] = {
 };
 
 static PyStructSequence_Desc HIT_DESC = {
-    "antiscrape.state._native.HitResult",
+    "antiscrape._native.HitResult",
     "The result of a budget hit (the fields of antiscrape.state.ops.HitResult).",
     HIT_FIELDS,
     3,
 };
+
+/* ---- ASGI headers ----------------------------------------------------------------------- */
+
+static PyObject *
+latin1(PyObject *raw)
+{
+    return PyUnicode_DecodeLatin1(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), NULL);
+}
+
+/* {name: value} of ASGI header pairs (bytes, latin-1: every byte maps, so odd bytes never
+ * raise), or None when the pairs are not plain (bytes, bytes) tuples or a name repeats: the
+ * Python fold (request.headers_from_pairs) handles those. Half the cost of a dict
+ * comprehension calling bytes.decode twice per header. */
+static PyObject *
+decode_headers(PyObject *module, PyObject *pairs)
+{
+    if (!PyList_CheckExact(pairs) && !PyTuple_CheckExact(pairs)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(pairs);
+    PyObject **items = PySequence_Fast_ITEMS(pairs);
+    PyObject *headers = PyDict_New();
+    if (headers == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = items[i];
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+                !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 0)) ||
+                !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 1))) {
+            Py_DECREF(headers);
+            Py_RETURN_NONE;
+        }
+        PyObject *name = latin1(PyTuple_GET_ITEM(pair, 0));
+        PyObject *value = name ? latin1(PyTuple_GET_ITEM(pair, 1)) : NULL;
+        int failed = value == NULL || PyDict_SetItem(headers, name, value) < 0;
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        if (failed) {
+            Py_DECREF(headers);
+            return NULL;
+        }
+    }
+    if (PyDict_GET_SIZE(headers) != n) { /* a repeated name: folded by the caller */
+        Py_DECREF(headers);
+        Py_RETURN_NONE;
+    }
+    return headers;
+}
+
+/* ---- fingerprint material --------------------------------------------------------------- */
+
+static PyObject *FP_NAMES;     /* identity.FINGERPRINT_HEADERS */
+static PyObject *FP_LEFT_OUT;  /* names left out of the order trait */
+static PyObject *FP_FALLBACK;  /* the Python version, for mappings that are not a dict */
+static PyObject *COMMA, *UNIT_SEPARATOR, *EMPTY;
+
+static PyObject *
+header_or_empty(PyObject *headers, PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(headers, name);
+    if (value == NULL) {
+        return PyErr_Occurred() ? NULL : Py_NewRef(EMPTY);
+    }
+    return Py_NewRef(value);
+}
+
+/* identity.fingerprint_material, for a dict of headers: the selected header values, the
+ * header names in the client's order (without cookie and content-length) and a proxy's TLS
+ * fingerprint, joined with U+001F. Computed on every protected read. */
+static PyObject *
+fingerprint_material(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FP_FALLBACK == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fingerprint material is not configured");
+        return NULL;
+    }
+    if (nargs < 1 || nargs > 2 || !PyDict_CheckExact(args[0]) ||
+            (nargs == 2 && !PyUnicode_CheckExact(args[1]))) {
+        return PyObject_Vectorcall(FP_FALLBACK, args, (size_t)nargs, NULL);
+    }
+    PyObject *headers = args[0];
+    int tls = nargs == 2 && PyUnicode_GET_LENGTH(args[1]) > 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(FP_NAMES);
+    PyObject *parts = PyList_New(n + 1 + tls);
+    PyObject *names = NULL, *result = NULL;
+    if (parts == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = header_or_empty(headers, PyTuple_GET_ITEM(FP_NAMES, i));
+        if (value == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(parts, i, value);
+    }
+    int skip = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(FP_LEFT_OUT); i++) {
+        int found = PyDict_Contains(headers, PyTuple_GET_ITEM(FP_LEFT_OUT, i));
+        if (found < 0) {
+            goto done;
+        }
+        skip |= found;
+    }
+    names = PyList_New(0);
+    if (names == NULL) {
+        goto done;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    while (PyDict_Next(headers, &pos, &name, &value)) {
+        if (skip) {
+            int left_out = PySequence_Contains(FP_LEFT_OUT, name);
+            if (left_out < 0) {
+                goto done;
+            }
+            if (left_out) {
+                continue;
+            }
+        }
+        if (PyList_Append(names, name) < 0) {
+            goto done;
+        }
+    }
+    PyObject *order = PyUnicode_Join(COMMA, names);
+    if (order == NULL) {
+        goto done;
+    }
+    PyList_SET_ITEM(parts, n, order);
+    if (tls) {
+        PyObject *fingerprint = header_or_empty(headers, args[1]);
+        if (fingerprint == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(parts, n + 1, fingerprint);
+    }
+    result = PyUnicode_Join(UNIT_SEPARATOR, parts);
+done:
+    Py_XDECREF(names);
+    Py_DECREF(parts);
+    return result;
+}
+
+static PyObject *
+configure_fingerprint(PyObject *module, PyObject *args)
+{
+    PyObject *names, *left_out, *fallback;
+    if (!PyArg_ParseTuple(args, "O!O!O:configure_fingerprint", &PyTuple_Type, &names,
+                          &PyTuple_Type, &left_out, &fallback)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(names, i))) {
+            PyErr_SetString(PyExc_TypeError, "configure_fingerprint: names must be str");
+            return NULL;
+        }
+    }
+    Py_XSETREF(FP_NAMES, Py_NewRef(names));
+    Py_XSETREF(FP_LEFT_OUT, Py_NewRef(left_out));
+    Py_XSETREF(FP_FALLBACK, Py_NewRef(fallback));
+    Py_RETURN_NONE;
+}
 
 /* ---- configuration ---------------------------------------------------------------------- */
 
@@ -1448,6 +1619,14 @@ configure(PyObject *module, PyObject *args)
 }
 
 static PyMethodDef module_methods[] = {
+    {"fingerprint_material", (PyCFunction)(void (*)(void))fingerprint_material, METH_FASTCALL,
+     "fingerprint_material(headers, tls_header='') -> str: identity.fingerprint_material."},
+    {"configure_fingerprint", configure_fingerprint, METH_VARARGS,
+     "configure_fingerprint(names, left_out, fallback): identity's header names, and its "
+     "Python version for mappings that are not a dict."},
+    {"decode_headers", decode_headers, METH_O,
+     "decode_headers(pairs) -> dict | None: ASGI header pairs as str (latin-1), or None when "
+     "a name repeats or a pair is not (bytes, bytes)."},
     {"configure", configure, METH_VARARGS,
      "configure(op_classes, weights, m_sigma, alpha_mm): the op classes in the order Hit, "
      "Incr, Get, Put, PutIfAbsent, DistinctAdd, DistinctAddAll, Recent, and sketch.py's "
@@ -1457,8 +1636,9 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "antiscrape.state._native",
-    .m_doc = "The in-memory state backend in C (see antiscrape/state/native.py).",
+    .m_name = "antiscrape._native",
+    .m_doc = "antiscrape's hot path in C: the in-memory state backend and "
+              "the ASGI header decoding (see antiscrape/native.py).",
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -1471,6 +1651,13 @@ PyInit__native(void)
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
+        return NULL;
+    }
+    COMMA = PyUnicode_InternFromString(",");
+    UNIT_SEPARATOR = PyUnicode_InternFromString("\x1f");
+    EMPTY = PyUnicode_InternFromString("");
+    if (COMMA == NULL || UNIT_SEPARATOR == NULL || EMPTY == NULL) {
+        Py_DECREF(module);
         return NULL;
     }
     HitResultType = PyStructSequence_NewType(&HIT_DESC);
