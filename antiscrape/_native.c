@@ -16,13 +16,13 @@
  * heap). Here one request's batch is one C call over one table of small fixed-size entries.
  *
  * Shape:
- * - a dict maps each key (an exact str) to a slot number in one array of Entry structs;
- * - the slots form a doubly linked list in recency order: the least recently used entry is
+ * - one open-addressing hash table of 64-byte entries, keyed by exact str objects (their
+ *   cached hash), each entry holding its state or a pointer to it;
+ * - the entries form a doubly linked list in recency order: the least recently used entry is
  *   evicted when an insert would pass the cap, exactly as the Python OrderedDict does;
  * - a distinct counter is a refcounted Sketch (a kept join points at the older bucket's
  *   sketch, which may be evicted from the table while the join still holds it);
- * - nothing here is a Python container of Python objects, so the garbage collector never
- *   walks the state (the dict holds only str keys and int slot numbers, which it skips).
+ * - nothing here is a Python container, so the garbage collector never walks the state.
  *
  * Constants (register weights, Ertl's sigma table, alpha * m * m) come from sketch.py through
  * configure(), so both implementations compute estimates from the very same numbers and in
@@ -112,6 +112,9 @@ struct Sketch {
     Py_ssize_t refs;
     uint64_t *exact;       /* member hashes while exact (registers == NULL) */
     int n_exact, cap_exact;
+    uint64_t seen[2];      /* one bit per member, by its hash's top 7 bits: a clear bit
+                            * says "not a member" without reading the hashes (a new member
+                            * of a full exact sketch skips a 512-byte scan 60 % of the time) */
     uint8_t *registers;    /* 4096 one-byte registers once past EXACT_LIMIT members */
     int zeros;
     double sum;            /* sum of 2**-r over non-empty registers */
@@ -172,8 +175,19 @@ sketch_release(Sketch *s)
 }
 
 static inline int
+seen_bit(uint64_t h, int *word)
+{
+    *word = (int)(h >> 63);
+    return (int)((h >> 57) & 63);
+}
+
+static inline int
 holds(const Sketch *s, uint64_t h)
 {
+    int word, bit = seen_bit(h, &word);
+    if (!(s->seen[word] >> bit & 1)) {
+        return 0;
+    }
     for (int i = 0; i < s->n_exact; i++) {
         if (s->exact[i] == h) {
             return 1;
@@ -433,6 +447,8 @@ add_count(Sketch *s, uint64_t h, Sketch *older)
                 s->cap_exact = grown;
             }
             s->exact[s->n_exact++] = h;
+            int word, bit = seen_bit(h, &word);
+            s->seen[word] |= (uint64_t)1 << bit;
             s->version += 1;
             if (s->n_exact > EXACT_LIMIT) {
                 if (to_registers(s) < 0) {
@@ -460,11 +476,18 @@ add_count(Sketch *s, uint64_t h, Sketch *older)
 
 enum { K_HIT, K_COUNT, K_VALUE, K_SKETCH };
 
+typedef int32_t pos_t;  /* table positions: a cap stays below 2**30 entries */
+
+/* One entry in 64 bytes, stored in the hash table itself: a look-up reads the line that holds
+ * the key's hash, its expiry, its recency links and its state (a budget window or a counter
+ * inline, a value or a sketch by reference), where a dict read its index, its entry, a boxed
+ * slot number and then the entry. */
 typedef struct {
-    PyObject *key;     /* NULL: a free slot (next links the free list) */
+    PyObject *key;     /* NULL: an empty position */
+    Py_hash_t hash;
     double expires;
-    Py_ssize_t prev, next;
-    int kind;
+    pos_t prev, next;  /* recency order (positions in the table) */
+    int32_t kind;
     union {
         struct {
             long long bucket;
@@ -476,15 +499,16 @@ typedef struct {
     } u;
 } Entry;
 
+/* Open addressing with linear probing, at most half full, deletions by backward shift (no
+ * tombstones); the entries form a doubly linked list in recency order, least recently used
+ * first, and an insert that would pass the cap evicts the first. */
 typedef struct {
     PyObject_HEAD
-    PyObject *index;   /* key -> slot number */
-    Entry *slots;
-    Py_ssize_t n_slots;
+    Entry *table;
+    size_t mask;       /* table size - 1 (a power of two) */
     Py_ssize_t used;
-    Py_ssize_t free_head;
-    Py_ssize_t head;   /* least recently used */
-    Py_ssize_t tail;   /* most recently used */
+    pos_t head;        /* least recently used */
+    pos_t tail;        /* most recently used */
     Py_ssize_t cap;
     long long evictions;
     PyThread_type_lock lock;
@@ -493,17 +517,17 @@ typedef struct {
 static PyTypeObject *HitResultType;
 
 static void
-unlink_slot(Store *st, Py_ssize_t i)
+unlink_entry(Store *st, Py_ssize_t i)
 {
-    Entry *e = &st->slots[i];
+    Entry *e = &st->table[i];
     if (e->prev >= 0) {
-        st->slots[e->prev].next = e->next;
+        st->table[e->prev].next = e->next;
     }
     else {
         st->head = e->next;
     }
     if (e->next >= 0) {
-        st->slots[e->next].prev = e->prev;
+        st->table[e->next].prev = e->prev;
     }
     else {
         st->tail = e->prev;
@@ -513,23 +537,23 @@ unlink_slot(Store *st, Py_ssize_t i)
 static void
 link_tail(Store *st, Py_ssize_t i)
 {
-    Entry *e = &st->slots[i];
+    Entry *e = &st->table[i];
     e->prev = st->tail;
     e->next = -1;
     if (st->tail >= 0) {
-        st->slots[st->tail].next = i;
+        st->table[st->tail].next = (pos_t)i;
     }
     else {
-        st->head = i;
+        st->head = (pos_t)i;
     }
-    st->tail = i;
+    st->tail = (pos_t)i;
 }
 
 static inline void
 touch(Store *st, Py_ssize_t i)
 {
     if (st->tail != i) {
-        unlink_slot(st, i);
+        unlink_entry(st, i);
         link_tail(st, i);
     }
 }
@@ -547,95 +571,176 @@ release_payload(Entry *e)
     e->kind = K_COUNT; /* holds nothing to release */
 }
 
-static int
-remove_slot(Store *st, Py_ssize_t i)
+static inline int
+same_key(PyObject *a, PyObject *b)
 {
-    Entry *e = &st->slots[i];
-    unlink_slot(st, i);
-    PyObject *key = e->key;
-    int rc = PyDict_DelItem(st->index, key);
-    release_payload(e);
-    e->key = NULL;
-    e->next = st->free_head;
-    st->free_head = i;
-    st->used -= 1;
-    Py_DECREF(key);
-    return rc;
+    if (a == b) {
+        return 1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    int kind = PyUnicode_KIND(a);
+    return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b) &&
+        memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
 }
 
-/* The slot holding key: >= 0, -1 when absent, -2 on error. */
+/* The position holding key (>= 0), or -(the empty position where it would go) - 1. */
+static Py_ssize_t
+position(Store *st, PyObject *key, Py_hash_t hash)
+{
+    size_t i = (size_t)hash & st->mask;
+    for (;;) {
+        Entry *e = &st->table[i];
+        if (e->key == NULL) {
+            return -(Py_ssize_t)i - 1;
+        }
+        if (e->hash == hash && same_key(e->key, key)) {
+            return (Py_ssize_t)i;
+        }
+        i = (i + 1) & st->mask;
+    }
+}
+
+/* Move the entry at j to the empty position i, its neighbours in recency order following. */
+static void
+move_entry(Store *st, size_t j, size_t i)
+{
+    Entry *e = &st->table[i];
+    *e = st->table[j];
+    st->table[j].key = NULL;
+    if (e->prev >= 0) {
+        st->table[e->prev].next = (pos_t)i;
+    }
+    else {
+        st->head = (pos_t)i;
+    }
+    if (e->next >= 0) {
+        st->table[e->next].prev = (pos_t)i;
+    }
+    else {
+        st->tail = (pos_t)i;
+    }
+}
+
+/* Remove the entry at i (payload released): later entries of the same probe run shift back,
+ * so entries move, and positions held across a removal are stale. */
+static void
+remove_at(Store *st, Py_ssize_t at)
+{
+    size_t i = (size_t)at, j = i, mask = st->mask;
+    Entry *e = &st->table[i];
+    PyObject *key = e->key;
+    unlink_entry(st, at);
+    release_payload(e);
+    e->key = NULL;
+    st->used -= 1;
+    for (;;) {
+        j = (j + 1) & mask;
+        Entry *next = &st->table[j];
+        if (next->key == NULL) {
+            break;
+        }
+        size_t home = (size_t)next->hash & mask;
+        /* it stays where it is when its home lies cyclically in (i, j] */
+        int stays = i < j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            move_entry(st, j, i);
+            i = j;
+        }
+    }
+    Py_DECREF(key); /* last: the store is consistent should a finalizer run */
+}
+
+/* A table of n positions (a power of two) holding every entry again, in the same recency
+ * order. */
+static int
+resize(Store *st, size_t n)
+{
+    Entry *table = PyMem_Calloc(n, sizeof(Entry));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Entry *old = st->table;
+    size_t mask = n - 1;
+    pos_t prev = -1;
+    for (pos_t k = st->head; k >= 0; k = old[k].next) {
+        size_t i = (size_t)old[k].hash & mask;
+        while (table[i].key != NULL) {
+            i = (i + 1) & mask;
+        }
+        table[i] = old[k];
+        table[i].prev = prev;
+        table[i].next = -1;
+        if (prev >= 0) {
+            table[prev].next = (pos_t)i;
+        }
+        else {
+            st->head = (pos_t)i;
+        }
+        prev = (pos_t)i;
+    }
+    st->tail = prev;
+    PyMem_Free(old);
+    st->table = table;
+    st->mask = mask;
+    return 0;
+}
+
+static inline Py_hash_t
+key_hash(PyObject *key)
+{
+    return PyObject_Hash(key); /* a str keeps its hash: computed once per key object */
+}
+
+/* The position holding key: >= 0, -1 when absent, -2 on error. */
 static Py_ssize_t
 find(Store *st, PyObject *key)
 {
-    PyObject *number = PyDict_GetItemWithError(st->index, key);
-    if (number == NULL) {
-        return PyErr_Occurred() ? -2 : -1;
+    Py_hash_t hash = key_hash(key);
+    if (hash == -1) {
+        return -2;
     }
-    return PyLong_AsSsize_t(number);
+    Py_ssize_t at = position(st, key, hash);
+    return at >= 0 ? at : -1;
 }
 
-/* A live entry's slot: -1 when absent or expired (an expired one is removed), -2 on error. */
+/* A live entry's position: -1 when absent or expired (an expired one is removed), -2 on
+ * error. */
 static Py_ssize_t
 find_live(Store *st, PyObject *key, double now)
 {
     Py_ssize_t i = find(st, key);
-    if (i >= 0 && st->slots[i].expires <= now) {
-        if (remove_slot(st, i) < 0) {
-            return -2;
-        }
+    if (i >= 0 && st->table[i].expires <= now) {
+        remove_at(st, i);
         return -1;
     }
     return i;
 }
 
 /* A new entry for key (absent from the table), most recently used; evicts the least recently
- * used one first when the table is full. Returns the slot or -1 on error. */
+ * used one first when the store is full. Returns its position or -1 on error. */
 static Py_ssize_t
 insert(Store *st, PyObject *key, int kind, double expires)
 {
-    if (st->used >= st->cap && st->head >= 0) {
-        if (remove_slot(st, st->head) < 0) {
-            return -1;
-        }
-        st->evictions += 1;
-    }
-    Py_ssize_t i = st->free_head;
-    if (i >= 0) {
-        st->free_head = st->slots[i].next;
-    }
-    else {
-        if (st->used >= st->n_slots) {
-            Py_ssize_t grown = st->n_slots ? st->n_slots * 2 : 64;
-            if (grown > st->cap) {
-                grown = st->cap;
-            }
-            if (grown <= st->used) {
-                grown = st->used + 1;
-            }
-            Entry *slots = PyMem_Realloc(st->slots, sizeof(Entry) * (size_t)grown);
-            if (slots == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            /* never used slots read as free ones (key NULL) when the store is cleared */
-            memset(slots + st->n_slots, 0, sizeof(Entry) * (size_t)(grown - st->n_slots));
-            st->slots = slots;
-            st->n_slots = grown;
-        }
-        i = st->used; /* no free slot: every slot below used is taken */
-    }
-    PyObject *number = PyLong_FromSsize_t(i);
-    if (number == NULL || PyDict_SetItem(st->index, key, number) < 0) {
-        Py_XDECREF(number);
-        st->slots[i].key = NULL;
-        st->slots[i].next = st->free_head;
-        st->free_head = i;
+    Py_hash_t hash = key_hash(key);
+    if (hash == -1) {
         return -1;
     }
-    Py_DECREF(number);
-    Entry *e = &st->slots[i];
+    if (st->used >= st->cap && st->head >= 0) {
+        remove_at(st, st->head);
+        st->evictions += 1;
+    }
+    if ((size_t)(st->used + 1) * 2 > st->mask + 1) {
+        if (resize(st, (st->mask + 1) * 2) < 0) {
+            return -1;
+        }
+    }
+    Py_ssize_t at = position(st, key, hash);
+    Py_ssize_t i = -at - 1; /* absent: the caller looked it up */
+    Entry *e = &st->table[i];
     Py_INCREF(key);
     e->key = key;
+    e->hash = hash;
     e->expires = expires;
     e->kind = kind;
     memset(&e->u, 0, sizeof(e->u));
@@ -644,12 +749,12 @@ insert(Store *st, PyObject *key, int kind, double expires)
     return i;
 }
 
-/* Slot i takes new state, whatever it held (its payload released), as the most recently
- * used entry. */
+/* The entry at i takes new state, whatever it held (its payload released), as the most
+ * recently used one. */
 static Py_ssize_t
 reuse(Store *st, Py_ssize_t i, int kind, double expires)
 {
-    Entry *e = &st->slots[i];
+    Entry *e = &st->table[i];
     release_payload(e);
     e->kind = kind;
     e->expires = expires;
@@ -658,8 +763,8 @@ reuse(Store *st, Py_ssize_t i, int kind, double expires)
     return i;
 }
 
-/* The slot to write key's new state to: an existing entry is reused, a missing one inserted.
- * -1 on error. */
+/* The position to write key's new state to: an existing entry is reused, a missing one
+ * inserted. -1 on error. */
 static Py_ssize_t
 store_slot(Store *st, PyObject *key, int kind, double expires)
 {
@@ -741,9 +846,9 @@ do_hit(Store *st, PyObject *op, double now)
         return NULL;
     }
     double prev = 0.0, cur = 0.0;
-    int fresh = i < 0 || st->slots[i].expires <= now;
+    int fresh = i < 0 || st->table[i].expires <= now;
     if (!fresh) {
-        Entry *e = &st->slots[i];
+        Entry *e = &st->table[i];
         if (e->kind != K_HIT) {
             return wrong_kind(key);
         }
@@ -774,10 +879,10 @@ do_hit(Store *st, PyObject *op, double now)
         }
     }
     else {
-        st->slots[i].expires = expires;
+        st->table[i].expires = expires;
         touch(st, i);
     }
-    Entry *e = &st->slots[i];
+    Entry *e = &st->table[i];
     e->u.hit.bucket = bucket;
     e->u.hit.prev = prev;
     e->u.hit.cur = cur;
@@ -816,10 +921,10 @@ do_incr(Store *st, PyObject *op, double now)
         if (i < 0) {
             return NULL;
         }
-        st->slots[i].u.count = amount;
+        st->table[i].u.count = amount;
         return PyLong_FromLongLong(amount);
     }
-    Entry *e = &st->slots[i];
+    Entry *e = &st->table[i];
     if (e->kind != K_COUNT) {
         return wrong_kind(key);
     }
@@ -843,7 +948,7 @@ do_get(Store *st, PyObject *op, double now)
         Py_RETURN_NONE;
     }
     touch(st, i);
-    Entry *e = &st->slots[i];
+    Entry *e = &st->table[i];
     if (e->kind == K_COUNT) {
         return PyLong_FromLongLong(e->u.count);
     }
@@ -876,7 +981,7 @@ put(Store *st, PyObject *op, int kind, int only_if_absent, double now)
     if (i < 0) {
         return NULL;
     }
-    st->slots[i].u.value = Py_NewRef(value);
+    st->table[i].u.value = Py_NewRef(value);
     if (only_if_absent) {
         Py_RETURN_TRUE;
     }
@@ -907,8 +1012,8 @@ do_recent(Store *st, PyObject *op, double now)
         values = PyTuple_Pack(1, value);
     }
     else {
-        PyObject *old = st->slots[i].u.value;
-        if (st->slots[i].kind != K_VALUE || !PyTuple_CheckExact(old)) {
+        PyObject *old = st->table[i].u.value;
+        if (st->table[i].kind != K_VALUE || !PyTuple_CheckExact(old)) {
             return wrong_kind(key);
         }
         /* (value, *old[:size - 1]) with Python's slice bounds */
@@ -941,7 +1046,7 @@ do_recent(Store *st, PyObject *op, double now)
         Py_DECREF(values);
         return NULL;
     }
-    st->slots[i].u.value = Py_NewRef(values);
+    st->table[i].u.value = Py_NewRef(values);
     return values;
 }
 
@@ -953,13 +1058,13 @@ sketch_at(Store *st, PyObject *key, double now, double expires)
     if (i == -2) {
         return NULL;
     }
-    if (i >= 0 && st->slots[i].expires > now) {
-        if (st->slots[i].kind != K_SKETCH) {
+    if (i >= 0 && st->table[i].expires > now) {
+        if (st->table[i].kind != K_SKETCH) {
             wrong_kind(key);
             return NULL;
         }
         touch(st, i);
-        return st->slots[i].u.sketch;
+        return st->table[i].u.sketch;
     }
     Sketch *s = sketch_new();
     if (s == NULL) {
@@ -970,7 +1075,7 @@ sketch_at(Store *st, PyObject *key, double now, double expires)
         sketch_release(s);
         return NULL;
     }
-    st->slots[i].u.sketch = s;
+    st->table[i].u.sketch = s;
     return s;
 }
 
@@ -988,13 +1093,13 @@ older_at(Store *st, PyObject *key, double now, int *failed)
         *failed = i == -2;
         return NULL;
     }
-    if (st->slots[i].kind != K_SKETCH) {
+    if (st->table[i].kind != K_SKETCH) {
         wrong_kind(key);
         *failed = 1;
         return NULL;
     }
     touch(st, i);
-    return st->slots[i].u.sketch;
+    return st->table[i].u.sketch;
 }
 
 /* The count of the live sketches (the first is the one added to) in their union. */
@@ -1166,53 +1271,56 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|n:NativeMemoryStorage", names, &cap)) {
         return NULL;
     }
-    if (cap < 1) {
-        PyErr_SetString(PyExc_ValueError, "cap must be at least 1");
+    if (cap < 1 || cap > (1 << 29)) {
+        PyErr_SetString(PyExc_ValueError, "cap must be at least 1 and at most 2**29");
         return NULL;
     }
     Store *st = (Store *)type->tp_alloc(type, 0);
     if (st == NULL) {
         return NULL;
     }
-    st->index = PyDict_New();
-    st->lock = PyThread_allocate_lock();
-    if (st->index == NULL || st->lock == NULL) {
-        int no_lock = st->lock == NULL;
-        Py_DECREF(st);
-        return no_lock ? PyErr_NoMemory() : NULL;
-    }
-    st->free_head = st->head = st->tail = -1;
+    st->head = st->tail = -1;
     st->cap = cap;
+    st->lock = PyThread_allocate_lock();
+    if (st->lock == NULL || resize(st, 64) < 0) {
+        Py_DECREF(st);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
     return (PyObject *)st;
 }
 
-/* Detach every entry under the lock, then release them: a finalizer run by a release (a
- * stored value's) sees an empty store. */
+/* Empty the store (a new small table when it is to stay usable): entries are detached
+ * first and released after, so a finalizer run by a release (a stored value's) sees an empty
+ * store. */
 static void
-clear_store(Store *st)
+clear_store(Store *st, int usable)
 {
-    Entry *slots = st->slots;
-    Py_ssize_t n = st->n_slots;
-    st->slots = NULL;
-    st->n_slots = st->used = 0;
-    st->free_head = st->head = st->tail = -1;
-    if (st->index != NULL) {
-        PyDict_Clear(st->index); /* str keys and int slot numbers: no finalizer runs */
-    }
-    for (Py_ssize_t i = 0; slots != NULL && i < n; i++) {
-        if (slots[i].key != NULL) {
-            release_payload(&slots[i]);
-            Py_DECREF(slots[i].key);
+    Entry *old = st->table;
+    size_t n = old != NULL ? st->mask + 1 : 0;
+    st->table = NULL;
+    st->mask = 0;
+    st->used = 0;
+    st->head = st->tail = -1;
+    int fresh = usable && resize(st, 64) == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (old[i].key != NULL) {
+            release_payload(&old[i]);
+            Py_CLEAR(old[i].key);
         }
     }
-    PyMem_Free(slots);
+    if (usable && !fresh) { /* no memory for a new table: the old one serves, emptied */
+        PyErr_Clear();
+        st->table = old;
+        st->mask = n - 1;
+        return;
+    }
+    PyMem_Free(old);
 }
 
 static void
 Store_dealloc(Store *st)
 {
-    clear_store(st);
-    Py_XDECREF(st->index);
+    clear_store(st, 0);
     if (st->lock != NULL) {
         PyThread_free_lock(st->lock);
     }
@@ -1305,7 +1413,7 @@ static PyObject *
 Store_close(Store *st, PyObject *Py_UNUSED(ignored))
 {
     lock_store(st);
-    clear_store(st);
+    clear_store(st, 1);
     PyThread_release_lock(st->lock);
     Py_RETURN_NONE;
 }
@@ -1315,9 +1423,9 @@ Store_sketch_bytes(Store *st, PyObject *Py_UNUSED(ignored))
 {
     Py_ssize_t total = 0;
     lock_store(st);
-    for (Py_ssize_t i = st->head; i >= 0; i = st->slots[i].next) {
-        if (st->slots[i].kind == K_SKETCH && st->slots[i].u.sketch != NULL) {
-            total += sketch_nbytes(st->slots[i].u.sketch);
+    for (Py_ssize_t i = st->head; i >= 0; i = st->table[i].next) {
+        if (st->table[i].kind == K_SKETCH && st->table[i].u.sketch != NULL) {
+            total += sketch_nbytes(st->table[i].u.sketch);
         }
     }
     PyThread_release_lock(st->lock);
@@ -1386,8 +1494,8 @@ latin1(PyObject *raw)
 }
 
 /* {name: value} of ASGI header pairs (bytes, latin-1: every byte maps, so odd bytes never
- * raise), or None when the pairs are not plain (bytes, bytes) tuples or a name repeats: the
- * Python fold (request.headers_from_pairs) handles those. Half the cost of a dict
+ * raise), or None when a pair is not two bytes objects in a tuple or list, or a name repeats:
+ * the Python fold (request.headers_from_pairs) handles those. Half the cost of a dict
  * comprehension calling bytes.decode twice per header. */
 static PyObject *
 decode_headers(PyObject *module, PyObject *pairs)
@@ -1403,14 +1511,15 @@ decode_headers(PyObject *module, PyObject *pairs)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *pair = items[i];
-        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
-                !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 0)) ||
-                !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 1))) {
+        if ((!PyTuple_CheckExact(pair) && !PyList_CheckExact(pair)) ||
+                PySequence_Fast_GET_SIZE(pair) != 2 ||
+                !PyBytes_CheckExact(PySequence_Fast_GET_ITEM(pair, 0)) ||
+                !PyBytes_CheckExact(PySequence_Fast_GET_ITEM(pair, 1))) {
             Py_DECREF(headers);
             Py_RETURN_NONE;
         }
-        PyObject *name = latin1(PyTuple_GET_ITEM(pair, 0));
-        PyObject *value = name ? latin1(PyTuple_GET_ITEM(pair, 1)) : NULL;
+        PyObject *name = latin1(PySequence_Fast_GET_ITEM(pair, 0));
+        PyObject *value = name ? latin1(PySequence_Fast_GET_ITEM(pair, 1)) : NULL;
         int failed = value == NULL || PyDict_SetItem(headers, name, value) < 0;
         Py_XDECREF(name);
         Py_XDECREF(value);
@@ -1626,7 +1735,7 @@ static PyMethodDef module_methods[] = {
      "Python version for mappings that are not a dict."},
     {"decode_headers", decode_headers, METH_O,
      "decode_headers(pairs) -> dict | None: ASGI header pairs as str (latin-1), or None when "
-     "a name repeats or a pair is not (bytes, bytes)."},
+     "a name repeats or a pair is not two bytes objects."},
     {"configure", configure, METH_VARARGS,
      "configure(op_classes, weights, m_sigma, alpha_mm): the op classes in the order Hit, "
      "Incr, Get, Put, PutIfAbsent, DistinctAdd, DistinctAddAll, Recent, and sketch.py's "

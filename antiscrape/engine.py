@@ -62,8 +62,8 @@ class _Client:
     agent, risk score, and the budget reads every request of this client sends."""
 
     __slots__ = ("allowed", "base_score", "bot", "bot_allowed", "cls", "hits", "identity",
-                 "keep", "limits", "listed", "n_convictions", "ops", "plain", "reasons", "score",
-                 "ua", "until")
+                 "keep", "listed", "n_convictions", "ops", "plain", "reasons", "score", "ua",
+                 "until")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -85,8 +85,6 @@ class _Client:
         self.bot: Any = None
         self.keep = True
         self.hits: tuple[tuple[Rate, int], ...] = ()
-        self.limits: tuple[int, ...] = ()
-        """The limits of ``hits``, alone (what the plain-allow check compares with)."""
         self.ops: tuple[Any, ...] = ()
         """Budget hits, then the challenge-failure read, then the conviction reads."""
         self.n_convictions = 0
@@ -433,7 +431,6 @@ class Engine:
                 client.n_convictions = len(conviction_keys)
                 ops += [Get(k) for k in conviction_keys]
         client.hits = hits
-        client.limits = tuple(limit for _rate, limit in hits)
         client.ops = tuple(ops)
         return client
 
@@ -599,11 +596,13 @@ class Engine:
         building the verdict list; None sends the request through the full conclusion,
         which decides exactly as it would have anyway."""
         client = ctx.client
-        limits = client.limits
-        for hit, limit in zip(results, limits, strict=False):  # budget hits come first
-            if not hit.counted or hit.count + 1 > limit:
+        idx = len(client.hits)
+        for i in range(idx):  # the budget hits come first
+            # A hit is counted only while count + 1 <= its limit (see Hit), as the storage
+            # judged it: "counted" is the whole test (conclude, which may lower limits after
+            # a reputation read, compares counts itself).
+            if not results[i].counted:
                 return None
-        idx = len(limits)
         if self.challenges is not None:
             if results[idx]:  # failed or unanswered challenges change the score
                 return None

@@ -77,5 +77,5 @@ def _decode_asgi_headers(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]
 
 
 decode_asgi_headers = C.decode_headers if C is not None else _decode_asgi_headers
-"""The C decoder when built (about half the cost), else the Python one; same answers. The C
-one also answers None for pairs that are not (bytes, bytes) tuples."""
+"""The C decoder when built (about half the cost), else the Python one: the same dict for
+pairs of bytes. Other pairs (not ASGI) are the fold's: the C one answers None for them."""

@@ -132,8 +132,10 @@ class EnumerationGuard:
         self._layouts: dict[tuple[str, tuple[bool, ...]], _Layout] = {}
         self._walk_prefixes: dict[str, str] = {}
         self._identities: dict[tuple[str, str, str, str | None, str | None], _Who] = {}
-        self._last: tuple[Identity | None, _Who | None] = (None, None)
-        """The last identity looked up: ops and judge of one request ask for it in turn."""
+        self._objects: dict[int, tuple[Identity, _Who]] = {}
+        """The same, by identity object: the engine keeps one Identity per client, so a
+        returning client is found by ``id()`` without hashing five fields (the entry keeps
+        the object, so its id cannot be reused while cached)."""
         self._pending: tuple[Access | None, _Layout | None, bool, _Who | None] = (
             None, None, False, None)
         """(access, layout, walk list sent, identity) of the last :meth:`ops`: its judge finds
@@ -255,17 +257,26 @@ class EnumerationGuard:
         return bound
 
     def _who(self, identity: Identity) -> _Who:
-        """Hashed value per level, the walk level (most personal, fingerprint before IP),
-        conviction keys, and the probe level and its keys (misses, deep pages)."""
-        last = self._last  # one tuple, replaced whole: safe to read from any thread
-        if last[0] is identity:
-            return last[1]  # type: ignore[return-value]
+        """What the guard derives from an identity (see ``_derive_who``), cached."""
+        found = self._objects.get(id(identity))
+        if found is not None and found[0] is identity:
+            return found[1]
         key = (identity.ip, identity.network, identity.fingerprint, identity.account,
                identity.clearance)  # a tuple hashes and compares in C, a dataclass does not
-        cached = self._identities.get(key)
-        if cached is not None:
-            self._last = (identity, cached)
-            return cached
+        who = self._identities.get(key)
+        if who is None:
+            who = self._derive_who(identity)
+            if len(self._identities) >= _CACHE_MAX:
+                self._identities.clear()  # cheap bound; active identities come straight back
+            self._identities[key] = who
+        if len(self._objects) >= _CACHE_MAX:
+            self._objects.clear()
+        self._objects[id(identity)] = (identity, who)
+        return who
+
+    def _derive_who(self, identity: Identity) -> _Who:
+        """Hashed value per level, the walk level (most personal, fingerprint before IP),
+        conviction keys, and the probe level and its keys (misses, deep pages)."""
         h = self.keys.hashed
         hashed: dict[str, str] = {}
         for level in LEVEL_ORDER:
@@ -281,13 +292,8 @@ class EnumerationGuard:
         probe_key = probe[0][:2] + ":" + probe[1]
         # Conviction keys cost another keyed hash: only built where canaries can convict.
         convictions = self._conviction_keys(identity, hashed) if self._convicts else []
-        who = _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
-                   self._depth_prefix + probe_key, convictions)
-        if len(self._identities) >= _CACHE_MAX:
-            self._identities.clear()  # cheap bound; active identities come straight back
-        self._identities[key] = who
-        self._last = (identity, who)
-        return who
+        return _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
+                    self._depth_prefix + probe_key, convictions)
 
     def _conviction_keys(self, identity: Identity, hashed: dict[str, str]) -> list[str]:
         """IP, fingerprint within its network (and everywhere, when configured), clearance
