@@ -928,9 +928,14 @@ do_incr(Store *st, PyObject *op, double now)
     if (e->kind != K_COUNT) {
         return wrong_kind(key);
     }
+    long long count;
+    if (__builtin_add_overflow(e->u.count, amount, &count)) {
+        PyErr_SetString(PyExc_OverflowError, "counter would pass 2**63 - 1");
+        return NULL;
+    }
     touch(st, i);
-    e->u.count += amount;
-    return PyLong_FromLongLong(e->u.count);
+    e->u.count = count;
+    return PyLong_FromLongLong(count);
 }
 
 static PyObject *
@@ -1144,6 +1149,9 @@ distinct_one(Store *st, PyObject *key, uint64_t h, double now, double expires, P
     int64_t result = -1;
     if (n_also <= 1) {
         Sketch *older = n_also ? older_at(st, PyTuple_GET_ITEM(also, 0), now, &failed) : NULL;
+        if (older == s) {
+            older = NULL; /* a counter named as its own older bucket is counted alone */
+        }
         if (!failed) {
             result = add_count(s, h, older);
         }

@@ -15,12 +15,17 @@
 
 The Python versions stay the readable reference: the C store follows :mod:`.state.memory`
 step for step and takes the sketch's constants from :mod:`.state.sketch`, and
-``tests/test_native_storage.py`` checks that both give the same results. What differs on purpose in
-the store:
+``tests/test_native_storage.py`` checks that both give the same results on random streams of
+every op. Where the Python store would answer nonsense or fail somewhere deeper, the C store
+refuses plainly instead:
 
+* keys and distinct members must be exact ``str`` (a subclass could run Python code in the
+  middle of a batch), ``Recent`` values too, and ``also`` a tuple: else ``TypeError``;
+* an op on a live key that holds another kind of state raises ``TypeError``;
+* a ``Hit`` window of 0 is a ``ValueError``, a counter past ``2**63 - 1`` an
+  ``OverflowError``;
 * ``Get`` on a key that holds a budget window or a distinct counter answers None;
-* keys and distinct members must be ``str`` (anything else is a ``TypeError``);
-* ``cap`` must be at least 1.
+* ``cap`` runs from 1 to ``2**29``.
 
 The extension is optional at install time (no compiler: the build skips it). Set
 ``ANTISCRAPE_PURE_PYTHON=1`` to use the Python versions even when it is built, e.g. to rule

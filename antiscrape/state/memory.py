@@ -197,7 +197,8 @@ class MemoryStorage:
                         del data[other]
                     else:
                         move(other)
-                        older = e[1]
+                        # a counter named as its own older bucket is counted alone
+                        older = e[1] if e[1] is not sketch else None
             counts.append(sketch.add_count(h, older, key_bytes))
         return tuple(counts)
 
