@@ -514,7 +514,16 @@ typedef struct {
     PyThread_type_lock lock;
 } Store;
 
-static PyTypeObject *HitResultType;
+/* A budget hit's answer, the fields of ops.HitResult: one small object holding its numbers
+ * (a float is made only when a field is read; the engine's usual check reads ``counted``). */
+typedef struct {
+    PyObject_HEAD
+    double count;
+    double reset;
+    char counted;
+} HitResultObject;
+
+static PyTypeObject HitResultType;
 
 static void
 unlink_entry(Store *st, Py_ssize_t i)
@@ -886,21 +895,14 @@ do_hit(Store *st, PyObject *op, double now)
     e->u.hit.bucket = bucket;
     e->u.hit.prev = prev;
     e->u.hit.cur = cur;
-    PyObject *result = PyStructSequence_New(HitResultType);
+    HitResultObject *result = PyObject_New(HitResultObject, &HitResultType);
     if (result == NULL) {
         return NULL;
     }
-    PyObject *c = PyFloat_FromDouble(count), *r = PyFloat_FromDouble(reset);
-    if (c == NULL || r == NULL) {
-        Py_XDECREF(c);
-        Py_XDECREF(r);
-        Py_DECREF(result);
-        return NULL;
-    }
-    PyStructSequence_SET_ITEM(result, 0, c);
-    PyStructSequence_SET_ITEM(result, 1, r);
-    PyStructSequence_SET_ITEM(result, 2, Py_NewRef(counted ? Py_True : Py_False));
-    return result;
+    result->count = count;
+    result->reset = reset;
+    result->counted = (char)counted;
+    return (PyObject *)result;
 }
 
 static PyObject *
@@ -1479,18 +1481,51 @@ static PyTypeObject StoreType = {
     .tp_as_sequence = &Store_as_sequence,
 };
 
-static PyStructSequence_Field HIT_FIELDS[] = {
-    {"count", "Weighted count before this hit."},
-    {"reset", "Seconds until the count has dropped enough for one more hit."},
-    {"counted", "Whether this hit was recorded."},
-    {NULL, NULL},
+static PyMemberDef HitResult_members[] = {
+    {"count", T_DOUBLE, offsetof(HitResultObject, count), READONLY,
+     "Weighted count before this hit."},
+    {"reset", T_DOUBLE, offsetof(HitResultObject, reset), READONLY,
+     "Seconds until the count has dropped enough for one more hit."},
+    {"counted", T_BOOL, offsetof(HitResultObject, counted), READONLY,
+     "Whether this hit was recorded."},
+    {NULL, 0, 0, 0, NULL},
 };
 
-static PyStructSequence_Desc HIT_DESC = {
-    "antiscrape._native.HitResult",
-    "The result of a budget hit (the fields of antiscrape.state.ops.HitResult).",
-    HIT_FIELDS,
-    3,
+static PyObject *
+HitResult_repr(HitResultObject *self)
+{
+    PyObject *count = PyFloat_FromDouble(self->count);
+    PyObject *reset = PyFloat_FromDouble(self->reset);
+    PyObject *text = NULL;
+    if (count != NULL && reset != NULL) {
+        text = PyUnicode_FromFormat("HitResult(count=%R, reset=%R, counted=%s)", count, reset,
+                                    self->counted ? "True" : "False");
+    }
+    Py_XDECREF(count);
+    Py_XDECREF(reset);
+    return text;
+}
+
+static PyObject *
+HitResult_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if (!Py_IS_TYPE(b, &HitResultType) || (op != Py_EQ && op != Py_NE)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    HitResultObject *x = (HitResultObject *)a, *y = (HitResultObject *)b;
+    int equal = x->count == y->count && x->reset == y->reset && x->counted == y->counted;
+    return PyBool_FromLong(op == Py_EQ ? equal : !equal);
+}
+
+static PyTypeObject HitResultType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "antiscrape._native.HitResult",
+    .tp_basicsize = sizeof(HitResultObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The result of a budget hit (the fields of antiscrape.state.ops.HitResult).",
+    .tp_repr = (reprfunc)HitResult_repr,
+    .tp_richcompare = HitResult_richcompare,
+    .tp_members = HitResult_members,
 };
 
 /* ---- ASGI headers ----------------------------------------------------------------------- */
@@ -1777,9 +1812,8 @@ PyInit__native(void)
         Py_DECREF(module);
         return NULL;
     }
-    HitResultType = PyStructSequence_NewType(&HIT_DESC);
-    if (HitResultType == NULL ||
-            PyModule_AddObjectRef(module, "HitResult", (PyObject *)HitResultType) < 0 ||
+    if (PyType_Ready(&HitResultType) < 0 ||
+            PyModule_AddObjectRef(module, "HitResult", (PyObject *)&HitResultType) < 0 ||
             PyModule_AddObjectRef(module, "NativeMemoryStorage", (PyObject *)&StoreType) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -5,7 +5,7 @@ most tests here feed the same batches at the same clock to both stores and compa
 result, the number of entries, the evictions and the bytes the distinct counters hold. What
 differs on purpose (see ``antiscrape/native.py``): a ``Get`` on a budget window or a
 distinct counter answers None, keys and members must be ``str``, input the Python store would
-answer with nonsense is refused, and a budget hit answers a struct sequence with the fields of
+answer with nonsense is refused, and a budget hit answers a small C object with the fields of
 ``HitResult``.
 
 The extension is always built on this project's machines, so its absence fails these tests
@@ -83,7 +83,7 @@ def entry_kind(entry: tuple[Any, ...]) -> str:
 
 def plain(value: Any) -> Any:
     """``value`` with every type spelled out, so that ``1``, ``1.0`` and ``True`` cannot pass
-    for one another, and a Python ``HitResult`` compares with the C struct sequence."""
+    for one another, and a Python ``HitResult`` compares with the C one."""
     if hasattr(value, "counted"):
         return ("hit", plain(value.count), plain(value.reset), plain(value.counted))
     if isinstance(value, tuple | list):
@@ -519,7 +519,10 @@ def test_budget_hits_count_weigh_and_refuse_like_python() -> None:
     assert hit.reset == pytest.approx(10 / 3 - 2.5)
     assert twin.run([Hit("k", 10, 3, cost=4)], 113.0)[0].reset == math.inf
     assert twin.run([Hit("k", 10, 3, cost=0)], 119.0)[0].counted
-    assert not isinstance(hit, HitResult) and tuple(hit) == (hit.count, hit.reset, hit.counted)
+    assert not isinstance(hit, HitResult) and type(hit.count) is float
+    assert repr(hit) == f"HitResult(count={hit.count!r}, reset={hit.reset!r}, counted=False)"
+    again = twin.native.execute([Hit("k", 10, 3)], 112.5)[0]
+    assert again == hit and hit != got[3]  # both operators are the C type's own
 
 
 def test_values_counters_and_short_lists_behave_like_python() -> None:
