@@ -1,4 +1,4 @@
-"""The C versions of the hot path's two costliest steps, when they are built.
+"""C versions of the hot path's costliest steps, when they are built.
 
 ``antiscrape/_native.c`` holds:
 
@@ -29,7 +29,8 @@ refuses plainly instead:
 
 The extension is optional at install time (no compiler: the build skips it). Set
 ``ANTISCRAPE_PURE_PYTHON=1`` to use the Python versions even when it is built, e.g. to rule
-the C code out while chasing a problem (read once, at import).
+the C code out while chasing a problem (the functions read it at import, ``memory://`` each
+time it opens a store).
 """
 
 from __future__ import annotations
@@ -53,8 +54,13 @@ else:
                       sketch._WEIGHT, sketch._M_SIGMA, sketch._ALPHA_MM)
     NativeMemoryStorage = _native.NativeMemoryStorage
 
-PURE_PYTHON = os.environ.get("ANTISCRAPE_PURE_PYTHON", "") not in ("", "0")
-"""``ANTISCRAPE_PURE_PYTHON`` was set: the C versions stay unused."""
+
+def _pure_python_asked() -> bool:
+    return os.environ.get("ANTISCRAPE_PURE_PYTHON", "") not in ("", "0")
+
+
+PURE_PYTHON = _pure_python_asked()
+"""``ANTISCRAPE_PURE_PYTHON`` was set at import: the C functions stay unused."""
 
 C: Any = None if PURE_PYTHON else _native
 """The extension module where its functions are to be used (built, not turned off), else
@@ -69,8 +75,7 @@ def native_available() -> bool:
 def native_wanted() -> bool:
     """Whether the C versions are used: built, and not turned off by
     ``ANTISCRAPE_PURE_PYTHON`` (for the store, checked each time one is opened)."""
-    return _native is not None and \
-        os.environ.get("ANTISCRAPE_PURE_PYTHON", "") in ("", "0")
+    return _native is not None and not _pure_python_asked()
 
 
 def _decode_asgi_headers(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str] | None:
