@@ -5,15 +5,16 @@
  * 2. decoding an ASGI request's raw header pairs into the str dict the engine reads;
  * 3. a client's fingerprint material (identity.fingerprint_material), on every protected read.
  *
- * Both are optional: without a compiler the package uses the Python versions, which give the
+ * All are optional: without a compiler the package uses the Python versions, which give the
  * same answers (the tests compare them).
  *
  * The state backend
  * -----------------
  * Why it exists: on a protected read the Python backend spent about as long executing the
- * request's seven storage operations as Starlette spends serving the whole request (dictionary
+ * request's six storage operations as Starlette spends serving the whole request (dictionary
  * steps, tuples rebuilt per update, a sketch object per counter, all of it scattered over the
- * heap). Here one request's batch is one C call over one table of small fixed-size entries.
+ * heap): 5.6 us against 0.5 here, where one request's batch is one C call over one table of
+ * small fixed-size entries.
  *
  * Shape:
  * - one open-addressing hash table of 64-byte entries, keyed by exact str objects (their
