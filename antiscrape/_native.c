@@ -18,7 +18,9 @@
  *
  * Shape:
  * - one open-addressing hash table of 64-byte entries, keyed by exact str objects (their
- *   cached hash), each entry holding its state or a pointer to it;
+ *   cached hash), each entry holding its state or a pointer to it. Linear probing is safe
+ *   from crafted collisions: keys end in the engine's keyed digests and str hashes are keyed
+ *   per process, so no client can choose keys that share a probe run;
  * - the entries form a doubly linked list in recency order: the least recently used entry is
  *   evicted when an insert would pass the cap, exactly as the Python OrderedDict does;
  * - a distinct counter is a refcounted Sketch (a kept join points at the older bucket's
