@@ -97,15 +97,23 @@ as_long(PyObject *value, long long *out)
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* key itself when it is an exact str (a subclass could run Python code in a batch), else
+ * NULL with a TypeError. */
 static PyObject *
-key_field(PyObject *op, int kind, int i)
+checked_key(PyObject *key)
 {
-    PyObject *key = field(op, kind, i);
-    if (key != NULL && !PyUnicode_CheckExact(key)) {
+    if (!PyUnicode_CheckExact(key)) {
         PyErr_Format(PyExc_TypeError, "state keys must be str, not %s", Py_TYPE(key)->tp_name);
         return NULL;
     }
     return key;
+}
+
+static PyObject *
+key_field(PyObject *op, int kind, int i)
+{
+    PyObject *key = field(op, kind, i);
+    return key != NULL ? checked_key(key) : NULL;
 }
 
 /* ---- distinct counters ------------------------------------------------------------------ */
@@ -1093,8 +1101,7 @@ sketch_at(Store *st, PyObject *key, double now, double expires)
 static Sketch *
 older_at(Store *st, PyObject *key, double now, int *failed)
 {
-    if (!PyUnicode_CheckExact(key)) {
-        PyErr_Format(PyExc_TypeError, "state keys must be str, not %s", Py_TYPE(key)->tp_name);
+    if (checked_key(key) == NULL) {
         *failed = 1;
         return NULL;
     }
@@ -1251,10 +1258,8 @@ do_distinct_add_all(Store *st, PyObject *op, double now)
             PyErr_SetString(PyExc_TypeError, "each counter must be (key, expires, also)");
             goto error;
         }
-        PyObject *key = PyTuple_GET_ITEM(counter, 0);
-        if (!PyUnicode_CheckExact(key)) {
-            PyErr_Format(PyExc_TypeError, "state keys must be str, not %s",
-                         Py_TYPE(key)->tp_name);
+        PyObject *key = checked_key(PyTuple_GET_ITEM(counter, 0));
+        if (key == NULL) {
             goto error;
         }
         if (as_long(PyTuple_GET_ITEM(counter, 1), &expires) < 0) {
