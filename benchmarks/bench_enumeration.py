@@ -14,6 +14,9 @@ rounds so machine noise hits every variant alike:
 * ``guarded``: the same with ``/users/{user_id}`` protected (``@protect("profile")``), state
   in the C memory store (what ``memory://`` opens when the extension is built);
 * ``python``: ``guarded`` with the pure-Python memory store (``ANTISCRAPE_PURE_PYTHON=1``);
+* ``slowapi``: Starlette with slowapi's middleware and a limit on ``/users/{user_id}`` that
+  never triggers (``bench_core``'s configuration): the usual rate limiter's cost on the same
+  route, for scale;
 * ``before`` (with ``--before REV``): ``guarded`` with the enumeration guard, the distinct
   sketch and the memory backend as they were at git revision REV (loaded from ``git show``
   under other module names), so an optimisation is measured side by side with what it
@@ -73,7 +76,7 @@ HEADERS = [
     (b"sec-fetch-mode", b"navigate"), (b"sec-fetch-site", b"none"),
     (b"sec-fetch-dest", b"document"), (b"upgrade-insecure-requests", b"1"),
 ]
-VARIANTS = ("bare", "engine", "matched", "guarded", "python")
+VARIANTS = ("bare", "engine", "matched", "guarded", "python", "slowapi")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -129,6 +132,8 @@ def build(variant: str, clock: ManualClock) -> Any:
     async def user(request: Any) -> PlainTextResponse:
         return PlainTextResponse(f"user {request.path_params['user_id']}")
 
+    if variant == "slowapi":
+        return slowapi_app(user)
     endpoint = protect("profile")(user) if variant not in ("bare", "engine") else user
     routes = [Route("/users/{user_id:int}", endpoint)]
     if variant == "bare":
@@ -156,6 +161,26 @@ def build(variant: str, clock: ManualClock) -> Any:
     else:
         engine = Engine({"secret_key": SECRET}, clock=clock)
     return Starlette(routes=routes, middleware=[Middleware(AntiScrapeMiddleware, engine=engine)])
+
+
+def slowapi_app(user: Any) -> Any:
+    """``/users/{user_id}`` limited by slowapi (a limit that never triggers)."""
+    from slowapi import Limiter
+    from slowapi.middleware import SlowAPIMiddleware
+    from slowapi.util import get_remote_address
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    limiter = Limiter(key_func=get_remote_address, default_limits=["1000000/minute"])
+
+    async def limited_user(request: Any) -> Any:
+        return await user(request)
+
+    app = Starlette(routes=[Route("/users/{user_id:int}",
+                                  limiter.limit("1000000/minute")(limited_user))])
+    app.state.limiter = limiter
+    app.add_middleware(SlowAPIMiddleware)
+    return app
 
 
 def browser(n: int) -> list[tuple[bytes, bytes]]:
@@ -348,6 +373,7 @@ def main() -> None:
     print(f"    counting and judging: {med['guarded'] - med['matched']:.1f}")
     print(f"  with the Python memory store: {med['python'] - med['bare']:.1f} "
           f"(its counting and judging {med['python'] - med['matched']:.1f})")
+    print(f"  added by slowapi on the same route: {med['slowapi'] - med['bare']:.1f}")
     if BEFORE is not None:
         print(f"  the guard at {args.before}: {med['before'] - med['engine']:.1f} "
               f"(counting and judging {med['before'] - med['matched']:.1f})")
