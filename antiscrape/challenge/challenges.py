@@ -181,15 +181,15 @@ class Challenges:
         name = view.path[len(self._prefix):]
         method = view.method.upper()
         if name == WORKER and method in ("GET", "HEAD"):
-            return self._done(Decision(Action.ALLOW, "challenge:worker", score=score,
+            return Plan.decided(Decision(Action.ALLOW, "challenge:worker", score=score,
                                        reply=pages.worker_script(), identity=identity))
         if name == VERIFY:
             if method != "POST":
-                return self._done(self._rejected(view, identity, score, "method", None, 405))
+                return Plan.decided(self._rejected(view, identity, score, "method", None, 405))
             return self._answer(view, identity, score, nojs=False)
         if name == NOJS and self.settings.nojs_fallback and method in ("GET", "POST"):
             return self._answer(view, identity, score, nojs=True)
-        return self._done(self._rejected(view, identity, score, "not-found", None, 404))
+        return Plan.decided(self._rejected(view, identity, score, "not-found", None, 404))
 
     def _answer(self, view: RequestView, identity: Identity, score: int, *,
                 nojs: bool) -> Plan:
@@ -206,7 +206,7 @@ class Challenges:
             # A browser that came back before its wait ended (a person clicking early): show
             # the wait again. No failure is counted, and the page offers nothing new.
             remaining = token.issued / 1000 + token.wait - now
-            return self._done(Decision(
+            return Plan.decided(Decision(
                 Action.CHALLENGE, "challenge:early", score=score, identity=identity,
                 reply=self._page(token, encoded, self.settings.status, remaining)))
         if why is not None:
@@ -214,7 +214,7 @@ class Challenges:
             return Plan(ops=(self._count_failure(identity, view),), finish=lambda _r: failed,
                         failed=lambda: failed)
         if token is None:  # unreachable: _check refuses a missing token
-            return self._done(self._rejected(view, identity, score, "invalid", None))
+            return Plan.decided(self._rejected(view, identity, score, "invalid", None))
         spend = PutIfAbsent(self.spent_key(token.id), "1", self.settings.challenge_ttl + CLOCK_SKEW)
 
         def finish(results: Sequence[Any]) -> Decision:
@@ -229,7 +229,7 @@ class Challenges:
                 return self._cleared(view, identity, score, token, now)
             return self._rejected(view, identity, score, "unavailable", token, 503)
 
-        def settle(results: Sequence[Any]) -> Sequence[Op]:
+        def settle(results: Sequence[Any], _decision: Decision) -> Sequence[Op]:
             # A replay is only known once the once-only store has answered; counting it as a
             # failure costs a second round trip, paid by the replaying client alone. A first
             # redemption settles what is pending: every challenge page this client was shown
@@ -308,10 +308,6 @@ class Challenges:
                                   retry=again)
         action = Action.ALLOW if status in (404, 405) else Action.CHALLENGE
         return Decision(action, f"challenge:{why}", score=score, reply=reply, identity=identity)
-
-    @staticmethod
-    def _done(decision: Decision) -> Plan:
-        return Plan(ops=(), finish=lambda _r: decision, failed=lambda: decision)
 
 
 _EXPLAIN: dict[str, tuple[str, str]] = {
