@@ -168,8 +168,15 @@ class ChallengeSettings:
     nojs_fallback: bool = True
     """Offer a wait-and-continue form to browsers without JavaScript."""
     max_failures: int = 5
-    """Failed or replayed answers (within ``failure_window``) after which a client is blocked."""
+    """Challenge pages left unanswered (within ``failure_window``) after which a client
+    without a clearance is blocked; also the wrong or replayed answers after which one
+    challenge is void. Answers count against the challenge they answer, never against the
+    address and browser that sent them (a neighbour could send them)."""
     failure_window: int = 3_600
+    answers_per_ip: Window = "20/minute"
+    """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
+    answers_per_network: Window = "200/minute"
+    """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
     def validate(self, path: str) -> None:
@@ -177,6 +184,8 @@ class ChallengeSettings:
             raise ConfigError(f"{path}.status", "a challenge must answer with a 4xx status")
         if not self.path_prefix.startswith("/") or not self.path_prefix.endswith("/"):
             raise ConfigError(f"{path}.path_prefix", "must start and end with '/'")
+        parse_rate(self.answers_per_ip, f"{path}.answers_per_ip")
+        parse_rate(self.answers_per_network, f"{path}.answers_per_network")
         if not self.ladder:
             raise ConfigError(f"{path}.ladder", "needs at least one rung")
         last = -1

@@ -512,9 +512,11 @@ class Engine:
                 if failures:
                     score = min(100, score + sc.challenge_failures * failures)
                     reasons = (*reasons, f"{failures} unanswered or failed challenges")
-                if failures >= cfg.challenge.max_failures:
+                # A valid clearance is what only its solver holds: challenges shown to others
+                # behind the same address and user agent (a neighbour) never block it.
+                if failures >= cfg.challenge.max_failures and not cleared:
                     verdicts.append((Action.BLOCK, "challenge:failures",
-                                     f"{failures} failed, abandoned or replayed challenges", None))
+                                     f"{failures} unanswered challenges", None))
             # Hits were sent with limits from the score known before storage answered; a
             # reputation learned from storage can only shrink them further.
             factor = budget_factor(score, sc.budget_floor) if score != ctx.score else None
