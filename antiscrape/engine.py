@@ -29,6 +29,7 @@ from .logonce import LogOnce
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
+from .server_rewrite import ServerRewriteCheck
 from .signals import budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Storage, open_storage
 from .status import StatusBoard
@@ -165,6 +166,7 @@ class Engine:
         self.addressing = ClientAddressing(
             parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
             cfg.ipv6_prefix, cfg.ipv6_client_prefix, header=cfg.forwarded_header)
+        self.server_rewrite = ServerRewriteCheck(bool(cfg.trusted_proxies))
         self._classes, self._default_class = build_route_classes(cfg)
         # Budget keys are "<prefix>:rl:<class>:<level>:" + hashed identity: build the constant
         # part once, not per request.
@@ -373,6 +375,8 @@ class Engine:
         """Identity, user agent, risk score and budget reads of one client (see _client)."""
         cfg = self.config
         headers = view.headers
+        if not self.server_rewrite.warned:
+            self.server_rewrite(view.peer, headers)
         ip = self.addressing.client_ip(view.peer, headers)
         client_key, network = self.addressing.keys(ip)
         ua = lookup(headers.get("user-agent", ""))

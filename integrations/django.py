@@ -47,6 +47,7 @@ from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
 from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, RequestView, protect
+from antiscrape.server_rewrite import environment_warnings
 
 from ._wsgi import angle_route, environ_headers, merge_header, split_set_cookie, text_params
 
@@ -452,6 +453,16 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     except ConfigError as exc:
         errors.append(checks.Error(f"ANTISCRAPE: {exc}", id="antiscrape.E002"))
         return errors
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and not config.trusted_proxies:
+        errors.append(checks.Warning(
+            "SECURE_PROXY_SSL_HEADER says Django runs behind a proxy, but "
+            "ANTISCRAPE['trusted_proxies'] is empty: every visitor would be counted as the "
+            "proxy's address",
+            hint="list the proxy's address in ANTISCRAPE['trusted_proxies'] and name the "
+                 "header it writes in ANTISCRAPE['forwarded_header'] (see "
+                 "docs/deploying-behind-a-proxy.md)", id="antiscrape.W006"))
+    errors += [checks.Warning(text, id="antiscrape.W007")
+               for text in environment_warnings(os.environ)]
     if config.storage.startswith("memory://"):
         workers = _workers()
         if workers > 1 or not settings.DEBUG:

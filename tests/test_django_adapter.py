@@ -42,6 +42,7 @@ def ids(messages: list[checks.CheckMessage]) -> list[str]:
 def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
 
 
 @pytest.mark.usefixtures("one_worker")
