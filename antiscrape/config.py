@@ -453,6 +453,10 @@ class Config:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     ipv6_client_prefix: int = 64
+    cookie_secure: bool | Literal["auto"] = "auto"
+    """``Secure`` on antiscrape's cookies: ``"auto"`` sets it on HTTPS requests, including
+    those a trusted proxy reports as HTTPS (``X-Forwarded-Proto``, or ``proto=`` of
+    ``Forwarded``); ``true`` always; ``false`` never."""
     tls_fingerprint_header: str = ""
     """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
     exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")

@@ -171,13 +171,11 @@ def django_route(route: str | None) -> str | None:
     return angle_route(route)
 
 
-def _asgi_scheme(request: HttpRequest) -> str:
-    """The scheme under ASGI, whose ``META`` has no ``wsgi.url_scheme``.
-
-    The server's own scheme, never SECURE_PROXY_SSL_HEADER: forwarded values are the
-    engine's to believe or not.
-    """
-    return str(getattr(request, "scope", {}).get("scheme", "http"))
+def _scheme(request: HttpRequest) -> str:
+    """``https`` when Django says the request is secure: the server's own scheme (WSGI
+    ``wsgi.url_scheme``, the ASGI scope's), or ``SECURE_PROXY_SSL_HEADER``, which the
+    operator sets only behind a proxy that overwrites that header."""
+    return "https" if request.is_secure() else "http"
 
 
 def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestView:
@@ -198,7 +196,7 @@ def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestV
     # Positional, in field order (see RequestView).
     return RequestView(
         request.method or "GET", request.path, environ_headers(meta), meta.get("REMOTE_ADDR"),
-        meta.get("QUERY_STRING", ""), meta.get("wsgi.url_scheme") or _asgi_scheme(request),
+        meta.get("QUERY_STRING", ""), _scheme(request),
         route, params, account, getattr(view_func, PROTECT_ATTRIBUTE, None), EMPTY)
 
 

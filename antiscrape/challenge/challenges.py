@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from ..clock import Clock
-from ..config import ChallengeRung, Config, parse_rate
+from ..config import ChallengeRung, Config, parse_networks, parse_rate
+from ..cookies import CookiePolicy
 from ..decision import Action, Decision, Identity, Reply
 from ..keys import Keys
 from ..plan import Plan
@@ -51,6 +52,9 @@ class Challenges:
         self._keys = keys
         self._fail_prefix = keys("challenge-fail", "")  # built once: asked for on every request
         self._answer_budget = answer_budget(config, keys)
+        self._cookies = CookiePolicy(config.cookie_secure,
+                                     parse_networks(config.trusted_proxies, "trusted_proxies"),
+                                     config.forwarded_header)
         self._fail_open = config.fail == "open"
         # Without a configured key (debug only; Config refuses it otherwise) the tokens are
         # signed with a random per-process key: they stop verifying on restart, nothing worse.
@@ -330,10 +334,9 @@ class Challenges:
         # Re-bound under the current first key, in case the challenge predates a rotation.
         bind = self.binding(identity.network, view.header("user-agent"))
         clearance = ClearanceToken(id=random_id(), issued=int(now), bind=bind)
-        cookie = (f"{self.settings.cookie_name}={clearance.encode(self._signer)}; Path=/; "
-                  f"Max-Age={self.settings.clearance_ttl}; HttpOnly; SameSite=Lax")
-        if view.scheme == "https":
-            cookie += "; Secure"
+        cookie = self._cookies.set_cookie(view, self.settings.cookie_name,
+                                          clearance.encode(self._signer),
+                                          self.settings.clearance_ttl)
         target = token.return_to if is_safe_return_path(token.return_to) else "/"
         reply = Reply(303, (("location", target), ("set-cookie", cookie),
                             ("cache-control", "no-store"),
