@@ -19,6 +19,7 @@ from typing import Any, Literal
 import limits
 
 from .errors import ConfigError
+from .keystrength import key_weakness
 from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
@@ -430,7 +431,8 @@ class Config:
     secret_key: str = ""
     """Signs challenges and clearance cookies. Required unless ``debug``."""
     old_secret_keys: tuple[str, ...] = ()
-    """Previous keys, still accepted for verification during a rotation."""
+    """Previous keys, still accepted for verification during a rotation (held to the same
+    strength rule as ``secret_key``: each one can forge a cookie)."""
     debug: bool = False
     monitor: bool = False
     """Decide, log and count, but never enforce (all rules)."""
@@ -509,8 +511,13 @@ class Config:
                     "run with a random per-process key while developing)",
                 )
             log.warning("antiscrape: no secret_key; using a random per-process key (debug only)")
-        elif len(self.secret_key) < 16 and not self.debug:
-            raise ConfigError("secret_key", "too short: use at least 16 random characters")
+        if not self.debug:
+            for path, key in (("secret_key", self.secret_key),
+                              *((f"old_secret_keys[{i}]", k)
+                                for i, k in enumerate(self.old_secret_keys))):
+                weakness = key_weakness(key) if key else None
+                if weakness is not None:
+                    raise ConfigError(path, weakness)
         if not self.storage.split("://", 1)[0] or "://" not in self.storage:
             raise ConfigError("storage", f"expected a URI like memory:// or redis://host, "
                                          f"got {self.storage!r}")

@@ -46,6 +46,7 @@ from antiscrape.config import Config, read_toml
 from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
+from antiscrape.keystrength import key_weakness
 from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, RequestView, protect
 from antiscrape.server_rewrite import environment_warnings
 
@@ -434,9 +435,10 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     debug = bool(data.get("debug", False))
     if not isinstance(secret, str):
         secret = ""
-    if (not secret and not debug) or (secret and len(secret) < 16 and not debug):
+    weakness = key_weakness(secret) if secret and not debug else None
+    if (not secret and not debug) or weakness:
         errors.append(checks.Error(
-            "ANTISCRAPE['secret_key'] is missing or shorter than 16 characters",
+            f"ANTISCRAPE['secret_key'] is {weakness or 'missing'}",
             hint="set a long random secret (python -c 'import secrets; "
                  "print(secrets.token_urlsafe(48))'); it signs challenges and clearance cookies",
             id="antiscrape.E001"))
