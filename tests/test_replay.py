@@ -7,6 +7,8 @@ import gzip
 import io
 import itertools
 import json
+import os
+import re
 import threading
 import zlib
 from collections import Counter
@@ -470,7 +472,9 @@ def test_cli_replay_writes_summary_json_and_html(tmp_path: Path,
     assert f"requests replayed: {data['requests']:,}" in out
     assert "198.72.227.213" in out and "budget:ip" in out
     page = html.read_text()
-    assert page.count("<svg") == 3 and "http://" not in page.replace(
+    assert page.count('<svg id="plot-') == 3
+    assert page.count('<svg class="spark"') == len(data["top_offenders"])
+    assert "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "").split("<h2>By rule")[0]
     assert "<script" not in page.lower() and "<link" not in page.lower()
 
@@ -547,3 +551,74 @@ def test_truncated_user_agent_is_kept() -> None:
     rec = combined_parser()('46.118.127.106 - - [20/May/2015:12:05:17 +0000] "GET /x HTTP/1.1" '
                             '200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www')
     assert rec is not None and rec.user_agent == "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www"
+
+
+#: Words of the report's table cells that a line break cuts in two (a Range over one word
+#: yields one box per line it spans; after a hyphen is a line's normal place to end), and
+#: tick labels of the time axis outside its SVG.
+REPORT_LAYOUT_JS = """JSON.stringify({
+  broken: [...document.querySelectorAll('td')].flatMap(td => {
+    const out = [];
+    const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      for (const m of node.data.matchAll(/[^\\s-]+/g)) {
+        if (m[0].length > 40) continue;  // a token longer than a cell may wrap inside
+        const r = document.createRange();
+        r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+        if (tops.size > 1) out.push(m[0]);
+      }
+    }
+    return out;
+  }),
+  ticks: [...document.querySelectorAll('#plot-offenders text.tick')].map(t => {
+    const b = t.getBBox(); return [t.textContent, b.x, b.x + b.width];
+  }),
+  breaks: document.querySelectorAll('#plot-offenders text.break').length,
+  tables: Object.fromEntries([...document.querySelectorAll('table')].map(t => [t.id,
+    [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent))]))
+})"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_html_report_of_a_multi_year_log_reads_right_in_chromium(
+        tmp_path: Path, browser_page) -> None:
+    """The four public logs back to back (2015 to 2021): the report at a desktop and a phone
+    width, its own numbers read back from the rendered page and checked against the replay
+    summary. Screenshots land in ``tmp_path`` (or ``$ANTISCRAPE_SCREENSHOTS``) to look at."""
+    log, html, summary = tmp_path / "years.log.gz", tmp_path / "years.html", tmp_path / "s.json"
+    log.write_bytes(gzip.compress(b"".join(read_bytes(f"access-logs/{name}") for name in (
+        "elastic-apache.log", "hackers-access.log", "webhawk-2018-12-15.log",
+        "webhawk-2021.log"))))
+    assert main(["replay", str(log), "--html", str(html), "--json", str(summary),
+                 "--no-progress"]) == 0
+    s = json.loads(summary.read_text())
+    shots = Path(os.environ.get("ANTISCRAPE_SCREENSHOTS") or tmp_path)
+    for width in (1280, 390):
+        browser_page.resize(width)
+        browser_page.goto(html.as_uri())
+        png = browser_page.screenshot(shots / f"replay-report-{width}.png")
+        assert png.startswith(b"\x89PNG") and len(png) > 20_000
+        page = json.loads(browser_page.evaluate(REPORT_LAYOUT_JS))
+        assert page["broken"] == [], width  # no word split across two lines
+        for text, left, right in page["ticks"]:  # every time label has its year, unclipped
+            assert re.match(r"20(15|18|21)-\d\d-\d\d", text), text
+            assert left >= 0 and right <= 720, (text, left, right)
+        assert {t[0][:4] for t in page["ticks"]} >= {"2015", "2018"}
+        assert page["breaks"] >= 1  # captures years apart: periods side by side
+        tables = page["tables"]
+        assert [[r[0], number(r[1]), number(r[2])] for r in tables["totals"]] == [
+            [a, s["clients_by_action"][a], s["requests_by_action"][a]]
+            for a in ("allow", "throttle", "challenge", "block")]
+        rows = [[r[0], r[1], number(r[4]), number(r[5])] for r in tables["offenders"]]
+        assert rows == [[o["client"], o["action"], o["requests"], o["flagged"]]
+                        for o in s["top_offenders"]]
+    # Ranked by refused requests, then requests: the python-requests client throttled 3,159
+    # times out of 4,156 leads, ahead of clients challenged on their only requests.
+    assert rows[0] == ["198.72.227.213", "throttle", 4156, 3159]
+    assert [(r[3], r[2]) for r in rows] == sorted(((r[3], r[2]) for r in rows), reverse=True)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
