@@ -35,6 +35,7 @@ from .logonce import LogOnce
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
+from .server_rewrite import ServerRewriteCheck
 from .signals import ScoreTraits, budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Op, Storage, open_storage
 from .status import StatusBoard
@@ -145,7 +146,8 @@ class Engine:
         self.storage, self.astorage = storage
         self.addressing = ClientAddressing(
             parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
-            cfg.ipv6_prefix, cfg.ipv6_client_prefix)
+            cfg.ipv6_prefix, cfg.ipv6_client_prefix, header=cfg.forwarded_header)
+        self.server_rewrite = ServerRewriteCheck(bool(cfg.trusted_proxies))
         self._classes, self._default_class = build_route_classes(cfg)
         # Budget keys are "<prefix>:rl:<class>:<level>:" + hashed identity: build the constant
         # part once, not per request.
@@ -304,6 +306,12 @@ class Engine:
         path = view.path
         if path.startswith(self._exempt):
             return self._exempt_plan
+        board = self.status_board
+        if board is not None and board.matches(path):  # the operator's page: see status.py
+            visit = board.operator_visit(view)
+            if visit is not None:
+                return Plan.decided(visit)
+            view = board.without_token(view)
         enumeration = self.enumeration
         access = enumeration.match(view) if enumeration is not None else None
         cls = route_class(path, self._classes, self._default_class)
@@ -345,8 +353,8 @@ class Engine:
             kept = _keepable(traits)
         forwarded = None
         if self.addressing.trusted:
-            forwarded = (headers.get("forwarded", ""), headers.get("x-forwarded-for", ""))
-            kept = kept and len(forwarded[0]) + len(forwarded[1]) <= _KEPT_TEXT_MAX
+            forwarded = headers.get(self.addressing.header, "")
+            kept = kept and len(forwarded) <= _KEPT_TEXT_MAX
         challenges = self.challenges
         # Most requests carry no cookie at all: then there is no clearance to look for.
         cookie = challenges.clearance_cookie(view) \
@@ -366,6 +374,8 @@ class Engine:
         """Identity, user agent, risk score and the operations of one client (see _client)."""
         cfg = self.config
         headers = view.headers
+        if not self.server_rewrite.warned:
+            self.server_rewrite(view.peer, headers)
         ip = self.addressing.client_ip(view.peer, headers)
         client_key, network = self.addressing.keys(ip)
         user_agent = traits[0]
@@ -505,7 +515,8 @@ class Engine:
         if results is not None:
             slots = client.slots
             if slots.failures is not None:
-                score, reasons, failed = self._failures(results[slots.failures], score, reasons)
+                score, reasons, failed = self._failures(results[slots.failures], client,
+                                                        score, reasons)
                 verdicts += failed
             found, headers = self._budgets(client, results[slots.hits], score)
             verdicts += found
@@ -521,18 +532,20 @@ class Engine:
             return self._allow(client, access, score, reasons, headers)
         return self._refuse(view, client, access, score, reasons, verdicts, headers)
 
-    def _failures(self, stored: Any, score: int, reasons: tuple[str, ...]
+    def _failures(self, stored: Any, client: _Client, score: int, reasons: tuple[str, ...]
                   ) -> tuple[int, tuple[str, ...], list[Verdict]]:
-        """Unanswered or failed challenges raise the score; enough of them block."""
+        """Unanswered or failed challenges raise the score; enough of them block, except a
+        valid clearance: what only its solver holds (challenges shown to others behind the
+        same address and user agent, a neighbour, never block it)."""
         failures = int(stored or 0)
         if failures:
             score = min(100, score + self.config.scoring.challenge_failures * failures)
             reasons = (*reasons, f"{failures} unanswered or failed challenges")
-        if failures < self.config.challenge.max_failures:
+        if failures < self.config.challenge.max_failures or \
+                client.identity.clearance is not None:
             return score, reasons, []
         return score, reasons, [Verdict(
-            Action.BLOCK, f"{failures} failed, abandoned or replayed challenges",
-            "challenge:failures")]
+            Action.BLOCK, f"{failures} unanswered challenges", "challenge:failures")]
 
     def _budgets(self, client: _Client, hits: Sequence[HitResult], score: int
                  ) -> tuple[list[Verdict], Headers]:

