@@ -23,10 +23,10 @@ attacker reads.
 
 Agreement with Redis
 --------------------
-The Redis backend runs the same ``DistinctAdd`` op (and each counter of a ``DistinctAddAll``,
-the enumeration guard's one op per protected read) as ``PFADD key member`` then
-``PFCOUNT key also...`` (a union), over the same time-bucket keys the enumeration guard
-builds; the memory backend hashes the member once for all the counters of one op. Redis'
+The Redis backend runs each counter of a ``DistinctAddAll`` (the enumeration guard's one op
+per protected read) as ``PFADD key member`` then ``PFCOUNT key older`` (a union), over the same
+time-bucket keys the enumeration guard builds; the memory backend hashes the member once for
+all the counters of one op and keeps the union with the older bucket (:meth:`count_with`). Redis'
 HyperLogLog has 16 384 registers (standard error 0.81 %) and counts small sets approximately
 rather than exactly, so the two backends may differ by a few percent on large counts and by at
 most one or two on small ones; the bucket scheme and union semantics are identical.
@@ -330,31 +330,17 @@ class DistinctSketch:
         return size
 
     def count_with(self, older: DistinctSketch) -> int:
-        """``union_count([self, older])``: the memory backend's usual case (one older bucket),
-        answered from the kept join while it is fresh."""
+        """Distinct members of this sketch and ``older`` together (what ``PFCOUNT key older``
+        answers in Redis), from the kept join while it is fresh.
+
+        No member's own count can exceed the union's: the merged registers are at least each
+        sketch's, the estimate only grows with any register, and every count past the exact
+        limit is floored at ``EXACT_LIMIT + 1`` (which exceeds any exact sketch).
+        """
         if self._older is not older or older.version != self._older_version:
             self._join(older)
         union = self._union
         return self._union_count if union is None else union.count()
-
-    @classmethod
-    def union_count(cls, sketches: list[DistinctSketch]) -> int:
-        """Distinct members across ``sketches`` (what ``PFCOUNT k1 k2 ...`` answers in Redis).
-
-        The memory backend passes the bucket being added to first and older, closed buckets
-        after it. With one older bucket the union is kept (see :meth:`count_with`); more are
-        merged afresh (the enumeration guard never asks for that).
-        """
-        head = sketches[0]
-        if len(sketches) == 1:
-            return head.count()
-        if len(sketches) == 2:
-            return head.count_with(sketches[1])
-        exact_count, union = _union_of(sketches)
-        # No member's own count can exceed this: the merged registers are at least each
-        # sketch's, the estimate only grows with any register, and every count past the
-        # exact limit is floored at EXACT_LIMIT + 1 (which exceeds any exact sketch).
-        return exact_count if union is None else union.count()
 
 
 def _union_of(sketches: list[DistinctSketch]) -> tuple[int, DistinctSketch | None]:
