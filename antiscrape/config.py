@@ -433,6 +433,11 @@ class Config:
     old_secret_keys: tuple[str, ...] = ()
     """Previous keys, still accepted for verification during a rotation (held to the same
     strength rule as ``secret_key``: each one can forge a cookie)."""
+    state_secret: str = ""
+    """Keys the hashes that replace IPs, user agents and accounts in storage key names and
+    logs. Set it once and never rotate it: rotating ``secret_key`` then changes signatures
+    only. Empty: the last of ``old_secret_keys``, else ``secret_key`` (stable while that
+    key stays listed)."""
     debug: bool = False
     monitor: bool = False
     """Decide, log and count, but never enforce (all rules)."""
@@ -514,7 +519,8 @@ class Config:
         if not self.debug:
             for path, key in (("secret_key", self.secret_key),
                               *((f"old_secret_keys[{i}]", k)
-                                for i, k in enumerate(self.old_secret_keys))):
+                                for i, k in enumerate(self.old_secret_keys)),
+                              ("state_secret", self.state_secret)):
                 weakness = key_weakness(key) if key else None
                 if weakness is not None:
                     raise ConfigError(path, weakness)
@@ -544,6 +550,16 @@ class Config:
         """The first key signs; all verify."""
         keys = (self.secret_key, *self.old_secret_keys)
         return tuple(k.encode() for k in keys if k)
+
+    @property
+    def state_hash_key(self) -> bytes | None:
+        """What keys the hashes in storage key names and logs: ``state_secret``, else the
+        oldest signing key (a rotation moves ``secret_key`` to the end of
+        ``old_secret_keys``, so that key stays the same); None without any key (debug)."""
+        if self.state_secret:
+            return self.state_secret.encode()
+        keys = self.signing_keys
+        return keys[-1] if keys else None
 
     def is_monitored(self, rule: str) -> bool:
         if self.monitor:

@@ -157,8 +157,7 @@ class Engine:
     ) -> None:
         self.config = cfg = Config.load(config)
         self.clock = clock
-        self.keys = Keys(cfg.key_prefix, cfg.signing_keys[0] if cfg.signing_keys else
-                         _random_key())
+        self.keys = Keys(cfg.key_prefix, cfg.state_hash_key or _random_key())
         if storage is None:
             storage = open_storage(cfg.storage, cap=cfg.state_cap, prefix=cfg.key_prefix,
                                    timeout=cfg.storage_timeout, options=cfg.storage_options)
