@@ -308,6 +308,12 @@ class Engine:
         path = view.path
         if path.startswith(self._exempt):
             return self._exempt_decision
+        board = self.status_board
+        if board is not None and board.matches(path):  # the operator's page: see status.py
+            visit = board.operator_visit(view)
+            if visit is not None:
+                return visit
+            view = board.without_token(view)
         enumeration = self.enumeration
         access = enumeration.match(view) if enumeration is not None else None
         cls = route_class(path, self._classes, self._default_class)

@@ -42,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
     raise MissingExtraError("Django", "django") from exc
 
-from antiscrape.config import Config, read_toml
+from antiscrape.config import Config, read_toml, secrets_from_environment
 from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
@@ -427,7 +427,7 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     """The ``ANTISCRAPE`` setting: secret key, validity, storage fit for the deployment."""
     errors: list[checks.CheckMessage] = []
     try:
-        data = _raw_settings()
+        data = secrets_from_environment(_raw_settings(), os.environ)
     except ConfigError as exc:
         return [checks.Error(str(exc), id="antiscrape.E002",
                              hint="settings.ANTISCRAPE is a dict or a path to a TOML file")]
@@ -439,7 +439,8 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     if (not secret and not debug) or weakness:
         errors.append(checks.Error(
             f"ANTISCRAPE['secret_key'] is {weakness or 'missing'}",
-            hint="set a long random secret (python -c 'import secrets; "
+            hint="set ANTISCRAPE_SECRET_KEY in the environment (or ANTISCRAPE['secret_key']) "
+                 "to a long random secret (python -c 'import secrets; "
                  "print(secrets.token_urlsafe(48))'); it signs challenges and clearance cookies",
             id="antiscrape.E001"))
         data = {**data, "secret_key": _STRONG_PLACEHOLDER}

