@@ -457,7 +457,9 @@ class Config:
     storage_options: dict[str, Any] = field(default_factory=dict)
     key_prefix: str = "antiscrape"
     state_cap: int = 200_000
-    """Most entries the in-memory state holds; the least recently used are evicted."""
+    """Most entries the in-memory state holds; the least recently used are evicted.
+    Convictions and spent-challenge markers are held apart (up to a quarter as many again)
+    and never evicted to make room."""
     storage_timeout: float = 0.05
     """Seconds a storage call may take before the failure policy applies."""
     fail: Literal["open", "closed"] = "open"
