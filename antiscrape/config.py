@@ -478,9 +478,12 @@ class Config:
     tls_fingerprint_header: str = ""
     """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
     exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")
-    """Path prefixes never inspected (assets, health checks)."""
+    """Paths never inspected (assets, health checks). An entry matches itself and what lies
+    below it (``/health``: ``/health``, ``/health/live``, never ``/healthcare``); one ending
+    in ``/`` matches everything under it."""
     route_classes: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"api": ("/api/",)})
-    """Route class name -> path prefixes; everything else is ``default``."""
+    """Route class name -> path prefixes, matched like ``exempt_paths`` (on ``/``
+    boundaries); everything else is ``default``."""
     budgets: dict[str, Budget] = field(default_factory=_default_budgets)
     allow: ListRule = field(default_factory=ListRule)
     deny: ListRule = field(default_factory=ListRule)

@@ -26,6 +26,7 @@ from .errors import StorageError
 from .identity import ClientAddressing, fingerprint_material, parse_ip
 from .keys import Keys
 from .logonce import LogOnce
+from .paths import PathPrefixes
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
@@ -177,7 +178,7 @@ class Engine:
         self._fingerprint_always = bool(
             cfg.tls_fingerprint_header or cfg.enumeration.canaries or
             any(b.fingerprint for b in cfg.budgets.values()))
-        self._exempt = tuple(cfg.exempt_paths)
+        self._exempt = PathPrefixes(cfg.exempt_paths)
         self._allow_nets = parse_networks(cfg.allow.ips, "allow.ips")
         self._deny_nets = parse_networks(cfg.deny.ips, "deny.ips")
         self._allow_ua = compile_patterns(cfg.allow.user_agents, "allow.user_agents")
@@ -306,7 +307,7 @@ class Engine:
     def plan(self, view: RequestView) -> Plan | _Context | Decision:
         """The pure first step: a final Decision, or the storage operations still needed."""
         path = view.path
-        if path.startswith(self._exempt):
+        if self._exempt.matches(path):
             return self._exempt_decision
         board = self.status_board
         if board is not None and board.matches(path):  # the operator's page: see status.py
