@@ -94,8 +94,7 @@ def hasher_for(engine: Any, config: Config) -> Callable[[str], str]:
     keys = getattr(engine, "keys", None)
     if isinstance(keys, Keys):
         return keys.hashed
-    secret = config.signing_keys[0] if config.signing_keys else b"antiscrape-debug"
-    return Keys(config.key_prefix, secret).hashed
+    return Keys(config.key_prefix, config.state_hash_key or b"antiscrape-debug").hashed
 
 
 def attach(engine: Any) -> DecisionLog | None:
