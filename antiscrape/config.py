@@ -431,7 +431,7 @@ class StatusPageSettings:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything antiscrape can be told. See the README for each key, default and unit."""
+    """Everything antiscrape can be told. docs/configuration.md lists each key, default and unit."""
 
     secret_key: str = ""
     """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
