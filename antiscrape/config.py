@@ -20,6 +20,7 @@ from typing import Any, Literal
 import limits
 
 from .errors import ConfigError
+from .keystrength import key_weakness
 from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
@@ -169,8 +170,15 @@ class ChallengeSettings:
     nojs_fallback: bool = True
     """Offer a wait-and-continue form to browsers without JavaScript."""
     max_failures: int = 5
-    """Failed or replayed answers (within ``failure_window``) after which a client is blocked."""
+    """Challenge pages left unanswered (within ``failure_window``) after which a client
+    without a clearance is blocked; also the wrong or replayed answers after which one
+    challenge is void. Answers count against the challenge they answer, never against the
+    address and browser that sent them (a neighbour could send them)."""
     failure_window: int = 3_600
+    answers_per_ip: Window = "20/minute"
+    """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
+    answers_per_network: Window = "200/minute"
+    """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
     def validate(self, path: str) -> None:
@@ -178,6 +186,8 @@ class ChallengeSettings:
             raise ConfigError(f"{path}.status", "a challenge must answer with a 4xx status")
         if not self.path_prefix.startswith("/") or not self.path_prefix.endswith("/"):
             raise ConfigError(f"{path}.path_prefix", "must start and end with '/'")
+        parse_rate(self.answers_per_ip, f"{path}.answers_per_ip")
+        parse_rate(self.answers_per_network, f"{path}.answers_per_network")
         if not self.ladder:
             raise ConfigError(f"{path}.ladder", "needs at least one rung")
         last = -1
@@ -437,7 +447,8 @@ class Config:
     """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
     environment variable gives it (required unless ``debug``)."""
     old_secret_keys: tuple[str, ...] = ()
-    """Previous keys, still accepted for verification during a rotation; left empty,
+    """Previous keys, still accepted for verification during a rotation (held to the same
+    strength rule as ``secret_key``: each one can forge a cookie); left empty,
     ``ANTISCRAPE_OLD_SECRET_KEYS`` (comma-separated) gives them."""
     debug: bool = False
     monitor: bool = False
@@ -461,6 +472,10 @@ class Config:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     ipv6_client_prefix: int = 64
+    cookie_secure: bool | Literal["auto"] = "auto"
+    """``Secure`` on antiscrape's cookies: ``"auto"`` sets it on HTTPS requests, including
+    those a trusted proxy reports as HTTPS (``X-Forwarded-Proto``, or ``proto=`` of
+    ``Forwarded``); ``true`` always; ``false`` never."""
     tls_fingerprint_header: str = ""
     """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
     exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")
@@ -528,8 +543,13 @@ class Config:
                     "a random per-process key while developing)",
                 )
             log.warning("antiscrape: no secret_key; using a random per-process key (debug only)")
-        elif len(self.secret_key) < 16 and not self.debug:
-            raise ConfigError("secret_key", "too short: use at least 16 random characters")
+        if not self.debug:
+            for path, key in (("secret_key", self.secret_key),
+                              *((f"old_secret_keys[{i}]", k)
+                                for i, k in enumerate(self.old_secret_keys))):
+                weakness = key_weakness(key) if key else None
+                if weakness is not None:
+                    raise ConfigError(path, weakness)
         if not self.storage.split("://", 1)[0] or "://" not in self.storage:
             raise ConfigError("storage", f"expected a URI like memory:// or redis://host, "
                                          f"got {self.storage!r}")

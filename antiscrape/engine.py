@@ -29,6 +29,7 @@ from .logonce import LogOnce
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
+from .server_rewrite import ServerRewriteCheck
 from .signals import budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Storage, open_storage
 from .status import StatusBoard
@@ -165,6 +166,7 @@ class Engine:
         self.addressing = ClientAddressing(
             parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
             cfg.ipv6_prefix, cfg.ipv6_client_prefix, header=cfg.forwarded_header)
+        self.server_rewrite = ServerRewriteCheck(bool(cfg.trusted_proxies))
         self._classes, self._default_class = build_route_classes(cfg)
         # Budget keys are "<prefix>:rl:<class>:<level>:" + hashed identity: build the constant
         # part once, not per request.
@@ -380,6 +382,8 @@ class Engine:
         """Identity, user agent, risk score and budget reads of one client (see _client)."""
         cfg = self.config
         headers = view.headers
+        if not self.server_rewrite.warned:
+            self.server_rewrite(view.peer, headers)
         ip = self.addressing.client_ip(view.peer, headers)
         client_key, network = self.addressing.keys(ip)
         ua = lookup(headers.get("user-agent", ""))
@@ -519,9 +523,11 @@ class Engine:
                 if failures:
                     score = min(100, score + sc.challenge_failures * failures)
                     reasons = (*reasons, f"{failures} unanswered or failed challenges")
-                if failures >= cfg.challenge.max_failures:
+                # A valid clearance is what only its solver holds: challenges shown to others
+                # behind the same address and user agent (a neighbour) never block it.
+                if failures >= cfg.challenge.max_failures and not cleared:
                     verdicts.append((Action.BLOCK, "challenge:failures",
-                                     f"{failures} failed, abandoned or replayed challenges", None))
+                                     f"{failures} unanswered challenges", None))
             # Hits were sent with limits from the score known before storage answered; a
             # reputation learned from storage can only shrink them further.
             factor = budget_factor(score, sc.budget_floor) if score != ctx.score else None

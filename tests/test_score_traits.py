@@ -11,6 +11,7 @@ from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from antiscrape.signals import score_request, score_traits
 from antiscrape.useragent import lookup
+from tests.conftest import SECRET
 
 from .corpora import read_lines
 
@@ -63,7 +64,7 @@ def draw(rng: random.Random) -> dict[str, str]:
 
 
 def test_equal_traits_mean_equal_scores_on_real_user_agents():
-    weights = Config.load({"secret_key": "s" * 32}).scoring
+    weights = Config.load({"secret_key": SECRET}).scoring
     rng = random.Random(9)
     by_traits: dict[tuple[object, ...], tuple[int, tuple[str, ...]]] = {}
     checked = 0
@@ -84,7 +85,7 @@ def test_equal_traits_mean_equal_scores_on_real_user_agents():
 
 def test_engine_scores_what_score_request_scores():
     """Through the engine's cache: every request's decision carries the uncached score."""
-    engine = Engine({"secret_key": "s" * 32, "budgets": {"default": {
+    engine = Engine({"secret_key": SECRET, "budgets": {"default": {
         "ip": "100000/minute", "network": "100000/minute"}}})
     rng = random.Random(4)
     weights = engine.config.scoring
