@@ -356,6 +356,9 @@ class LogSettings:
     """Share of allowed requests also logged (0..1)."""
     raw_ips: bool = False
     """Log raw client IPs; by default only keyed hashes are logged."""
+    console: bool = False
+    """Also print decision lines on stderr (the ``antiscrape`` logger at INFO, not passed on
+    to the root logger): throttles and challenges show without any logging setup."""
 
     def validate(self, path: str) -> None:
         if not 0.0 <= self.sample_allow <= 1.0:
@@ -371,6 +374,9 @@ class MetricsSettings:
     latency_buckets: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025, 0.05, 0.1)
     """Upper bounds (seconds) of the middleware latency histogram's buckets."""
+    path: str = "/metrics"
+    """Where the application serves the metrics: never inspected or counted (a scraper
+    polling it is neither throttled nor part of the figures it reads)."""
 
     def validate(self, path: str) -> None:
         if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.namespace):
@@ -378,6 +384,8 @@ class MetricsSettings:
         if not self.latency_buckets or list(self.latency_buckets) != sorted(
                 set(self.latency_buckets)):
             raise ConfigError(f"{path}.latency_buckets", "need increasing bucket bounds")
+        if not self.path.startswith("/"):
+            raise ConfigError(f"{path}.path", "must start with '/'")
 
 
 @dataclass(frozen=True)
@@ -433,7 +441,7 @@ class StatusPageSettings:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything antiscrape can be told. See the README for each key, default and unit."""
+    """Everything antiscrape can be told. docs/configuration.md lists each key, default and unit."""
 
     secret_key: str = ""
     """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
@@ -499,6 +507,14 @@ class Config:
     """Add ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` of the tightest budget to answers."""
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
+
+    @property
+    def uninspected_paths(self) -> tuple[str, ...]:
+        """Path prefixes the engine passes through unjudged: ``exempt_paths``, plus the
+        metrics endpoint when metrics are on."""
+        if self.metrics.enabled:
+            return (*self.exempt_paths, self.metrics.path)
+        return tuple(self.exempt_paths)
 
     # -- construction ----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import decisionlog, metrics
+from . import decisionlog, metrics, useragent
 from .cache import BoundedCache
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
@@ -159,7 +159,7 @@ class Engine:
         self._fingerprint_always = bool(
             cfg.tls_fingerprint_header or cfg.enumeration.canaries or
             any(b.fingerprint for b in cfg.budgets.values()))
-        self._exempt = PathPrefixes(cfg.exempt_paths)
+        self._exempt = PathPrefixes(cfg.uninspected_paths)
         self._allow_nets = parse_networks(cfg.allow.ips, "allow.ips")
         self._deny_nets = parse_networks(cfg.deny.ips, "deny.ips")
         self._allow_ua = compile_patterns(cfg.allow.user_agents, "allow.user_agents")
@@ -193,6 +193,7 @@ class Engine:
         self.metrics: Any = None
         decisionlog.attach(self)  # each is a no-op unless its config section turns it on
         metrics.attach(self)
+        useragent.warm()  # at start-up: the first request must not pay for building it
         self._exempt_plan = Plan.decided(Decision(Action.ALLOW, "exempt path", rule="exempt"))
 
     # -- public API: the three steps, sync and async ----------------------------------------
