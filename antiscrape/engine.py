@@ -23,7 +23,7 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import decisionlog, metrics
+from . import decisionlog, metrics, useragent
 from .cache import BoundedCache
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
@@ -32,6 +32,7 @@ from .errors import StorageError
 from .identity import ClientAddressing, fingerprint_material, parse_ip
 from .keys import Keys
 from .logonce import LogOnce
+from .paths import PathPrefixes
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView
@@ -138,8 +139,7 @@ class Engine:
     ) -> None:
         self.config = cfg = Config.load(config)
         self.clock = clock
-        self.keys = Keys(cfg.key_prefix, cfg.signing_keys[0] if cfg.signing_keys else
-                         _random_key())
+        self.keys = Keys(cfg.key_prefix, cfg.state_hash_key or _random_key())
         if storage is None:
             storage = open_storage(cfg.storage, cap=cfg.state_cap, prefix=cfg.key_prefix,
                                    timeout=cfg.storage_timeout, options=cfg.storage_options)
@@ -159,7 +159,7 @@ class Engine:
         self._fingerprint_always = bool(
             cfg.tls_fingerprint_header or cfg.enumeration.canaries or
             any(b.fingerprint for b in cfg.budgets.values()))
-        self._exempt = tuple(cfg.exempt_paths)
+        self._exempt = PathPrefixes(cfg.uninspected_paths)
         self._allow_nets = parse_networks(cfg.allow.ips, "allow.ips")
         self._deny_nets = parse_networks(cfg.deny.ips, "deny.ips")
         self._allow_ua = compile_patterns(cfg.allow.user_agents, "allow.user_agents")
@@ -193,6 +193,7 @@ class Engine:
         self.metrics: Any = None
         decisionlog.attach(self)  # each is a no-op unless its config section turns it on
         metrics.attach(self)
+        useragent.warm()  # at start-up: the first request must not pay for building it
         self._exempt_plan = Plan.decided(Decision(Action.ALLOW, "exempt path", rule="exempt"))
 
     # -- public API: the three steps, sync and async ----------------------------------------
@@ -304,7 +305,7 @@ class Engine:
         plan of their own; every other request the one that ends in :meth:`conclude`.
         """
         path = view.path
-        if path.startswith(self._exempt):
+        if self._exempt.matches(path):
             return self._exempt_plan
         board = self.status_board
         if board is not None and board.matches(path):  # the operator's page: see status.py
