@@ -52,7 +52,7 @@ WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
 _CACHE_MAX = 16_384
-"""Identities whose keys are kept ready (about 3 KiB each): an IP-rotating crawler must not
+"""Identities whose keys are kept ready: an IP-rotating crawler must not
 grow the cache without bound, and an active visitor's keys come back on its next request."""
 
 

@@ -97,8 +97,7 @@ class MemoryStorage:
     # depends on the op kind. A tuple of numbers and strings is dropped from the garbage
     # collector's lists after its first collection, where a list stays on them for good: a
     # full collection then visits each entry once instead of walking every list and the
-    # numbers in it (about 40 % less time for a full store of 200 000 budget entries; see
-    # benchmarks/RESULTS.md). Sketches stay objects the collector walks.
+    # numbers in it (benchmarks/RESULTS.md). Sketches stay objects the collector walks.
 
     def _entry(self, key: str, now: float) -> tuple[Any, ...] | None:
         entry = self._data.get(key)
@@ -272,7 +271,7 @@ class MemoryStorage:
         handlers = self._HANDLERS  # an unknown op type is a KeyError naming it
         out: list[Any] = []
         append = out.append
-        with self._lock:  # a plain loop: measured cheaper than a list comprehension here
+        with self._lock:
             for op in ops:
                 append(handlers[type(op)](self, op, now))
         return out

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass builds
-# each field through object.__setattr__, which measured 3-4x slower to construct, and these
-# are built on every request. Treat them as immutable all the same (``dataclasses.replace``).
+# Plain slotted dataclasses, for the reason given in ``antiscrape/decision.py``.
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -10,9 +10,8 @@ attacker reads.
   bytes each, in a ``bytearray``: counts are exact, which covers every ordinary visitor (tens
   of records a day); a look-up is one C-speed ``find`` over at most 512 bytes, and adding is
   an append. Not a ``set``: the garbage collector walks every member of a set on each full
-  collection, and a busy site holds a sketch per identity, kind and time bucket (100 000
-  sketches of about 20 members in the memory backend: a full collection took 105-118 ms with
-  sets, 42-50 ms with byte arrays, and the sketches 205 MiB against 55).
+  collection, and a busy site holds a sketch per identity, kind and time bucket (the
+  collection pauses and memory of both are in ``benchmarks/RESULTS.md``).
 * Beyond that it turns into a HyperLogLog with ``2**P`` = 4096 one-byte registers (P = 12):
   4 KiB however many members follow. The estimate uses Ertl's improved estimator (the one
   Redis also uses), which is unbiased from small to huge counts without empirical bias tables.
@@ -87,11 +86,6 @@ _HIGH_BITS = int.from_bytes(b"\x80" * M, "big")
 _ALL_BITS = (1 << (8 * M)) - 1
 
 
-def _rank(h: int) -> int:
-    """Position of the first 1-bit in the Q rank bits, counted from the top (1..Q+1)."""
-    return Q + 1 - (h >> P).bit_length()
-
-
 def _sigma(x: float) -> float:
     # Ertl (2017), used for the share of empty registers.
     if x == 1.0:
@@ -105,21 +99,6 @@ def _sigma(x: float) -> float:
         y += y
         if z == z_old:
             return z
-
-
-def _tau(x: float) -> float:
-    # Ertl (2017), used for the share of saturated registers (practically never non-zero).
-    if x == 0.0 or x == 1.0:
-        return 0.0
-    y = 1.0
-    z = 1.0 - x
-    while True:
-        x = math.sqrt(x)
-        z_old = z
-        y *= 0.5
-        z -= (1.0 - x) ** 2 * y
-        if z == z_old:
-            return z / 3.0
 
 
 _RANK_TOP = Q + 1
@@ -258,7 +237,8 @@ class DistinctSketch:
         """Raise one register if ``h`` ranks higher there; True when something changed."""
         registers: bytearray = self.registers  # type: ignore[assignment]
         index = h & _INDEX_MASK
-        rank = _RANK_TOP - (h >> P).bit_length()  # _rank(h), inline: runs on every union add
+        # The position of the first 1-bit in the Q rank bits, from the top (1..Q+1).
+        rank = _RANK_TOP - (h >> P).bit_length()
         old = registers[index]
         if rank <= old:
             return False  # the register (and so the union's, at least as high) holds
