@@ -89,7 +89,8 @@ class _Client:
     user agent, risk score, and the operations every request of this client sends."""
 
     __slots__ = ("allowed", "base_score", "bot", "bot_allowed", "cls", "identity", "keep",
-                 "limits", "listed", "ops", "plain", "reasons", "score", "slots", "ua", "until")
+                 "limits", "listed", "ops", "plain", "quiet", "reasons", "score", "slots", "ua",
+                 "until")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -119,6 +120,10 @@ class _Client:
         self.plain: Decision | None = None
         """The allow of an unprotected request that found nothing (one object, reused; built
         when first needed)."""
+        self.quiet = False
+        """Nothing about the client itself calls for a verdict or a header (score below the
+        challenge line, on no list, no bot, no headers configured): when nothing stored
+        does either, conclude can answer the allow straight away."""
 
 
 class Engine:
@@ -195,6 +200,10 @@ class Engine:
         metrics.attach(self)
         useragent.warm()  # at start-up: the first request must not pay for building it
         self._exempt_plan = Plan.decided(Decision(Action.ALLOW, "exempt path", rule="exempt"))
+        # Where an allow carries headers, or no stored failure count is needed to block, no
+        # client is quiet (see _Client.quiet).
+        self._quiet_possible = not (cfg.rate_limit_headers or cfg.decision_header or
+                                    cfg.challenge.max_failures <= 0)
 
     # -- public API: the three steps, sync and async ----------------------------------------
 
@@ -433,6 +442,8 @@ class Engine:
         ops += [Get(k) for k in conviction_keys]
         client.limits = limits
         client.ops = tuple(ops)
+        client.quiet = self._quiet_possible and score < cfg.scoring.challenge_at and \
+            listed is None and client.bot is None
         client.slots = Slots.of(len(hit_ops), challenges is not None, len(conviction_keys))
         return client
 
@@ -518,6 +529,13 @@ class Engine:
         engine fails open: verdicts that need no state still apply.
         """
         score, reasons = client.score, client.reasons
+        walked = None
+        if results is not None and access is not None:
+            walked = self.enumeration.judge(access, client.identity, results[client.slots.guard:],
+                                            cleared=client.identity.clearance is not None)
+        if walked is None and client.quiet and results is not None and \
+                _nothing_stored(results, client.slots):  # the usual request: allowed
+            return self._allow(client, access, score, reasons, ())
         verdicts: list[Verdict] = []
         headers: Headers = ()
         if results is not None:
@@ -530,13 +548,10 @@ class Engine:
             verdicts += found
             verdicts += [Verdict(Action.BLOCK, str(conviction), "conviction")
                          for conviction in results[slots.convictions] if conviction]
-            if access is not None:
-                walked = self.enumeration.judge(access, client.identity, results[slots.guard:],
-                                                cleared=client.identity.clearance is not None)
-                if walked is not None:
-                    verdicts.append(walked)
+            if walked is not None:
+                verdicts.append(walked)
         verdicts += self._client_verdicts(client, score, reasons)
-        if not verdicts:  # the usual answer
+        if not verdicts:
             return self._allow(client, access, score, reasons, headers)
         return self._refuse(view, client, access, score, reasons, verdicts, headers)
 
@@ -597,12 +612,11 @@ class Engine:
         verdicts: list[Verdict] = []
         if client.listed == "deny":
             verdicts.append(Verdict(Action.BLOCK, "on the deny list", "deny"))
-        why = "; ".join(reasons) if reasons else client.ua.label
         if score >= sc.block_at:
-            verdicts.append(Verdict(Action.BLOCK, f"risk score {score}: {why}", "score"))
+            verdicts.append(Verdict(Action.BLOCK, _risk(score, reasons, client), "score"))
         elif score >= sc.challenge_at and client.identity.clearance is None and \
                 self.challenges is not None:
-            verdicts.append(Verdict(Action.CHALLENGE, f"risk score {score}: {why}", "score"))
+            verdicts.append(Verdict(Action.CHALLENGE, _risk(score, reasons, client), "score"))
         bot = client.bot
         if bot is not None:
             configured = self.config.good_bots.action_for(bot.category)
@@ -713,6 +727,20 @@ class Engine:
                              exc=exc, level=logging.ERROR)
         return Decision(Action.ALLOW, "antiscrape internal error (failing open)",
                         rule="internal")
+
+
+def _nothing_stored(results: Sequence[Any], slots: Slots) -> bool:
+    """Every budget hit counted, and no challenge failure or conviction stored: nothing in
+    ``results`` (before the guard's part) can raise a verdict or change the score."""
+    for hit in results[slots.hits]:
+        if not hit.counted:  # counted only while count + 1 <= limit: the whole budget test
+            return False
+    return not any(results[slots.hits.stop:slots.guard])
+
+
+def _risk(score: int, reasons: tuple[str, ...], client: _Client) -> str:
+    """The reason of a verdict on the score: the signals behind it (or the user agent)."""
+    return f"risk score {score}: {'; '.join(reasons) if reasons else client.ua.label}"
 
 
 def _keepable(traits: ScoreTraits) -> bool:

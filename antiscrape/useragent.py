@@ -20,6 +20,8 @@ import re2
 import ua_parser
 from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
 
+from .cache import BoundedCache
+
 #: HTTP libraries and browser-automation tools: (label, pattern). Matched case-insensitively.
 AUTOMATION_TOOLS: tuple[tuple[str, str], ...] = (
     ("curl", r"\bcurl/"),
@@ -191,8 +193,8 @@ def classify(raw: str) -> UAInfo:
                   automation, headless, crawler, label)
 
 
-_CACHE: dict[str, UAInfo] = {}
 _CACHE_MAX = 20_000
+_CACHE: BoundedCache[str, UAInfo] = BoundedCache(_CACHE_MAX)
 _lock = threading.Lock()
 
 
@@ -211,9 +213,7 @@ def lookup(raw: str) -> UAInfo:
                 return info
         info = classify(raw)
         with _lock:
-            if len(_CACHE) >= _CACHE_MAX:
-                _CACHE.clear()
-            _CACHE[raw] = info
+            _CACHE.put(raw, info)
     return info
 
 

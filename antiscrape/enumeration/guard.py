@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from operator import le
 from typing import Any
 
+from ..cache import BoundedCache
 from ..config import Config, parse_window
 from ..decision import Action, Identity
 from ..keys import Keys
@@ -131,12 +132,14 @@ class EnumerationGuard:
         self._windows: dict[str, list[tuple[int, str, int]]] = {}
         self._layouts: dict[tuple[str, tuple[bool, ...]], _Layout] = {}
         self._walk_prefixes: dict[str, str] = {}
-        self._identities: dict[tuple[str, str, str, str | None, str | None], _Who] = {}
-        self._objects: dict[int, tuple[Identity, _Who]] = {}
+        self._identities: BoundedCache[tuple[str, str, str, str | None, str | None], _Who] = \
+            BoundedCache(_CACHE_MAX)
+        self._objects: BoundedCache[int, tuple[Identity, _Who]] = BoundedCache(_CACHE_MAX)
         """The same, by identity object: the engine keeps one Identity per client, so a
         returning client is found by ``id()`` without hashing five fields (the entry keeps
         the object, so its id cannot be reused while cached)."""
-        self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
+        self._spec_ids: BoundedCache[tuple[str | None, str | None, tuple[str, ...]],
+                                     str | None] = BoundedCache(4_096)
         self._block_factor = s.block_factor
         self._walk = s.walk_length
         self._max_stride = s.walk_max_stride
@@ -191,10 +194,7 @@ class EnumerationGuard:
         id_param = names[-1]
         if id_param == page_param and len(names) > 1:
             id_param = names[-2]
-        if len(self._spec_ids) >= 4_096:
-            self._spec_ids.clear()
-        self._spec_ids[key] = id_param
-        return id_param
+        return self._spec_ids.put(key, id_param)
 
     # -- per-kind and per-identity preparation (cached) ---------------------------------------
 
@@ -259,13 +259,8 @@ class EnumerationGuard:
                identity.clearance)  # a tuple hashes and compares in C, a dataclass does not
         who = self._identities.get(key)
         if who is None:
-            who = self._derive_who(identity)
-            if len(self._identities) >= _CACHE_MAX:
-                self._identities.clear()  # cheap bound; active identities come straight back
-            self._identities[key] = who
-        if len(self._objects) >= _CACHE_MAX:
-            self._objects.clear()
-        self._objects[id(identity)] = (identity, who)
+            who = self._identities.put(key, self._derive_who(identity))
+        self._objects.put(id(identity), (identity, who))
         return who
 
     def _derive_who(self, identity: Identity) -> _Who:
