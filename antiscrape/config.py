@@ -25,7 +25,7 @@ from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
 
-Window = str
+RateText = str
 """A rate in ``limits`` notation: ``"120/minute"``, ``"10 per second"``; empty disables."""
 
 
@@ -91,9 +91,7 @@ class Scoring:
     missing_sec_fetch: int = 15
     missing_client_hints: int = 10
     client_hints_mismatch: int = 35
-    http10: int = 10
     unverified_good_bot: int = 70
-    denied_category: int = 100
     challenge_failures: int = 15
     """Added per failed, replayed or unanswered challenge still remembered."""
     clearance_bonus: int = 40
@@ -116,12 +114,12 @@ class Scoring:
 class Budget:
     """Request budgets per identity level for one route class (``limits`` rate strings)."""
 
-    ip: Window = "240/minute"
-    network: Window = "1200/minute"
-    fingerprint: Window = ""
+    ip: RateText = "240/minute"
+    network: RateText = "1200/minute"
+    fingerprint: RateText = ""
     """Off by default: one popular browser build is shared by many people on many networks."""
-    account: Window = "300/minute"
-    clearance: Window = "300/minute"
+    account: RateText = "300/minute"
+    clearance: RateText = "300/minute"
 
     def validate(self, path: str) -> None:
         for level in ("ip", "network", "fingerprint", "account", "clearance"):
@@ -175,9 +173,9 @@ class ChallengeSettings:
     challenge is void. Answers count against the challenge they answer, never against the
     address and browser that sent them (a neighbour could send them)."""
     failure_window: int = 3_600
-    answers_per_ip: Window = "20/minute"
+    answers_per_ip: RateText = "20/minute"
     """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
-    answers_per_network: Window = "200/minute"
+    answers_per_network: RateText = "200/minute"
     """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 

@@ -50,8 +50,8 @@ Observer = Callable[[RequestView, Decision, float], None]
 _DEFAULT: Any = object()
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _CLIENT_CACHE_MAX = 8_192
-"""Clients whose derivation is kept, and identities whose budget reads are kept (together
-about 1.4 KiB a client; at most about 6 KiB with the longest header texts still kept)."""
+"""Clients whose derivation is kept, and identities whose budget reads are kept (the memory
+a kept client costs is in benchmarks/RESULTS.md)."""
 _SCORE_CACHE_MAX = 4_096
 """Combinations of score traits kept scored (the client chooses its sec-ch-ua value)."""
 _LISTED_CACHE_MAX = 50_000
@@ -257,6 +257,13 @@ class Engine:
         protected read, a 200, costs no call (on ASGI, no coroutine)."""
         enumeration = self.enumeration
         return enumeration.recorded_statuses if enumeration is not None else ()
+
+    def counts_answer(self, decision: Decision, status: int) -> bool:
+        """Whether the application's answer to this request feeds the engine: a protected
+        read answered 404 or 410 (miss probing). The one check every adapter makes before
+        :meth:`record_response`, so the usual answer, a 200, costs no call (on ASGI, no
+        coroutine)."""
+        return decision.access is not None and status in self.recorded_statuses
 
     def record_response(self, view: RequestView, decision: Decision, status: int) -> None:
         """Tell the engine how the application answered (misses on protected routes count)."""
@@ -676,8 +683,8 @@ class Engine:
 
     def _response_ops(self, decision: Decision, status: int) -> list[Any]:
         enumeration = self.enumeration
-        if decision.access is None or enumeration is None or decision.identity is None or \
-                status not in enumeration.recorded_statuses:  # most answers: a 200
+        if enumeration is None or decision.identity is None or \
+                not self.counts_answer(decision, status):  # most answers: a 200
             return []
         return list(enumeration.response_ops(decision.access, decision.identity, status,
                                              self.clock()))

@@ -52,7 +52,7 @@ WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
 _CACHE_MAX = 16_384
-"""Identities whose keys are kept ready (about 3 KiB each): an IP-rotating crawler must not
+"""Identities whose keys are kept ready: an IP-rotating crawler must not
 grow the cache without bound, and an active visitor's keys come back on its next request."""
 
 
@@ -88,11 +88,11 @@ class _Bound:
 
     __slots__ = ("counters", "layout", "since", "until", "walk_key")
 
-    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, tuple[str]], ...],
+    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, str], ...],
                  since: float, until: float, walk_key: str) -> None:
         self.layout = layout
         self.counters = counters
-        """(current bucket's key, its expiry time, (previous bucket's key,)) per counter: the
+        """(current bucket's key, its expiry time, previous bucket's key) per counter: the
         ``counters`` of :class:`~antiscrape.state.ops.DistinctAddAll` as they are."""
         self.since = since
         self.until = until
@@ -233,15 +233,14 @@ class EnumerationGuard:
         bucket number, the Redis cluster hash-tag convention)."""
         layout = self._layout(kind, who)
         hashed = who.hashed
-        counters: list[tuple[str, int, tuple[str]]] = []
+        counters: list[tuple[str, int, str]] = []
         since = -float("inf")
         until = float("inf")
         for level, c in zip(layout.levels, layout.counters, strict=True):
             seconds = c.seconds
             bucket = int(now // seconds)
             base = c.prefix + hashed[level]
-            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds,
-                             (f"{base}:{bucket - 1}",)))
+            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds, f"{base}:{bucket - 1}"))
             since = max(since, bucket * seconds)
             until = min(until, (bucket + 1) * seconds)
         walk_prefix = self._walk_prefixes.get(kind)
