@@ -34,7 +34,7 @@ from .keys import Keys
 from .logonce import LogOnce
 from .paths import PathPrefixes
 from .plan import Plan
-from .replies import refusal, wants_html
+from .replies import public_reason, refusal, wants_html
 from .request import RequestView
 from .server_rewrite import ServerRewriteCheck
 from .signals import ScoreTraits, budget_factor, score_request, score_traits
@@ -665,9 +665,10 @@ class Engine:
             if extra:
                 reply = replace(reply, headers=(*reply.headers, *extra))
             return reply
+        expose = self.config.expose_reasons
         if action is Action.THROTTLE:
-            return refusal(429, reason, accept, retry or 1, extra)
-        return refusal(403, reason, accept, None, extra)
+            return refusal(429, public_reason(429, reason, expose), accept, retry or 1, extra)
+        return refusal(403, public_reason(403, reason, expose), accept, None, extra)
 
     # -- failures and bookkeeping ----------------------------------------------------------
 

@@ -337,7 +337,7 @@ async def test_replayed_answers_earn_nothing(clock):
 
 
 async def test_abandoned_challenges_count_until_blocked(clock):
-    app = make_app(clock, challenge={"max_failures": 3})
+    app = make_app(clock, challenge={"max_failures": 3}, expose_reasons=True)
     async with client(app) as c:
         for _ in range(3):  # shown three challenge pages, answered none
             r = await c.get("/articles/7", headers=BROWSER)

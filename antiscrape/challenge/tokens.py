@@ -36,10 +36,14 @@ def _b64encode(raw: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes | None:
+    """The bytes of canonical unpadded URL-safe base64, else None: the decoder alone would
+    also take padding, the standard alphabet and stray characters, so one token would have
+    many spellings (each a new string to cache, log or count)."""
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    return raw if _b64encode(raw) == text else None
 
 
 def random_id(nbytes: int = 12) -> str:
