@@ -170,7 +170,7 @@ def test_building_an_engine_builds_the_user_agent_parser() -> None:
             "before = (u._parser.cache_info().currsize, u._crawler_automaton.cache_info()"
             ".currsize)\n"
             "from antiscrape.engine import Engine\n"
-            "Engine({'secret_key': 'x' * 32})\n"
+            f"Engine({{'secret_key': {SECRET!r}}})\n"
             "print(before, (u._parser.cache_info().currsize, u._crawler_automaton.cache_info()"
             ".currsize))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
