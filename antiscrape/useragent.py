@@ -20,6 +20,7 @@ import re2
 import ua_parser
 from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
 
+from .clienthints import engine_major
 from .uarules import HEADLESS_TOOLS, SELF_IDENTIFIED, rules
 
 #: What a client is, by its user agent. "automated" means crawler or automation.
@@ -43,8 +44,8 @@ MAINSTREAM = frozenset({
     "Yandex Browser", "Brave", "Vivaldi",
 })
 CHROMIUM = frozenset({
-    "Chrome", "Chrome Mobile", "Chromium", "Edge", "Opera", "Samsung Internet", "Yandex Browser",
-    "Brave", "Vivaldi",
+    "Chrome", "Chrome Mobile", "Chromium", "Chrome Mobile WebView", "Edge", "Opera",
+    "Opera Mobile", "Samsung Internet", "Yandex Browser", "Brave", "Vivaldi",
 })
 
 
@@ -60,7 +61,8 @@ class UAInfo:
     claims_browser: bool
     """Claims to be a mainstream browser (by the parsed family and the browser grammar)."""
     chromium: bool
-    """A Chromium build new enough to send ``sec-ch-ua`` client hints (89+)."""
+    """A Chromium engine new enough to send ``sec-ch-ua`` client hints (``Chrome/89``+, by
+    the engine token, not the family's own version: Yandex Browser 24 is Chromium 118)."""
     automation: str | None
     """Name of the HTTP library or automation tool it names, if any."""
     headless: bool
@@ -164,7 +166,7 @@ def classify(raw: str) -> UAInfo:
     headless = automation in HEADLESS_TOOLS
     crawler = kind == "crawler"
     claims_browser = kind == "browser" and family in MAINSTREAM
-    chromium = family in CHROMIUM and (major or 0) >= 89
+    chromium = family in CHROMIUM and (engine_major(raw) or 0) >= 89
     if automation is not None:
         label = "headless browser" if headless else f"{automation}-like client"
     elif crawler:
