@@ -78,26 +78,6 @@ def read_profiles(page: Page, site: str, ids: list[int]) -> list[int]:
     return out
 
 
-def like_a_person(page: Page, *, hide_webdriver: bool = True) -> None:
-    """What the project's people tests do, plus hiding navigator.webdriver."""
-    version = page.devtools.call("Browser.getVersion")["product"].split("/")[1]
-    major = version.split(".")[0]
-    page.call("Network.setUserAgentOverride", {
-        "userAgent": f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     f"Chrome/{major}.0.0.0 Safari/537.36",
-        "acceptLanguage": "en-US,en;q=0.9",
-        "userAgentMetadata": {
-            "brands": [{"brand": "Chromium", "version": major},
-                       {"brand": "Not-A.Brand", "version": "24"}],
-            "fullVersion": version, "platform": "Linux", "platformVersion": "",
-            "architecture": "x86", "model": "", "mobile": False,
-        },
-    })
-    if hide_webdriver:
-        page.call("Page.addScriptToEvaluateOnNewDocument", {"source": (
-            "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false});")})
-
-
 def test_headless_chromium_clearance_is_automated_and_stops_at_the_automation_budget(
         chromium: Chromium, site: str):
     page = chromium.new_page()
@@ -120,7 +100,7 @@ def test_headless_chromium_clearance_is_automated_and_stops_at_the_automation_bu
 def test_chromium_without_its_automation_tells_is_a_person(chromium: Chromium, site: str):
     page = chromium.new_page()
     try:
-        like_a_person(page)
+        page.as_desktop_chrome(hide_webdriver=True)
         statuses = read_profiles(page, site, users(101, PERSON_BUDGET - 2))
         documents = page.documents()
         assert page.evaluate("navigator.webdriver") is False
@@ -137,7 +117,7 @@ def test_a_browser_user_agent_does_not_hide_webdriver(chromium: Chromium, site: 
     passes as a person's, the page sees the automation, the clearance keeps it."""
     page = chromium.new_page()
     try:
-        like_a_person(page, hide_webdriver=False)
+        page.as_desktop_chrome()
         statuses = read_profiles(page, site, users(201, PERSON_BUDGET))
         token = clearance(page)
     finally:
