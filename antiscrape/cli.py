@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from .config import Config
 from .errors import ConfigError
+from .identity import describe_client_ip
 from .typed_loader import dump
 
 SECRET_KEYS = frozenset({"secret_key", "old_secret_keys", "token", "password"})
@@ -110,6 +111,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"# effective configuration of {args.config} (defaults filled in, "
                   "secrets masked)\n")
         out.write(to_toml(data) + "\n")
+    err.write(describe_client_ip(config.trusted_proxies, config.forwarded_header) + "\n")
     err.write(f"{args.config}: OK\n")
     return 0
 

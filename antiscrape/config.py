@@ -437,7 +437,10 @@ class Config:
     """Seconds a storage call may take before the failure policy applies."""
     fail: Literal["open", "closed"] = "open"
     trusted_proxies: tuple[str, ...] = ()
-    """Peers (IPs/CIDRs) whose X-Forwarded-For / Forwarded headers are believed."""
+    """Peers (IPs/CIDRs) whose forwarding header (``forwarded_header``) is believed."""
+    forwarded_header: Literal["x-forwarded-for", "forwarded", "x-real-ip"] = "x-forwarded-for"
+    """The one header your trusted proxy writes the client address into; every other
+    forwarding header is ignored (it is whatever the client sent), with no fallback."""
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     ipv6_client_prefix: int = 64

@@ -165,7 +165,7 @@ class Engine:
         self.storage, self.astorage = storage
         self.addressing = ClientAddressing(
             parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
-            cfg.ipv6_prefix, cfg.ipv6_client_prefix)
+            cfg.ipv6_prefix, cfg.ipv6_client_prefix, header=cfg.forwarded_header)
         self._classes, self._default_class = build_route_classes(cfg)
         # Budget keys are "<prefix>:rl:<class>:<level>:" + hashed identity: build the constant
         # part once, not per request.
@@ -351,8 +351,8 @@ class Engine:
                                                          len(hints) <= _KEPT_TEXT_MAX)
         forwarded = None
         if self.addressing.trusted:
-            forwarded = (headers.get("forwarded", ""), headers.get("x-forwarded-for", ""))
-            kept = kept and len(forwarded[0]) + len(forwarded[1]) <= _KEPT_TEXT_MAX
+            forwarded = headers.get(self.addressing.header, "")
+            kept = kept and len(forwarded) <= _KEPT_TEXT_MAX
         challenges = self.challenges
         # Most requests carry no cookie at all: then there is no clearance to look for.
         cookie = challenges.clearance_cookie(view) \

@@ -1,9 +1,14 @@
 """Who is asking: client IP behind trusted proxies, its network, and a fingerprint id.
 
-The client IP is only taken from forwarding headers when the socket peer is a proxy the
+The client IP is only taken from a forwarding header when the socket peer is a proxy the
 operator trusts, and then by walking the chain from the right: every hop appended by a
 trusted proxy is skipped, the first untrusted hop is the client. The left-most value is
 whatever the client wrote, so it is never believed on its own.
+
+Exactly one forwarding header is read: the one the operator's proxy writes
+(``forwarded_header``). Proxies append to (or overwrite) their own header and pass every
+other one through untouched, so a second header is whatever the client wrote: reading it,
+or falling back to it when the first is absent, lets a client choose its own address.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ def parse_ip(value: str) -> IPAddress | None:
     return ip
 
 
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+"""The forwarding headers an operator may name; the first is the default (what nginx's
+``$proxy_add_x_forwarded_for``, HAProxy's ``option forwardfor``, Caddy and most load
+balancers write)."""
+
+
 def forwarded_for(header: str) -> list[str]:
     """The ``for=`` values of an RFC 7239 ``Forwarded`` header, in order."""
     out = []
@@ -51,6 +62,20 @@ def forwarded_for(header: str) -> list[str]:
     return out
 
 
+def describe_client_ip(trusted_proxies: tuple[str, ...], header: str) -> str:
+    """One sentence saying where the client IP comes from, for ``antiscrape check`` and logs:
+    an operator reads exactly which header is believed, from whom, and which are ignored."""
+    if not trusted_proxies:
+        return ("client IP: the socket peer; no forwarding header is read (trusted_proxies "
+                "is empty). Behind a proxy every client would share the proxy's address: "
+                "list the proxy in trusted_proxies.")
+    ignored = ", ".join(h for h in FORWARDING_HEADERS if h != header)
+    return (f"client IP: from '{header}' when the socket peer is one of "
+            f"{', '.join(trusted_proxies)}, read from the right past trusted hops; "
+            f"{ignored} are ignored, also when '{header}' is missing (no fallback). "
+            "Other peers: the socket peer.")
+
+
 class ClientAddressing:
     """Turns a socket peer plus headers into (client key, network key), cached per peer.
 
@@ -59,8 +84,13 @@ class ClientAddressing:
     """
 
     def __init__(self, trusted: tuple[Any, ...], v4_prefix: int = 24, v6_prefix: int = 48,
-                 v6_client_prefix: int = 64, cache_size: int = 50_000) -> None:
+                 v6_client_prefix: int = 64, cache_size: int = 50_000,
+                 header: str = FORWARDING_HEADERS[0]) -> None:
+        if header not in FORWARDING_HEADERS:
+            raise ValueError(f"forwarding header must be one of {FORWARDING_HEADERS}")
         self.trusted = trusted
+        self.header = header
+        """The one forwarding header believed (from trusted peers only); never another."""
         self.v4_prefix = v4_prefix
         self.v6_prefix = v6_prefix
         self.v6_client_prefix = v6_client_prefix
@@ -87,14 +117,10 @@ class ClientAddressing:
             return _UNKNOWN
         if not self.trusted or not self._peer_trusted(peer):
             return peer
-        hops: list[str] = []
-        fwd = headers.get("forwarded")
-        if fwd:
-            hops = forwarded_for(fwd)
-        else:
-            xff = headers.get("x-forwarded-for")
-            if xff:
-                hops = xff.split(",")
+        value = headers.get(self.header)
+        if not value:  # no fallback to another header: that one would be the client's text
+            return peer
+        hops = forwarded_for(value) if self.header == "forwarded" else value.split(",")
         client = peer
         for raw in reversed(hops):
             ip = parse_ip(raw)
