@@ -157,6 +157,14 @@ KNOWN_APPS: tuple[str, ...] = (
 )
 
 
+#: Words of phones and tablets (``UAInfo.is_mobile``): asked here, in the same pass, rather
+#: than by parsing the device.
+HANDHELD: tuple[str, ...] = (
+    r"mobile|android|iphone|ipad|ipod|windows phone|tablet|kindle|silk/|opera mini|blackberry"
+    r"|kaios",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What the rule set found in one string: each a yes/no, the tool by name."""
@@ -171,6 +179,7 @@ class Evidence:
     browser_shaped: bool
     app_platform: bool
     known_app: bool
+    handheld: bool
 
 
 def crawler_patterns() -> list[str]:
@@ -180,7 +189,7 @@ def crawler_patterns() -> list[str]:
 
 
 _GROUPS = ("tool", "listed", "words", "service", "contact", "browser_shaped", "app_platform",
-           "known_app")
+           "known_app", "handheld")
 
 
 def _rules(listed: Iterable[str]) -> list[tuple[str, str]]:
@@ -192,6 +201,7 @@ def _rules(listed: Iterable[str]) -> list[tuple[str, str]]:
     rules += [("browser_shaped", p) for p in BROWSER_SHAPES]
     rules += [("app_platform", p) for p in APP_PLATFORMS]
     rules += [("known_app", p) for p in KNOWN_APPS]
+    rules += [("handheld", p) for p in HANDHELD]
     return rules
 
 
@@ -224,7 +234,7 @@ class RuleSet:
                 found[label] = True
         return Evidence(tool, found["listed"], found["words"], found["service"],
                         found["contact"], found["browser_shaped"], found["app_platform"],
-                        found["known_app"])
+                        found["known_app"], found["handheld"])
 
 
 @cache

@@ -7,7 +7,7 @@ token, or is a program that is neither browser nor app; *automation* names an HT
 automation tool. The rules live in :mod:`.uarules` and are one RE2 set, one pass a string.
 ``ua-parser``'s native resolver adds the family, version and device (the legacy pure-Python
 path costs milliseconds per unseen string, which a flood of random agents would turn into a
-denial of service); ``user-agents`` wraps it for ``is_mobile``.
+denial of service).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import re2
 import ua_parser
-from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
 
 from .clienthints import engine_major
-from .uarules import HEADLESS_TOOLS, SELF_IDENTIFIED, rules
+from .uarules import HEADLESS_TOOLS, SELF_IDENTIFIED, Evidence, rules
 
 #: What a client is, by its user agent. "automated" means crawler or automation.
 KINDS = ("browser", "app", "crawler", "automation", "empty")
@@ -56,7 +56,6 @@ class UAInfo:
     raw: str
     family: str
     major: int | None
-    os: str
     is_mobile: bool
     claims_browser: bool
     """Claims to be a mainstream browser (by the parsed family and the browser grammar)."""
@@ -84,33 +83,20 @@ class UAInfo:
 
 
 @cache
-def _parser() -> ua_parser.Parser:
-    # The native ``ua-parser-rs`` resolver, without ``ua-parser``'s own cache: ours sits above.
-    return ua_parser.Parser(ua_parser.RegexResolver(ua_parser.load_lazy_builtins()))
+def _families() -> Any:
+    """``ua-parser``'s native (``ua-parser-rs``) extractor of the browser family and version,
+    used directly: the OS and device domains are not needed here, and the device domain
+    costs as much as the other two together (phones are told by ``HANDHELD`` instead)."""
+    return ua_parser.RegexResolver(ua_parser.load_lazy_builtins()).ua
 
 
-class _FastUserAgent(UserAgent):
-    """``user_agents.UserAgent`` built from ``ua-parser``'s fast resolver result."""
-
-    def __init__(self, ua_string: str) -> None:
-        result = _parser().parse(ua_string)
-        ua = result.user_agent
-        os_ = result.os
-        dev = result.device
-        self.ua_string = ua_string
-        self.browser = parse_browser(ua.family, ua.major, ua.minor, ua.patch) if ua else \
-            parse_browser("Other")
-        self.os = parse_operating_system(os_.family, os_.major, os_.minor, os_.patch,
-                                         os_.patch_minor) if os_ else \
-            parse_operating_system("Other")
-        self.device = parse_device(dev.family, dev.brand, dev.model) if dev else \
-            parse_device("Other", None, None)
-
-
-def _major(version: tuple[int | str, ...]) -> int | None:
-    if version and isinstance(version[0], int):
-        return version[0]
-    return None
+def _parse(raw: str) -> tuple[str, int | None]:
+    """(family, major version) by ``ua-parser``'s user-agent rules."""
+    found = _families().extract(raw)
+    if found is None:
+        return "Other", None
+    major = found.major
+    return found.family, int(major) if major and major.isdigit() else None
 
 
 def _crawler_words(raw: str) -> bool:
@@ -120,7 +106,7 @@ def _crawler_words(raw: str) -> bool:
     return _WORDS.search(_ANDROID_COMMENT.sub("", raw)) is not None
 
 
-def _kind(raw: str) -> tuple[str, str | None]:
+def _kind(raw: str, ev: Evidence) -> tuple[str, str | None]:
     """(kind, reason) of one non-empty string by the rules alone; see :mod:`.uarules`.
 
     The order is the argument: a named tool beats everything; a listed crawler, crawler words
@@ -128,7 +114,6 @@ def _kind(raw: str) -> tuple[str, str | None]:
     and podcast apps give their home page); a contact address beats the browser grammar; what
     is neither browser-shaped nor an app is a program acting on its own.
     """
-    ev = rules().evidence(raw)
     if ev.tool is not None:
         return "automation", ev.tool
     if ev.listed:
@@ -151,17 +136,15 @@ def _kind(raw: str) -> tuple[str, str | None]:
 def classify(raw: str) -> UAInfo:
     """Classify one user-agent string (uncached; see :func:`lookup`)."""
     if not raw.strip():
-        return UAInfo(raw, "", None, "", False, False, False, None, False, False,
+        return UAInfo(raw, "", None, False, False, False, None, False, False,
                       "client without a user agent", "empty")
-    kind, why = _kind(raw)
+    ev = rules().evidence(raw)
+    kind, why = _kind(raw, ev)
+    is_mobile = ev.handheld
     try:
-        parsed = _FastUserAgent(raw)
-        family = parsed.browser.family
-        major = _major(parsed.browser.version)
-        os_family = parsed.os.family
-        is_mobile = bool(parsed.is_mobile or parsed.is_tablet)
+        family, major = _parse(raw)
     except Exception:  # a parser fault must never reach the request; treat as unknown
-        family, major, os_family, is_mobile = "Other", None, "Other", False
+        family, major = "Other", None
     automation = why if kind == "automation" else None
     headless = automation in HEADLESS_TOOLS
     crawler = kind == "crawler"
@@ -177,7 +160,7 @@ def classify(raw: str) -> UAInfo:
         label = f"{family} browser"
     else:
         label = f"{family} client" if family != "Other" else "unrecognised client"
-    return UAInfo(raw, family, major, os_family, is_mobile, claims_browser, chromium,
+    return UAInfo(raw, family, major, is_mobile, claims_browser, chromium,
                   automation, headless, crawler, label, kind)
 
 
