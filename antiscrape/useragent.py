@@ -28,7 +28,8 @@ KINDS = ("browser", "app", "crawler", "automation", "empty")
 
 # The platform comment of an Android browser names the device model, and some models carry
 # crawler words ("CUBOT J9", "POWER BOT", "Spider 8"): there, the words do not count.
-_ANDROID_COMMENT = re2.compile(r"(?i)\([^()]*\bandroid[^()]*\)")
+_ANDROID_COMMENT = re2.compile(r"(?i)\([^()]*\bandroid[^()]*\)|\bandroid \([^()]*\)")
+"""A comment that names Android, or the one Instagram's web view appends after "Android"."""
 _WORDS = re2.compile("(?i)" + "|".join(f"(?:{p})" for p in SELF_IDENTIFIED))
 
 

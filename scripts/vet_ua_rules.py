@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from antiscrape import uarules  # noqa: E402
+from antiscrape import uarules, useragent  # noqa: E402
 
 DATA = ROOT / "antiscrape" / "data"
 NOT_PEOPLE = {"bot", "library"}
@@ -111,15 +111,16 @@ def vet(patterns: list[tuple[str, str]], people: list[str]) -> tuple[list[str], 
 
 
 def check_own_rules(people: list[str]) -> list[str]:
-    """Our own automated-evidence rules that match a person's string."""
-    joined = "\n".join(people)
+    """People's strings our own crawler words or service tokens call automated, judged as the
+    classifier judges them (device models in an Android comment do not count)."""
+    ruleset = uarules.rules()
     bad = []
-    for group, patterns in (("words", uarules.SELF_IDENTIFIED),
-                            ("service", uarules.SERVICE_TOKENS)):
-        for pattern in patterns:
-            hit = first_match(pattern.replace("$", r"(?m:$)"), people, joined)
-            if hit is not None:
-                bad.append(f"{group}\t{pattern}\t{hit}")
+    for ua in people:
+        found = ruleset.evidence(ua)
+        if found.words and useragent._crawler_words(ua):
+            bad.append(f"words\t{ua}")
+        elif found.service:
+            bad.append(f"service\t{ua}")
     return bad
 
 
