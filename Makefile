@@ -4,10 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install services clean
+.PHONY: demo test lint bench docs install services clean
 
-# setup.py and the C source: an edited store is rebuilt (a stale build would shadow the edit).
-$(VENV)/.installed: pyproject.toml setup.py antiscrape/_native.c
+$(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,dev]'
@@ -23,14 +22,19 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	bash scripts/ensure-test-services.sh
 	$(PY) -m ruff check .
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+
+## The documentation site (docs/, mkdocs.yml) into build/docs; --strict: a broken link fails.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 ## Benchmarks: figures go to benchmarks/RESULTS.md by hand, from the printed tables.
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info antiscrape/_native.*.so
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import limits
 
 from .errors import ConfigError
+from .keystrength import key_weakness
 from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
@@ -168,8 +170,15 @@ class ChallengeSettings:
     nojs_fallback: bool = True
     """Offer a wait-and-continue form to browsers without JavaScript."""
     max_failures: int = 5
-    """Failed or replayed answers (within ``failure_window``) after which a client is blocked."""
+    """Challenge pages left unanswered (within ``failure_window``) after which a client
+    without a clearance is blocked; also the wrong or replayed answers after which one
+    challenge is void. Answers count against the challenge they answer, never against the
+    address and browser that sent them (a neighbour could send them)."""
     failure_window: int = 3_600
+    answers_per_ip: Window = "20/minute"
+    """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
+    answers_per_network: Window = "200/minute"
+    """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
     def validate(self, path: str) -> None:
@@ -177,6 +186,8 @@ class ChallengeSettings:
             raise ConfigError(f"{path}.status", "a challenge must answer with a 4xx status")
         if not self.path_prefix.startswith("/") or not self.path_prefix.endswith("/"):
             raise ConfigError(f"{path}.path_prefix", "must start and end with '/'")
+        parse_rate(self.answers_per_ip, f"{path}.answers_per_ip")
+        parse_rate(self.answers_per_network, f"{path}.answers_per_network")
         if not self.ladder:
             raise ConfigError(f"{path}.ladder", "needs at least one rung")
         last = -1
@@ -210,6 +221,12 @@ class ProtectRule:
     def validate(self, path: str) -> None:
         if not self.route.startswith("/"):
             raise ConfigError(f"{path}.route", "must start with '/'")
+        from .enumeration.matching import normalize_template  # lazy: config stays light
+
+        for segment in normalize_template(self.route).split("/"):
+            if ("{" in segment or "}" in segment) and not re.fullmatch(r"\{\w+\}", segment):
+                raise ConfigError(f"{path}.route", f"{segment!r}: a parameter is a whole "
+                                  "path segment like {user_id} (or <int:user_id>)")
         if not self.kind or not self.kind.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"{path}.kind", "use letters, digits, '-' or '_' only")
 
@@ -339,6 +356,9 @@ class LogSettings:
     """Share of allowed requests also logged (0..1)."""
     raw_ips: bool = False
     """Log raw client IPs; by default only keyed hashes are logged."""
+    console: bool = False
+    """Also print decision lines on stderr (the ``antiscrape`` logger at INFO, not passed on
+    to the root logger): throttles and challenges show without any logging setup."""
 
     def validate(self, path: str) -> None:
         if not 0.0 <= self.sample_allow <= 1.0:
@@ -354,6 +374,9 @@ class MetricsSettings:
     latency_buckets: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025, 0.05, 0.1)
     """Upper bounds (seconds) of the middleware latency histogram's buckets."""
+    path: str = "/metrics"
+    """Where the application serves the metrics: never inspected or counted (a scraper
+    polling it is neither throttled nor part of the figures it reads)."""
 
     def validate(self, path: str) -> None:
         if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.namespace):
@@ -361,6 +384,8 @@ class MetricsSettings:
         if not self.latency_buckets or list(self.latency_buckets) != sorted(
                 set(self.latency_buckets)):
             raise ConfigError(f"{path}.latency_buckets", "need increasing bucket bounds")
+        if not self.path.startswith("/"):
+            raise ConfigError(f"{path}.path", "must start with '/'")
 
 
 @dataclass(frozen=True)
@@ -416,12 +441,20 @@ class StatusPageSettings:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything antiscrape can be told. See the README for each key, default and unit."""
+    """Everything antiscrape can be told. docs/configuration.md lists each key, default and unit."""
 
     secret_key: str = ""
-    """Signs challenges and clearance cookies. Required unless ``debug``."""
+    """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
+    environment variable gives it (required unless ``debug``)."""
     old_secret_keys: tuple[str, ...] = ()
-    """Previous keys, still accepted for verification during a rotation."""
+    """Previous keys, still accepted for verification during a rotation (held to the same
+    strength rule as ``secret_key``: each one can forge a cookie); left empty,
+    ``ANTISCRAPE_OLD_SECRET_KEYS`` (comma-separated) gives them."""
+    state_secret: str = ""
+    """Keys the hashes that replace IPs, user agents and accounts in storage key names and
+    logs. Set it once and never rotate it: rotating ``secret_key`` then changes signatures
+    only. Empty: the last of ``old_secret_keys``, else ``secret_key`` (stable while that
+    key stays listed)."""
     debug: bool = False
     monitor: bool = False
     """Decide, log and count, but never enforce (all rules)."""
@@ -432,7 +465,9 @@ class Config:
     storage_options: dict[str, Any] = field(default_factory=dict)
     key_prefix: str = "antiscrape"
     state_cap: int = 200_000
-    """Most entries the in-memory state holds; the least recently used are evicted."""
+    """Most entries the in-memory state holds; the least recently used are evicted.
+    Convictions and spent-challenge markers are held apart (up to a quarter as many again)
+    and never evicted to make room."""
     storage_timeout: float = 0.05
     """Seconds a storage call may take before the failure policy applies."""
     fail: Literal["open", "closed"] = "open"
@@ -444,12 +479,19 @@ class Config:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     ipv6_client_prefix: int = 64
+    cookie_secure: bool | Literal["auto"] = "auto"
+    """``Secure`` on antiscrape's cookies: ``"auto"`` sets it on HTTPS requests, including
+    those a trusted proxy reports as HTTPS (``X-Forwarded-Proto``, or ``proto=`` of
+    ``Forwarded``); ``true`` always; ``false`` never."""
     tls_fingerprint_header: str = ""
     """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
     exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")
-    """Path prefixes never inspected (assets, health checks)."""
+    """Paths never inspected (assets, health checks). An entry matches itself and what lies
+    below it (``/health``: ``/health``, ``/health/live``, never ``/healthcare``); one ending
+    in ``/`` matches everything under it."""
     route_classes: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"api": ("/api/",)})
-    """Route class name -> path prefixes; everything else is ``default``."""
+    """Route class name -> path prefixes, matched like ``exempt_paths`` (on ``/``
+    boundaries); everything else is ``default``."""
     budgets: dict[str, Budget] = field(default_factory=_default_budgets)
     allow: ListRule = field(default_factory=ListRule)
     deny: ListRule = field(default_factory=ListRule)
@@ -466,12 +508,25 @@ class Config:
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
 
+    @property
+    def uninspected_paths(self) -> tuple[str, ...]:
+        """Path prefixes the engine passes through unjudged: ``exempt_paths``, plus the
+        metrics endpoint when metrics are on."""
+        if self.metrics.enabled:
+            return (*self.exempt_paths, self.metrics.path)
+        return tuple(self.exempt_paths)
+
     # -- construction ----------------------------------------------------------------------
 
     @classmethod
     def load(cls, source: Config | dict[str, Any] | str | os.PathLike[str] | None = None,
              **overrides: Any) -> Config:
-        """Build a config from a Config, a dict, or a path to a TOML file (plus overrides)."""
+        """Build a config from a Config, a dict, or a path to a TOML file (plus overrides).
+
+        Keys the source leaves empty are filled from the environment (``secret_key`` from
+        ``ANTISCRAPE_SECRET_KEY``, ``old_secret_keys`` from ``ANTISCRAPE_OLD_SECRET_KEYS``), so
+        a file or settings module can be shared without its secret; a ``Config`` passed as
+        is was already loaded and is returned unchanged."""
         if isinstance(source, Config) and not overrides:
             return source
         if isinstance(source, Config):
@@ -483,6 +538,7 @@ class Config:
         else:
             data = read_toml(source)
         data.update(overrides)
+        data = secrets_from_environment(data, os.environ)
         if isinstance(data.get("budgets"), dict):
             data["budgets"] = _merge_budgets(data["budgets"])
         return load(cls, data)
@@ -492,15 +548,28 @@ class Config:
             if not self.debug:
                 raise ConfigError(
                     "secret_key",
-                    "required to sign challenges and clearance cookies (set debug = true to "
-                    "run with a random per-process key while developing)",
+                    f"required to sign challenges and clearance cookies: set {SECRET_KEY_ENV} "
+                    "in the environment (or secret_key in the config; debug = true runs with "
+                    "a random per-process key while developing)",
                 )
             log.warning("antiscrape: no secret_key; using a random per-process key (debug only)")
-        elif len(self.secret_key) < 16 and not self.debug:
-            raise ConfigError("secret_key", "too short: use at least 16 random characters")
+        if not self.debug:
+            for path, key in (("secret_key", self.secret_key),
+                              *((f"old_secret_keys[{i}]", k)
+                                for i, k in enumerate(self.old_secret_keys)),
+                              ("state_secret", self.state_secret)):
+                weakness = key_weakness(key) if key else None
+                if weakness is not None:
+                    raise ConfigError(path, weakness)
         if not self.storage.split("://", 1)[0] or "://" not in self.storage:
             raise ConfigError("storage", f"expected a URI like memory:// or redis://host, "
                                          f"got {self.storage!r}")
+        from .state import storage_schemes  # lazy: config stays import-light
+
+        scheme, known = self.storage.split("://", 1)[0].lower(), storage_schemes()
+        if scheme not in known:  # only the scheme is quoted: the URI may hold a password
+            raise ConfigError("storage", f"unknown scheme {scheme!r}; use one of "
+                                         f"{', '.join(s + '://' for s in known)}")
         if self.state_cap < 1_000:
             raise ConfigError("state_cap", "must be at least 1000 entries")
         if self.storage_timeout <= 0:
@@ -525,10 +594,48 @@ class Config:
         keys = (self.secret_key, *self.old_secret_keys)
         return tuple(k.encode() for k in keys if k)
 
+    @property
+    def state_hash_key(self) -> bytes | None:
+        """What keys the hashes in storage key names and logs: ``state_secret``, else the
+        oldest signing key (a rotation moves ``secret_key`` to the end of
+        ``old_secret_keys``, so that key stays the same); None without any key (debug)."""
+        if self.state_secret:
+            return self.state_secret.encode()
+        keys = self.signing_keys
+        return keys[-1] if keys else None
+
     def is_monitored(self, rule: str) -> bool:
         if self.monitor:
             return True
         return any(rule == r or rule.startswith(r + ":") for r in self.monitor_rules)
+
+
+SECRET_KEY_ENV = "ANTISCRAPE_SECRET_KEY"
+"""Environment variable read for ``secret_key`` when the config does not set it."""
+OLD_SECRET_KEYS_ENV = "ANTISCRAPE_OLD_SECRET_KEYS"
+"""Environment variable read for ``old_secret_keys`` (comma-separated) when the config does
+not set them."""
+
+
+def secrets_from_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``data`` with the signing keys it leaves empty taken from ``environ``.
+
+    Secrets belong in the environment (or a secret store that fills it), not in a file that
+    is copied between machines and into version control; one rule for every entry point (the
+    CLI, the three adapters, the examples) means a config that starts the application also
+    passes ``antiscrape check``. A value the config does give wins: an explicit setting is
+    never overridden behind the operator's back. Surrounding whitespace (the newline of a
+    ``$(cat keyfile)``) is not part of a key.
+    """
+    out = data
+    secret = environ.get(SECRET_KEY_ENV, "").strip()
+    if secret and not data.get("secret_key"):
+        out = {**out, "secret_key": secret}
+    old = environ.get(OLD_SECRET_KEYS_ENV, "")
+    old_keys = [key.strip() for key in old.split(",") if key.strip()]
+    if old_keys and not data.get("old_secret_keys"):
+        out = {**out, "old_secret_keys": old_keys}
+    return out
 
 
 def _merge_budgets(given: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,6 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from .native import C
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _UNKNOWN = "unknown"
@@ -165,14 +163,14 @@ _NOT_TRAITS = ("cookie", "content-length")
 """Header names left out of the order trait: they come and go within one client."""
 
 
-def python_fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> str:
+def fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> str:
     """The non-IP traits a fingerprint id hashes: selected header values, the order in which
     the client sent its header names (HTTP libraries differ), and a proxy's TLS fingerprint.
 
     A crawler rotating IPs keeps all of these, so it keeps one fingerprint id.
     """
-    # Computed on every protected read: header values fetched by one C-level ``map``, and
-    # the names joined directly unless one of the two left-out headers is present.
+    # Computed on every protected read: the names are joined directly unless one of the two
+    # left-out headers is present.
     parts = list(map(headers.get, FINGERPRINT_HEADERS, _NO_VALUES))
     if "cookie" in headers or "content-length" in headers:
         parts.append(",".join(n for n in headers if n not in _NOT_TRAITS))
@@ -182,10 +180,3 @@ def python_fingerprint_material(headers: Mapping[str, str], tls_header: str = ""
         parts.append(headers.get(tls_header, ""))
     return "\x1f".join(parts)
 
-
-fingerprint_material = python_fingerprint_material
-"""The C version when built (the same string for a dict of headers, at about a third of the
-cost; other mappings go to the Python one), else the Python one."""
-if C is not None:
-    C.configure_fingerprint(FINGERPRINT_HEADERS, _NOT_TRAITS, python_fingerprint_material)
-    fingerprint_material = C.fingerprint_material

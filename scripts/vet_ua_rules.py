@@ -4,12 +4,12 @@ Run from the repository root with the dev extras installed:
 
     .venv/bin/python scripts/vet_ua_rules.py
 
-Training corpora only (see tests/data/ua/CORPORA.md; the held-out ones are never read here):
+Training corpora only (see tests/data/README.md; the held-out ones are never read here):
 - people: Matomo Device Detector's labelled test fixtures, shipped in the ``device-detector``
   package (browsers, mobile apps, feed readers, media players...: everything not a bot or a
   library);
 - patterns: the ``crawler-user-agents`` package's list, and the AI crawler names of
-  tests/data/ua/ai-robots.json.
+  tests/data/ua/ai-robots.json.gz.
 
 A pattern that matches any person's string is tried again inside word boundaries ("anchored");
 if it still matches, it is dropped. Kept patterns go to antiscrape/data/crawler_patterns.txt,
@@ -21,7 +21,6 @@ change to them is vetted before it ships.
 
 from __future__ import annotations
 
-import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from antiscrape import uarules, useragent  # noqa: E402
+from tests.corpora import read_json  # noqa: E402
 
 DATA = ROOT / "antiscrape" / "data"
 NOT_PEOPLE = {"bot", "library"}
@@ -62,7 +62,7 @@ def external_patterns() -> list[tuple[str, str]]:
     """(source, pattern) of every external pattern, in list order."""
     out = [("crawler-user-agents", entry["pattern"])
            for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
-    robots = json.loads((ROOT / "tests" / "data" / "ua" / "ai-robots.json").read_text())
+    robots = read_json("ua/ai-robots.json")
     out += [("ai-robots", r"\b" + re2.escape(name) + r"\b") for name in sorted(robots)]
     return out
 

@@ -30,7 +30,8 @@ def run(*args: str) -> str:
 def test_every_benchmark_runs_its_quick_rounds() -> None:
     out = run("benchmarks.run", "--quick")
     for name in ("bench_core", "bench_adapters", "bench_enumeration", "bench_challenge",
-                 "bench_redis", "bench_replay", "bench_examples", "bench_instructions"):
+                 "bench_redis", "bench_replay", "bench_examples", "bench_instructions",
+                 "bench_first_request"):
         assert f"===== {name}" in out
     assert "failed:" not in out
     assert "added by the whole engine on a protected route" in out
@@ -61,3 +62,14 @@ def test_side_by_side_modes_run_against_the_last_commit() -> None:
     assert "the guard at HEAD" in out
     out = run("benchmarks.bench_adapters", "--before", "HEAD", "--rounds", "1", "--batch", "20")
     assert "flask adapter-only@HEAD" in out and "django adapter-only@HEAD" in out
+
+
+def test_replay_benchmark_given_no_line_says_so(tmp_path: Path) -> None:
+    """An empty log has no speed: the script stops with a message, not a division by zero."""
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_replay", "--rounds", "1",
+                           str(empty)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"no log lines in {empty}: nothing to measure" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from antiscrape.config import Scoring
-from antiscrape.signals import score_request
+from antiscrape.signals import score_request, score_traits
 from antiscrape.useragent import classify
 
 WIN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -40,12 +40,13 @@ REAL = {
 }
 
 
-def headers(sec_ch_ua: str | None) -> dict[str, str]:
-    out = {"accept": "text/html", "accept-language": "en", "accept-encoding": "gzip, br",
-           "sec-fetch-mode": "navigate"}
+def score(ua: str, sec_ch_ua: str | None, secure: bool = True) -> tuple[int, tuple[str, ...]]:
+    """The score of a request with everything a browser sends, this UA and sec-ch-ua."""
+    headers = {"user-agent": ua, "accept": "text/html", "accept-language": "en",
+               "accept-encoding": "gzip, br", "sec-fetch-mode": "navigate"}
     if sec_ch_ua is not None:
-        out["sec-ch-ua"] = sec_ch_ua
-    return out
+        headers["sec-ch-ua"] = sec_ch_ua
+    return score_request(classify(ua), score_traits(headers, secure), Scoring())
 
 
 @pytest.mark.parametrize("family", list(REAL))
@@ -53,7 +54,7 @@ def test_real_headers_of_each_chromium_family_score_nothing(family):
     ua, hints = REAL[family]
     info = classify(ua)
     assert info.claims_browser and info.chromium, info
-    assert score_request(info, headers(hints), True, Scoring()) == (0, ())
+    assert score(ua, hints) == (0, ())
 
 
 @pytest.mark.parametrize("ua,hints,why", [
@@ -67,14 +68,13 @@ def test_real_headers_of_each_chromium_family_score_nothing(family):
      "Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1", REAL["Chrome"][1], "never sends"),
 ])
 def test_true_contradictions_still_score(ua, hints, why):
-    info = classify(ua)
-    score, reasons = score_request(info, headers(hints), True, Scoring())
-    assert score == Scoring().client_hints_mismatch, reasons
+    points, reasons = score(ua, hints)
+    assert points == Scoring().client_hints_mismatch, reasons
     assert any(why in reason for reason in reasons), reasons
 
 
 def test_chromium_without_client_hints_on_https_scores_but_not_on_http():
-    info = classify(REAL["Yandex"][0])
-    assert score_request(info, headers(None), False, Scoring()) == (0, ())
-    score, reasons = score_request(info, headers(None), True, Scoring())
-    assert score == Scoring().missing_client_hints and "without sec-ch-ua" in reasons[0]
+    yandex = REAL["Yandex"][0]
+    assert score(yandex, None, secure=False) == (0, ())
+    points, reasons = score(yandex, None)
+    assert points == Scoring().missing_client_hints and "without sec-ch-ua" in reasons[0]

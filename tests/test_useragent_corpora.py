@@ -1,7 +1,7 @@
 """User-agent classification measured on held-out corpora written by others.
 
 The rules were written and vetted on the training corpora (scripts/vet_ua_rules.py); the
-corpora below were never used to write a rule (tests/data/ua/CORPORA.md). Each test prints its
+corpora below were never used to write a rule (tests/data/README.md). Each test prints its
 corpus's rate, so ``pytest -s`` reports detection and false positives per corpus.
 
 The floors are the rates measured the first time the finished rules met these corpora,

@@ -1,17 +1,15 @@
-"""The user-agent corpora of tests/data/ua, each with its role (see tests/data/ua/CORPORA.md).
+"""The user-agent corpora of tests/data/ua, each with its role (see tests/data/README.md).
 
 Holdout discipline: the rules are written and vetted on the *training* corpora only
 (scripts/vet_ua_rules.py reads those); the tests measure on the *held-out* ones only. A corpus
-never moves from one side to the other without saying so in CORPORA.md.
+never moves from one side to the other without saying so in tests/data/README.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-#: Where the corpora live; one place to re-point if the folder moves.
-DATA = Path(__file__).resolve().parent / "data" / "ua"
+from tests.corpora import read_lines
 
 
 @dataclass(frozen=True)
@@ -23,12 +21,7 @@ class Corpus:
 
     def strings(self) -> list[str]:
         """Distinct non-empty lines, in file order."""
-        seen: dict[str, None] = {}
-        for line in (DATA / self.file).read_text(errors="replace").splitlines():
-            line = line.strip()
-            if line:
-                seen.setdefault(line, None)
-        return list(seen)
+        return list(dict.fromkeys(read_lines(f"ua/{self.file}")))
 
 
 #: Measured, never tuned on.
