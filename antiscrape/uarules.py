@@ -97,7 +97,7 @@ BROWSER_SHAPES: tuple[str, ...] = (
 
 #: A device's own HTTP stack or platform, sent by apps on phones, TVs and consoles.
 APP_PLATFORMS: tuple[str, ...] = (
-    r"\bcfnetwork/", r"\bdarwin/\d", r"\bdalvik/", r"\bapplecoremedia/", r"exoplayer",
+    r"\bcfnetwork/", r"\bdalvik/", r"\bapplecoremedia/", r"exoplayer",
     r"\bstagefright/", r"androiddownloadmanager/", r"\bcronet/", r"\bmidp-\d", r"\bcldc-\d",
     r"\bucweb/", r"\bucbrowser/", r"\bup\.browser/", r"\bhbbtv/", r"\bnettv/", r"\bce-html",
     r"\bsmarttv", r"\bwindows phone", r"\biphone", r"\bipad", r"\bios[ /]\d", r"\bipados",
