@@ -25,6 +25,7 @@ from typing import Any
 
 from . import decisionlog, metrics, useragent
 from .cache import BoundedCache
+from .challenge.tokens import is_automated
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
 from .decision import SEVERITY, Action, Decision, Headers, Identity, Reply, Verdict
@@ -418,7 +419,13 @@ class Engine:
                     reasons = (*reasons, f"claims to be {bot.name} but is not")
                 client.bot = bot
         if clearance is not None:
-            score = max(0, score - cfg.scoring.clearance_bonus)
+            if is_automated(clearance):
+                # Solving the challenge does not turn automation into a person: the clearance
+                # keeps the headless browser's score (its budget share follows from it).
+                score = max(score, cfg.scoring.headless_browser)
+                reasons = (*reasons, "clearance earned by an automated browser")
+            else:
+                score = max(0, score - cfg.scoring.clearance_bonus)
         client.score = score
         client.reasons = reasons
         # Budget hits depend only on who asks, under which budget share: ops are values
