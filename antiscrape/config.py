@@ -431,6 +431,10 @@ class StatusPageSettings:
     enabled: bool = False
     path: str = "/_antiscrape/"
     token: str = ""
+    mask: bool = True
+    """Show account ids as keyed hashes and paths without query strings, with e-mail
+    addresses and phone numbers masked (the decision log's rule); false shows them raw.
+    IPs follow ``log.raw_ips``."""
 
     def validate(self, path: str) -> None:
         if self.enabled and len(self.token) < 16:
@@ -503,6 +507,10 @@ class Config:
     status_page: StatusPageSettings = field(default_factory=StatusPageSettings)
     rate_limit_headers: bool = False
     """Add ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` of the tightest budget to answers."""
+    expose_reasons: bool = False
+    """Tell refused clients which rule caught them ("budget 1/min per IP exceeded on all
+    pages"); off, they read a generic reason and the detail stays in logs and the status
+    page."""
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
 

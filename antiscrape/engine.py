@@ -25,6 +25,7 @@ from typing import Any
 
 from . import decisionlog, metrics, useragent
 from .cache import BoundedCache
+from .challenge.tokens import is_automated
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
 from .decision import SEVERITY, Action, Decision, Headers, Identity, Reply, Verdict
@@ -34,7 +35,7 @@ from .keys import Keys
 from .logonce import LogOnce
 from .paths import PathPrefixes
 from .plan import Plan
-from .replies import refusal, wants_html
+from .replies import public_reason, refusal, wants_html
 from .request import RequestView
 from .server_rewrite import ServerRewriteCheck
 from .signals import ScoreTraits, budget_factor, score_request, score_traits
@@ -427,7 +428,13 @@ class Engine:
                     reasons = (*reasons, f"claims to be {bot.name} but is not")
                 client.bot = bot
         if clearance is not None:
-            score = max(0, score - cfg.scoring.clearance_bonus)
+            if is_automated(clearance):
+                # Solving the challenge does not turn automation into a person: the clearance
+                # keeps the headless browser's score (its budget share follows from it).
+                score = max(score, cfg.scoring.headless_browser)
+                reasons = (*reasons, "clearance earned by an automated browser")
+            else:
+                score = max(0, score - cfg.scoring.clearance_bonus)
         client.score = score
         client.reasons = reasons
         # Budget hits depend only on who asks, under which budget share: ops are values
@@ -679,9 +686,10 @@ class Engine:
             if extra:
                 reply = replace(reply, headers=(*reply.headers, *extra))
             return reply
+        expose = self.config.expose_reasons
         if action is Action.THROTTLE:
-            return refusal(429, reason, accept, retry or 1, extra)
-        return refusal(403, reason, accept, None, extra)
+            return refusal(429, public_reason(429, reason, expose), accept, retry or 1, extra)
+        return refusal(403, public_reason(403, reason, expose), accept, None, extra)
 
     # -- failures and bookkeeping ----------------------------------------------------------
 

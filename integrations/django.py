@@ -47,6 +47,7 @@ from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
 from antiscrape.keystrength import key_weakness
+from antiscrape.replies import public_reason
 from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, RequestView, protect
 from antiscrape.server_rewrite import environment_warnings
 
@@ -244,8 +245,9 @@ def reply_response(decision: Decision) -> HttpResponse:
 
     HTML replies can be restyled by the project: a template ``antiscrape/<action>.html``
     (``throttle``, ``block``, ``challenge``) or ``antiscrape/reply.html`` gets the core's page
-    as ``body`` plus ``status``, ``reason``, ``retry_after``, ``action`` and ``decision``.
-    JSON replies stay as the core wrote them.
+    as ``body`` plus ``status``, ``reason`` (the exact rule only with ``expose_reasons``, as
+    on the core's page), ``retry_after``, ``action`` and ``decision``. JSON replies stay as
+    the core wrote them.
     """
     reply = decision.reply
     assert reply is not None
@@ -256,7 +258,8 @@ def reply_response(decision: Decision) -> HttpResponse:
             body = template.render({
                 "body": mark_safe(reply.body.decode("utf-8", "replace")),  # core-built
                 "status": reply.status,
-                "reason": decision.reason,
+                "reason": public_reason(reply.status, decision.reason,
+                                        (_slot.engine or _slot.get()).config.expose_reasons),
                 "retry_after": decision.retry_after,
                 "action": decision.action.value,
                 "decision": decision,

@@ -189,7 +189,7 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
             try:
                 requests.get(base + "/metrics", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still booting
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)

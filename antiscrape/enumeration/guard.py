@@ -23,6 +23,8 @@ popular browser build is also shared by many real people, that level gets a larg
 by default) and, like every shared level, only *challenges*; a person then counts on their
 own clearance. A crawler that keeps solving challenges is held by the clearance budget, and
 one that drops its clearance to start afresh pays a new proof of work every 250 records.
+A clearance earned by an automated browser (see ``challenge.traits``) keeps the automation
+budget: its personal budgets are the share of a person's that a headless browser's score gets.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from operator import le
 from typing import Any
 
 from ..cache import BoundedCache
+from ..challenge.tokens import is_automated
 from ..config import Config, parse_window
 from ..decision import Action, Identity
 from ..keys import Keys
 from ..request import RequestView
+from ..signals import budget_factor
 from ..state.ops import DistinctAddAll, Get, Incr, Op, Put, Recent
 from .judgement import LEVEL_TEXT, Verdict, detect_walk, escalate, window_text
 from .judgement import worst as strictest
@@ -107,9 +111,11 @@ class _Who:
                  "miss_key", "primary", "probe_level")
 
     def __init__(self, hashed: dict[str, str], primary: str, probe_level: str,
-                 miss_key: str, depth_key: str, convictions: list[str]) -> None:
+                 miss_key: str, depth_key: str, convictions: list[str],
+                 automated: bool = False) -> None:
         self.hashed = hashed
-        self.mask = tuple(level in hashed for level in LEVEL_ORDER)
+        self.mask = (*(level in hashed for level in LEVEL_ORDER), automated)
+        """The levels present, then whether the clearance is an automated one."""
         self.primary = primary
         """Hashed id of the walk level: the most personal one, fingerprint before IP."""
         self.probe_level = probe_level
@@ -141,6 +147,10 @@ class EnumerationGuard:
         self._spec_ids: BoundedCache[tuple[str | None, str | None, tuple[str, ...]],
                                      str | None] = BoundedCache(4_096)
         self._block_factor = s.block_factor
+        self._automation_share = budget_factor(config.scoring.headless_browser,
+                                               config.scoring.budget_floor)
+        """An automated clearance's share of a person's budget: the request-budget share its
+        score gives a headless browser (the engine scores such a clearance so)."""
         self._walk = s.walk_length
         self._max_stride = s.walk_max_stride
         self._max_page = s.max_page
@@ -218,6 +228,8 @@ class EnumerationGuard:
             factor = s.levels.get(level, 1.0)
             if factor <= 0 or level not in who.hashed:
                 continue
+            if level == "clearance" and who.mask[-1]:
+                factor *= self._automation_share
             wanted = s.level_windows.get(level)
             if wanted is not None and not any(name in wanted for _, name, _ in windows):
                 wanted = None  # the kind's budget has none of them: count what it has
@@ -282,7 +294,8 @@ class EnumerationGuard:
         # Conviction keys cost another keyed hash: only built where canaries can convict.
         convictions = self._conviction_keys(identity, hashed) if self._convicts else []
         return _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
-                    self._depth_prefix + probe_key, convictions)
+                    self._depth_prefix + probe_key, convictions,
+                    identity.clearance is not None and is_automated(identity.clearance))
 
     def _conviction_keys(self, identity: Identity, hashed: dict[str, str]) -> list[str]:
         """IP, fingerprint within its network (and everywhere, when configured), clearance
