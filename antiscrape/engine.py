@@ -536,11 +536,12 @@ class Engine:
         engine fails open: verdicts that need no state still apply.
         """
         score, reasons = client.score, client.reasons
-        walked = None
+        guard_verdict = None
         if results is not None and access is not None:
-            walked = self.enumeration.judge(access, client.identity, results[client.slots.guard:],
-                                            cleared=client.identity.clearance is not None)
-        if walked is None and client.quiet and results is not None and \
+            guard_verdict = self.enumeration.judge(
+                access, client.identity, results[client.slots.guard:],
+                cleared=client.identity.clearance is not None)
+        if guard_verdict is None and client.quiet and results is not None and \
                 _nothing_stored(results, client.slots):  # the usual request: allowed
             return self._allow(client, access, score, reasons, ())
         verdicts: list[Verdict] = []
@@ -555,8 +556,8 @@ class Engine:
             verdicts += found
             verdicts += [Verdict(Action.BLOCK, str(conviction), "conviction")
                          for conviction in results[slots.convictions] if conviction]
-            if walked is not None:
-                verdicts.append(walked)
+            if guard_verdict is not None:
+                verdicts.append(guard_verdict)
         verdicts += self._client_verdicts(client, score, reasons)
         if not verdicts:
             return self._allow(client, access, score, reasons, headers)
