@@ -25,7 +25,7 @@ from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
 
-Window = str
+RateText = str
 """A rate in ``limits`` notation: ``"120/minute"``, ``"10 per second"``; empty disables."""
 
 
@@ -91,9 +91,7 @@ class Scoring:
     missing_sec_fetch: int = 15
     missing_client_hints: int = 10
     client_hints_mismatch: int = 35
-    http10: int = 10
     unverified_good_bot: int = 70
-    denied_category: int = 100
     challenge_failures: int = 15
     """Added per failed, replayed or unanswered challenge still remembered."""
     clearance_bonus: int = 40
@@ -116,12 +114,12 @@ class Scoring:
 class Budget:
     """Request budgets per identity level for one route class (``limits`` rate strings)."""
 
-    ip: Window = "240/minute"
-    network: Window = "1200/minute"
-    fingerprint: Window = ""
+    ip: RateText = "240/minute"
+    network: RateText = "1200/minute"
+    fingerprint: RateText = ""
     """Off by default: one popular browser build is shared by many people on many networks."""
-    account: Window = "300/minute"
-    clearance: Window = "300/minute"
+    account: RateText = "300/minute"
+    clearance: RateText = "300/minute"
 
     def validate(self, path: str) -> None:
         for level in ("ip", "network", "fingerprint", "account", "clearance"):
@@ -175,9 +173,9 @@ class ChallengeSettings:
     challenge is void. Answers count against the challenge they answer, never against the
     address and browser that sent them (a neighbour could send them)."""
     failure_window: int = 3_600
-    answers_per_ip: Window = "20/minute"
+    answers_per_ip: RateText = "20/minute"
     """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
-    answers_per_network: Window = "200/minute"
+    answers_per_network: RateText = "200/minute"
     """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
@@ -356,6 +354,9 @@ class LogSettings:
     """Share of allowed requests also logged (0..1)."""
     raw_ips: bool = False
     """Log raw client IPs; by default only keyed hashes are logged."""
+    console: bool = False
+    """Also print decision lines on stderr (the ``antiscrape`` logger at INFO, not passed on
+    to the root logger): throttles and challenges show without any logging setup."""
 
     def validate(self, path: str) -> None:
         if not 0.0 <= self.sample_allow <= 1.0:
@@ -371,6 +372,9 @@ class MetricsSettings:
     latency_buckets: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025, 0.05, 0.1)
     """Upper bounds (seconds) of the middleware latency histogram's buckets."""
+    path: str = "/metrics"
+    """Where the application serves the metrics: never inspected or counted (a scraper
+    polling it is neither throttled nor part of the figures it reads)."""
 
     def validate(self, path: str) -> None:
         if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.namespace):
@@ -378,6 +382,8 @@ class MetricsSettings:
         if not self.latency_buckets or list(self.latency_buckets) != sorted(
                 set(self.latency_buckets)):
             raise ConfigError(f"{path}.latency_buckets", "need increasing bucket bounds")
+        if not self.path.startswith("/"):
+            raise ConfigError(f"{path}.path", "must start with '/'")
 
 
 @dataclass(frozen=True)
@@ -437,7 +443,7 @@ class StatusPageSettings:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything antiscrape can be told. See the README for each key, default and unit."""
+    """Everything antiscrape can be told. docs/configuration.md lists each key, default and unit."""
 
     secret_key: str = ""
     """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
@@ -507,6 +513,14 @@ class Config:
     page."""
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
+
+    @property
+    def uninspected_paths(self) -> tuple[str, ...]:
+        """Path prefixes the engine passes through unjudged: ``exempt_paths``, plus the
+        metrics endpoint when metrics are on."""
+        if self.metrics.enabled:
+            return (*self.exempt_paths, self.metrics.path)
+        return tuple(self.exempt_paths)
 
     # -- construction ----------------------------------------------------------------------
 

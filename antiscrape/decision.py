@@ -20,9 +20,9 @@ SEVERITY = {Action.ALLOW: 0, Action.THROTTLE: 1, Action.CHALLENGE: 2, Action.BLO
 Headers = tuple[tuple[str, str], ...]
 
 
-# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass builds
-# each field through object.__setattr__, which measured 3-4x slower to construct, and these
-# are built on every request. Treat them as immutable all the same (``dataclasses.replace``).
+# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass sets
+# each field through object.__setattr__, and these are built on every request (figures in
+# benchmarks/RESULTS.md). Treat them as immutable all the same (``dataclasses.replace``).
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -49,6 +49,18 @@ class Identity:
     clearance: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One finding that calls for more than an allow (a budget exceeded, a conviction, a
+    walk...): what to do, why in words, and the rule that fired. The engine keeps the
+    strictest of a request's verdicts."""
+
+    action: Action
+    reason: str
+    rule: str
+    retry_after: int | None = None
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class Decision:
     """The engine's verdict on one request.
@@ -72,7 +84,3 @@ class Decision:
     """The protected-resource kind this request read, when it read one."""
     access: Any = None
     """The enumeration guard's record of what was read (handed back after the response)."""
-
-    @property
-    def blocked_or_challenged(self) -> bool:
-        return self.action is not Action.ALLOW and self.enforced

@@ -11,6 +11,7 @@ import sys
 
 SCRIPTS = {
     "bench_core": ["--memory-ips", "1000000"],
+    "bench_useragent": [],
     "bench_adapters": [],
     "bench_enumeration": [],
     "bench_challenge": [],
@@ -18,9 +19,11 @@ SCRIPTS = {
     "bench_replay": [],
     "bench_examples": [],
     "bench_instructions": [],
+    "bench_first_request": [],
 }
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
+    "bench_useragent": ["--rounds", "1", "--flood", "100", "--skip-detection"],
     "bench_adapters": ["--rounds", "2", "--batch", "100"],
     "bench_enumeration": ["--rounds", "1", "--batch", "50", "--reads", "1000"],
     "bench_challenge": ["--runs", "1", "--skip-browser"],
@@ -29,6 +32,7 @@ QUICK = {
     "bench_examples": ["--rounds", "1", "--batch", "50"],
     "bench_instructions": ["--scenes", "starlette", "--variants", "guarded", "--requests", "20",
                            "--warm", "20"],
+    "bench_first_request": ["--runs", "1", "--settle", "0.3"],
 }
 """Short rounds of every script: a smoke run (the test suite runs it so no script rots), not
 figures to quote."""

@@ -195,11 +195,11 @@ def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestV
             captured = match.captured_kwargs
             if captured:
                 params = text_params(captured)
-    # Positional, in field order (see RequestView).
     return RequestView(
-        request.method or "GET", request.path, environ_headers(meta), meta.get("REMOTE_ADDR"),
-        meta.get("QUERY_STRING", ""), _scheme(request),
-        route, params, account, getattr(view_func, PROTECT_ATTRIBUTE, None), EMPTY)
+        method=request.method or "GET", path=request.path, headers=environ_headers(meta),
+        peer=meta.get("REMOTE_ADDR"), query=meta.get("QUERY_STRING", ""),
+        scheme=_scheme(request), route=route, path_params=params, user_id=account,
+        protect=getattr(view_func, PROTECT_ATTRIBUTE, None))
 
 
 def _account(user: Any) -> str | None:
@@ -330,11 +330,10 @@ class AntiScrapeMiddleware:
                 return reply_response(decision)
         elif decision.reply is not None:
             return response  # the engine's own reply carries its headers already
-        if decision.access is not None:  # a protected read: a 404/410 feeds miss probing
-            engine = _slot.engine or _slot.get()
-            if response.status_code in engine.recorded_statuses:
-                engine.record_response(view or getattr(request, _VIEW_ATTR), decision,
-                                       response.status_code)
+        engine = _slot.engine or _slot.get()
+        if engine.counts_answer(decision, response.status_code):
+            engine.record_response(view or getattr(request, _VIEW_ATTR), decision,
+                                   response.status_code)
         if decision.headers:
             add_headers(response, decision.headers)
         return response
@@ -342,7 +341,7 @@ class AntiScrapeMiddleware:
     def _process_view(self, request: HttpRequest, view_func: Any, view_args: Any,
                       view_kwargs: Any) -> Response | None:
         # Every request comes here: the account and the engine are read in line, not through
-        # _account_sync and _slot.get (a Python call each, ~1 us together in bench_adapters).
+        # _account_sync and _slot.get (a Python call each).
         user = getattr(request, "user", None)  # None without AuthenticationMiddleware
         view = _view(request, view_func, None if user is None else _account(user))
         decision = (_slot.engine or _slot.get()).inspect(view)
@@ -367,11 +366,10 @@ class AntiScrapeMiddleware:
                 return reply_response(decision)
         elif decision.reply is not None:
             return response
-        if decision.access is not None:
-            engine = _slot.engine or _slot.get()
-            if response.status_code in engine.recorded_statuses:
-                await engine.arecord_response(view or getattr(request, _VIEW_ATTR), decision,
-                                              response.status_code)
+        engine = _slot.engine or _slot.get()
+        if engine.counts_answer(decision, response.status_code):
+            await engine.arecord_response(view or getattr(request, _VIEW_ATTR), decision,
+                                          response.status_code)
         if decision.headers:
             add_headers(response, decision.headers)
         return response

@@ -27,9 +27,18 @@ from ..replies import refusal, wants_html
 from ..request import RequestView, cookie_value
 from ..state.ops import Get, Hit, Incr, Op, PutIfAbsent
 from ..throttle import Rate, retry_after
+from ..useragent import lookup
 from . import pages
+from . import traits as automation_traits
 from .return_path import is_safe_return_path, safe_return_path
-from .tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok, random_id
+from .tokens import (
+    AUTOMATED,
+    ChallengeToken,
+    ClearanceToken,
+    Signer,
+    leading_zero_bits_ok,
+    random_id,
+)
 
 CLOCK_SKEW = 60
 """Seconds a token's issue time may lie in the future (several servers, slightly apart)."""
@@ -193,17 +202,17 @@ class Challenges:
         name = view.path[len(self._prefix):]
         method = view.method.upper()
         if name == WORKER and method in ("GET", "HEAD"):
-            return self._done(Decision(Action.ALLOW, "challenge:worker", score=score,
+            return Plan.decided(Decision(Action.ALLOW, "challenge:worker", score=score,
                                        reply=pages.worker_script(), identity=identity))
         if name == VERIFY:
             if method != "POST":
-                return self._done(self._rejected(view, identity, score, "method", None, 405))
+                return Plan.decided(self._rejected(view, identity, score, "method", None, 405))
             return self._budgeted(view, identity, score,
                                   self._answer(view, identity, score, nojs=False))
         if name == NOJS and self.settings.nojs_fallback and method in ("GET", "POST"):
             return self._budgeted(view, identity, score,
                                   self._answer(view, identity, score, nojs=True))
-        return self._done(self._rejected(view, identity, score, "not-found", None, 404))
+        return Plan.decided(self._rejected(view, identity, score, "not-found", None, 404))
 
     def _budgeted(self, view: RequestView, identity: Identity, score: int, plan: Plan) -> Plan:
         """An answer counted against its IP's and network's answer budgets, in the same
@@ -228,10 +237,10 @@ class Challenges:
                             reply=refusal(429, "too many answers", view.header("accept"),
                                           retry_after(reset)))
 
-        def then(results: Sequence[Any]) -> Sequence[Op]:
+        def then(results: Sequence[Any], decision: Decision) -> Sequence[Op]:
             if plan.then is None or over(results) is not None:
                 return ()
-            return plan.then(results[n:])
+            return plan.then(results[n:], decision)
 
         return Plan(ops=(*hits, *plan.ops), finish=finish, failed=plan.failed, then=then)
 
@@ -243,6 +252,7 @@ class Challenges:
             params = {}
         encoded = (params.get("t") or [""])[0]
         nonce = "0" if nojs else (params.get("n") or [""])[0]
+        seen = automation_traits.parse((params.get("a") or [""])[0])
         token = ChallengeToken.decode(self._signer, encoded)
         now = self._clock()
         why = self._check(token, nonce, view, identity, now, nojs)
@@ -250,11 +260,11 @@ class Challenges:
             # A browser that came back before its wait ended (a person clicking early): show
             # the wait again. No failure is counted, and the page offers nothing new.
             remaining = token.issued / 1000 + token.wait - now
-            return self._done(Decision(
+            return Plan.decided(Decision(
                 Action.CHALLENGE, "challenge:early", score=score, identity=identity,
                 reply=self._page(token, encoded, self.settings.status, remaining)))
         if token is None:  # not a challenge of ours: nobody to count it against
-            return self._done(self._rejected(view, identity, score, "invalid", None))
+            return Plan.decided(self._rejected(view, identity, score, "invalid", None))
         ttl = self.settings.challenge_ttl + CLOCK_SKEW
         fail_key = self.answer_failure_key(token.id)
         if why is not None:
@@ -267,17 +277,17 @@ class Challenges:
             if int(results[2] or 0) >= self.settings.max_failures:
                 return self._rejected(view, identity, score, "void", token)
             if bool(results[0]):  # stored now: the first redemption
-                return self._cleared(view, identity, score, token, now)
+                return self._cleared(view, identity, score, token, now, seen)
             return self._rejected(view, identity, score, "replayed", token)
 
         def storage_down() -> Decision:
             # The answer is verified; only the once-only check is missing. Failing open lets
             # the browser in (budgets still apply); failing closed asks it to retry later.
             if self._fail_open:
-                return self._cleared(view, identity, score, token, now)
+                return self._cleared(view, identity, score, token, now, seen)
             return self._rejected(view, identity, score, "unavailable", token, 503)
 
-        def settle(results: Sequence[Any]) -> Sequence[Op]:
+        def settle(results: Sequence[Any], _decision: Decision) -> Sequence[Op]:
             # A replay is only known once the once-only store has answered; counting it as a
             # failure costs a second round trip, paid by the replaying client alone. A first
             # redemption settles what is pending: every challenge page this client was shown
@@ -330,10 +340,17 @@ class Challenges:
     # -- outcomes --------------------------------------------------------------------------
 
     def _cleared(self, view: RequestView, identity: Identity, score: int,
-                 token: ChallengeToken, now: float) -> Decision:
+                 token: ChallengeToken, now: float, seen: str) -> Decision:
+        """The clearance cookie and the way back. An automated solver (traits the page saw,
+        or an automated user agent) gets a clearance marked so: it keeps its automation
+        score and budget (see :func:`.tokens.is_automated`)."""
+        user_agent = view.header("user-agent")
+        if lookup(user_agent).automated:
+            seen = automation_traits.parse(seen + ".automation-ua")
         # Re-bound under the current first key, in case the challenge predates a rotation.
-        bind = self.binding(identity.network, view.header("user-agent"))
-        clearance = ClearanceToken(id=random_id(), issued=int(now), bind=bind)
+        bind = self.binding(identity.network, user_agent)
+        clearance = ClearanceToken(id=(AUTOMATED if seen else "") + random_id(),
+                                   issued=int(now), bind=bind, traits=seen)
         cookie = self._cookies.set_cookie(view, self.settings.cookie_name,
                                           clearance.encode(self._signer),
                                           self.settings.clearance_ttl)
@@ -356,10 +373,6 @@ class Challenges:
                                   retry=again)
         action = Action.ALLOW if status in (404, 405) else Action.CHALLENGE
         return Decision(action, f"challenge:{why}", score=score, reply=reply, identity=identity)
-
-    @staticmethod
-    def _done(decision: Decision) -> Plan:
-        return Plan(ops=(), finish=lambda _r: decision, failed=lambda: decision)
 
 
 _EXPLAIN: dict[str, tuple[str, str]] = {

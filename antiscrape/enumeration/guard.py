@@ -23,6 +23,8 @@ popular browser build is also shared by many real people, that level gets a larg
 by default) and, like every shared level, only *challenges*; a person then counts on their
 own clearance. A crawler that keeps solving challenges is held by the clearance budget, and
 one that drops its clearance to start afresh pays a new proof of work every 250 records.
+A clearance earned by an automated browser (see ``challenge.traits``) keeps the automation
+budget: its personal budgets are the share of a person's that a headless browser's score gets.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from collections.abc import Sequence
 from operator import le
 from typing import Any
 
+from ..challenge.tokens import is_automated
 from ..config import Config, parse_window
 from ..decision import Action, Identity
 from ..keys import Keys
 from ..request import RequestView
+from ..signals import budget_factor
 from ..state.ops import DistinctAddAll, Get, Incr, Op, Put, Recent
 from .judgement import LEVEL_TEXT, Verdict, detect_walk, escalate, window_text
 from .judgement import worst as strictest
@@ -52,7 +56,7 @@ WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
 _CACHE_MAX = 16_384
-"""Identities whose keys are kept ready (about 3 KiB each): an IP-rotating crawler must not
+"""Identities whose keys are kept ready: an IP-rotating crawler must not
 grow the cache without bound, and an active visitor's keys come back on its next request."""
 
 
@@ -88,11 +92,11 @@ class _Bound:
 
     __slots__ = ("counters", "layout", "since", "until", "walk_key")
 
-    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, tuple[str]], ...],
+    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, str], ...],
                  since: float, until: float, walk_key: str) -> None:
         self.layout = layout
         self.counters = counters
-        """(current bucket's key, its expiry time, (previous bucket's key,)) per counter: the
+        """(current bucket's key, its expiry time, previous bucket's key) per counter: the
         ``counters`` of :class:`~antiscrape.state.ops.DistinctAddAll` as they are."""
         self.since = since
         self.until = until
@@ -106,9 +110,11 @@ class _Who:
                  "miss_key", "primary", "probe_level")
 
     def __init__(self, hashed: dict[str, str], primary: str, probe_level: str,
-                 miss_key: str, depth_key: str, convictions: list[str]) -> None:
+                 miss_key: str, depth_key: str, convictions: list[str],
+                 automated: bool = False) -> None:
         self.hashed = hashed
-        self.mask = tuple(level in hashed for level in LEVEL_ORDER)
+        self.mask = (*(level in hashed for level in LEVEL_ORDER), automated)
+        """The levels present, then whether the clearance is an automated one."""
         self.primary = primary
         """Hashed id of the walk level: the most personal one, fingerprint before IP."""
         self.probe_level = probe_level
@@ -136,13 +142,12 @@ class EnumerationGuard:
         """The same, by identity object: the engine keeps one Identity per client, so a
         returning client is found by ``id()`` without hashing five fields (the entry keeps
         the object, so its id cannot be reused while cached)."""
-        self._pending: tuple[Access | None, _Layout | None, bool, _Who | None] = (
-            None, None, False, None)
-        """(access, layout, walk list sent, identity) of the last :meth:`ops`: its judge finds
-        them here. One tuple, replaced whole: a judge on another thread sees another access
-        and works them out again."""
         self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
         self._block_factor = s.block_factor
+        self._automation_share = budget_factor(config.scoring.headless_browser,
+                                               config.scoring.budget_floor)
+        """An automated clearance's share of a person's budget: the request-budget share its
+        score gives a headless browser (the engine scores such a clearance so)."""
         self._walk = s.walk_length
         self._max_stride = s.walk_max_stride
         self._max_page = s.max_page
@@ -223,6 +228,8 @@ class EnumerationGuard:
             factor = s.levels.get(level, 1.0)
             if factor <= 0 or level not in who.hashed:
                 continue
+            if level == "clearance" and who.mask[-1]:
+                factor *= self._automation_share
             wanted = s.level_windows.get(level)
             if wanted is not None and not any(name in wanted for _, name, _ in windows):
                 wanted = None  # the kind's budget has none of them: count what it has
@@ -238,15 +245,14 @@ class EnumerationGuard:
         bucket number, the Redis cluster hash-tag convention)."""
         layout = self._layout(kind, who)
         hashed = who.hashed
-        counters: list[tuple[str, int, tuple[str]]] = []
+        counters: list[tuple[str, int, str]] = []
         since = -float("inf")
         until = float("inf")
         for level, c in zip(layout.levels, layout.counters, strict=True):
             seconds = c.seconds
             bucket = int(now // seconds)
             base = c.prefix + hashed[level]
-            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds,
-                             (f"{base}:{bucket - 1}",)))
+            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds, f"{base}:{bucket - 1}"))
             since = max(since, bucket * seconds)
             until = min(until, (bucket + 1) * seconds)
         walk_prefix = self._walk_prefixes.get(kind)
@@ -293,7 +299,8 @@ class EnumerationGuard:
         # Conviction keys cost another keyed hash: only built where canaries can convict.
         convictions = self._conviction_keys(identity, hashed) if self._convicts else []
         return _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
-                    self._depth_prefix + probe_key, convictions)
+                    self._depth_prefix + probe_key, convictions,
+                    identity.clearance is not None and is_automated(identity.clearance))
 
     def _conviction_keys(self, identity: Identity, hashed: dict[str, str]) -> list[str]:
         """IP, fingerprint within its network (and everywhere, when configured), clearance
@@ -331,7 +338,7 @@ class EnumerationGuard:
         record = record_id if page is None or page <= 1 else f"{record_id}#{page}"
         # int(now): expiry - floor(now) == ceil(expiry - now), the new keys' time to live
         out: list[Op] = [DistinctAddAll(record, bound.counters, int(now))]
-        walk = self._walk > 0 and record_id.isdigit() and record_id.isascii()
+        walk = self._walks(access)
         if walk:
             out.append(Recent(bound.walk_key, record_id, self._walk, WALK_TTL))
         out.append(who.miss_get)
@@ -344,7 +351,6 @@ class EnumerationGuard:
                            "ip=%s fingerprint=%s for %d s", access.kind, access.route,
                            who.hashed.get("ip", "-"), who.hashed.get("fingerprint", "-"),
                            self.settings.conviction_ttl)
-        self._pending = (access, bound.layout, walk, who)
         return out
 
     def judge(self, access: Access, identity: Identity, results: Sequence[Any], *,
@@ -352,15 +358,10 @@ class EnumerationGuard:
         """Conclude from the results of exactly the ops :meth:`ops` returned."""
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
-        pending = self._pending  # what ops() worked out for this very access, if it was last
-        if pending[0] is access:
-            layout, walk, who = pending[1], pending[2], pending[3]
-        else:
-            who = self._who(identity)
-            bound = who.bound.get(access.kind)
-            layout = bound.layout if bound is not None else self._layout(access.kind, who)
-            record_id = access.id
-            walk = self._walk > 0 and record_id.isdigit() and record_id.isascii()
+        who = self._who(identity)  # what ops() derived: cached, found by the identity object
+        bound = who.bound.get(access.kind)
+        layout = bound.layout if bound is not None else self._layout(access.kind, who)
+        walk = self._walks(access)
         counts = results[0]
         step = None
         if walk:
@@ -463,6 +464,11 @@ class EnumerationGuard:
         return [Incr(self._who(identity).miss_key, MISS_WINDOW)]
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _walks(self, access: Access) -> bool:
+        """Whether this read's id joins the walk list (numeric ids only, when walks count)."""
+        record_id = access.id
+        return self._walk > 0 and record_id.isdigit() and record_id.isascii()
 
     @staticmethod
     def canary_reason(access: Access) -> str:
