@@ -564,15 +564,16 @@ class Engine:
 
     def _failures(self, stored: Any, client: _Client, score: int, reasons: tuple[str, ...]
                   ) -> tuple[int, tuple[str, ...], list[Verdict]]:
-        """Unanswered or failed challenges raise the score; enough of them block, except a
-        valid clearance: what only its solver holds (challenges shown to others behind the
-        same address and user agent, a neighbour, never block it)."""
+        """Unanswered challenges raise the score; enough of them block. Not for a valid
+        clearance: it is what only its solver holds, and the count is kept per address and
+        user agent, which a neighbour shares (the challenges it left unanswered are not the
+        clearance holder's)."""
         failures = int(stored or 0)
-        if failures:
-            score = min(100, score + self.config.scoring.challenge_failures * failures)
-            reasons = (*reasons, f"{failures} unanswered or failed challenges")
-        if failures < self.config.challenge.max_failures or \
-                client.identity.clearance is not None:
+        if not failures or client.identity.clearance is not None:
+            return score, reasons, []
+        score = min(100, score + self.config.scoring.challenge_failures * failures)
+        reasons = (*reasons, f"{failures} unanswered or failed challenges")
+        if failures < self.config.challenge.max_failures:
             return score, reasons, []
         return score, reasons, [Verdict(
             Action.BLOCK, f"{failures} unanswered challenges", "challenge:failures")]
