@@ -73,6 +73,9 @@ class UAInfo:
     """How reasons name this client: "curl-like client", "Chrome browser", "crawler"..."""
     kind: str = "browser"
     """One of :data:`KINDS`."""
+    why: str | None = None
+    """For a crawler, which rule said so ("listed crawler", "contact address", "neither a
+    browser nor a known app"...): what the decision's reason shows."""
 
     @property
     def empty(self) -> bool:
@@ -162,7 +165,7 @@ def classify(raw: str) -> UAInfo:
     else:
         label = f"{family} client" if family != "Other" else "unrecognised client"
     return UAInfo(raw, family, major, is_mobile, claims_browser, chromium,
-                  automation, headless, crawler, label, kind)
+                  automation, headless, crawler, label, kind, why if crawler else None)
 
 
 _CACHE: dict[str, UAInfo] = {}
