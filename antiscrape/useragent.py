@@ -44,6 +44,9 @@ MAINSTREAM = frozenset({
     "Mobile Safari", "Mobile Safari UI/WKWebView", "Opera", "Opera Mobile", "Samsung Internet",
     "Yandex Browser", "Brave", "Vivaldi",
 })
+#: Families whose user agent may carry a ``Chrome/N`` token without being Chromium (iOS).
+NOT_CHROMIUM = frozenset({"Chrome Mobile iOS", "Edge Mobile", "Firefox iOS",
+                          "Mobile Safari UI/WKWebView"})
 CHROMIUM = frozenset({
     "Chrome", "Chrome Mobile", "Chromium", "Chrome Mobile WebView", "Edge", "Opera",
     "Opera Mobile", "Samsung Internet", "Yandex Browser", "Brave", "Vivaldi",
@@ -59,7 +62,8 @@ class UAInfo:
     major: int | None
     is_mobile: bool
     claims_browser: bool
-    """Claims to be a mainstream browser (by the parsed family and the browser grammar)."""
+    """Claims to be a mainstream browser (by the parsed family and the browser grammar), an
+    app's web view included."""
     chromium: bool
     """A Chromium engine new enough to send ``sec-ch-ua`` client hints (``Chrome/89``+, by
     the engine token, not the family's own version: Yandex Browser 24 is Chromium 118)."""
@@ -152,8 +156,12 @@ def classify(raw: str) -> UAInfo:
     automation = why if kind == "automation" else None
     headless = automation in HEADLESS_TOOLS
     crawler = kind == "crawler"
-    claims_browser = kind == "browser" and family in MAINSTREAM
-    chromium = family in CHROMIUM and (engine_major(raw) or 0) >= 89
+    # An in-app web view or an Electron app is a browser engine too: what it sends is held to
+    # what that engine always sends (appending "Slack/4" must not excuse missing headers).
+    web_view = kind == "app" and ev.browser_shaped
+    claims_browser = (kind == "browser" and family in MAINSTREAM) or web_view
+    chromium = (family in CHROMIUM or (web_view and family not in NOT_CHROMIUM)) and \
+        (engine_major(raw) or 0) >= 89
     if automation is not None:
         label = "headless browser" if headless else f"{automation}-like client"
     elif crawler:

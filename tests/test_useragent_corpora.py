@@ -134,3 +134,10 @@ def test_an_app_is_not_scored_as_unrecognised_and_a_crawler_says_which_rule():
     points, reasons = score("Hello, world")
     assert points == Scoring().known_crawler
     assert reasons == ("crawler user agent (neither a browser nor a known app)",)
+
+
+def test_a_web_view_app_is_held_to_what_its_browser_sends():
+    slack = classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+                     "like Gecko) Slack/4.36.140 Chrome/120.0.6099.291 Electron/28.2.5 "
+                     "Safari/537.36")
+    assert slack.kind == "app" and slack.claims_browser and slack.chromium
