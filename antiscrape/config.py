@@ -168,10 +168,11 @@ class ChallengeSettings:
     nojs_fallback: bool = True
     """Offer a wait-and-continue form to browsers without JavaScript."""
     max_failures: int = 5
-    """Challenge pages left unanswered (within ``failure_window``) after which a client
-    without a clearance is blocked; also the wrong or replayed answers after which one
-    challenge is void. Answers count against the challenge they answer, never against the
-    address and browser that sent them (a neighbour could send them)."""
+    """Wrong or replayed answers after which one challenge is void (answers count against
+    the challenge they answer, never against the address and browser that sent them: a
+    neighbour could send them); also the challenge pages left unanswered (within
+    ``failure_window``) from which a client without a clearance gets the hardest rung
+    (never a block: a neighbour with the same browser could cause them)."""
     failure_window: int = 3_600
     answers_per_ip: RateText = "20/minute"
     """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""

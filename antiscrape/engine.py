@@ -564,19 +564,22 @@ class Engine:
 
     def _failures(self, stored: Any, client: _Client, score: int, reasons: tuple[str, ...]
                   ) -> tuple[int, tuple[str, ...], list[Verdict]]:
-        """Unanswered challenges raise the score; enough of them block. Not for a valid
-        clearance: it is what only its solver holds, and the count is kept per address and
-        user agent, which a neighbour shares (the challenges it left unanswered are not the
-        clearance holder's)."""
+        """Unanswered challenges raise the score, and enough of them ask for a challenge,
+        never a block: the count is kept per address and user agent, which a neighbour
+        shares (an office, carrier-grade NAT), so it may only make the client prove itself,
+        at the hardest rung. A scraper that ignores challenge pages gets nothing either way.
+        Not counted at all against a valid clearance: what only its solver holds."""
         failures = int(stored or 0)
         if not failures or client.identity.clearance is not None:
             return score, reasons, []
-        score = min(100, score + self.config.scoring.challenge_failures * failures)
+        sc = self.config.scoring
+        raised = min(100, score + sc.challenge_failures * failures)
+        score = max(score, min(raised, sc.block_at - 1))  # never over the block line alone
         reasons = (*reasons, f"{failures} unanswered or failed challenges")
-        if failures < self.config.challenge.max_failures:
+        if failures < self.config.challenge.max_failures or self.challenges is None:
             return score, reasons, []
         return score, reasons, [Verdict(
-            Action.BLOCK, f"{failures} unanswered challenges", "challenge:failures")]
+            Action.CHALLENGE, f"{failures} unanswered challenges", "challenge:failures")]
 
     def _budgets(self, client: _Client, hits: Sequence[HitResult], score: int
                  ) -> tuple[list[Verdict], Headers]:
