@@ -19,6 +19,7 @@ from antiscrape.state import (
     HitResult,
     Incr,
     MemoryStorage,
+    Pulse,
     Put,
     PutIfAbsent,
     Recent,
@@ -54,6 +55,9 @@ _op = st.one_of(
     st.builds(Recent, _names("r"), _text, st.integers(1, 4), st.integers(1, 120)),
     st.builds(DistinctAdd, _names("d"), st.sampled_from("abcdefgh"), st.integers(1, 120),
               st.lists(_names("d"), max_size=2).map(tuple)),
+    st.builds(Pulse, _names("u"), st.integers(0, 3), st.sampled_from([5, 20, 60]),
+              st.sampled_from([0.1, 0.25, 1 / 3]), st.sampled_from([2.0, 3.5]),
+              st.sampled_from([0.0, 2.0, 4.5]), st.integers(0, 40), st.integers(60, 600)),
     st.integers(0, 30).flatmap(lambda now: st.builds(
         DistinctAddAll, st.sampled_from("abcdefgh"),
         st.lists(st.tuples(_names("d"), st.integers(now + 1, now + 120),  # ttl 1..120

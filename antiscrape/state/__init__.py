@@ -12,6 +12,8 @@ from .ops import (
     HitResult,
     Incr,
     Op,
+    Pulse,
+    PulseResult,
     Put,
     PutIfAbsent,
     Recent,
@@ -19,8 +21,8 @@ from .ops import (
 
 __all__ = [
     "AsyncMemoryStorage", "AsyncStorage", "DistinctAdd", "DistinctAddAll", "Get", "Hit",
-    "HitResult", "Incr", "MemoryStorage", "Op", "Put", "PutIfAbsent", "Recent", "Storage",
-    "open_storage",
+    "HitResult", "Incr", "MemoryStorage", "Op", "Pulse", "PulseResult", "Put", "PutIfAbsent",
+    "Recent", "Storage", "open_storage",
 ]
 
 
