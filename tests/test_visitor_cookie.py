@@ -87,7 +87,7 @@ def test_defaults_and_validation() -> None:
                       ({"rotation_score": 101}, "visitor.rotation_score")):
         with pytest.raises(ConfigError, match=path.replace(".", r"\.")):
             Config.load({"debug": True, "visitor": bad})
-    with pytest.raises(ConfigError, match="guard.factor"):
+    with pytest.raises(ConfigError, match=r"guard\.factor"):
         Config.load({"debug": True, "guard": {"factor": 1.0}})
     with pytest.raises(ConfigError, match="guard"):
         Config.load({"debug": True, "guard": {"mode": "sometimes"}})
