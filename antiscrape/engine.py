@@ -26,14 +26,24 @@ from .errors import StorageError
 from .identity import ClientAddressing, fingerprint_material, parse_ip
 from .keys import Keys
 from .logonce import LogOnce
+from .people import People, Ticket
 from .plan import Plan
 from .replies import refusal, wants_html
-from .request import RequestView
+from .request import RequestView, cookie_value
 from .signals import budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Storage, open_storage
 from .status import StatusBoard
-from .throttle import LEVEL_NAMES, Rate, RouteClass, build_route_classes, retry_after, route_class
+from .throttle import (
+    LEVEL_NAMES,
+    SHARED_BY_PEOPLE,
+    Rate,
+    RouteClass,
+    build_route_classes,
+    retry_after,
+    route_class,
+)
 from .useragent import UAInfo, lookup
+from .visitor import Visitor
 
 log = logging.getLogger("antiscrape")
 
@@ -61,9 +71,9 @@ class _Client:
     """What the plan step derives from who asks (see ``Engine._client``): identity, user
     agent, risk score, and the budget reads every request of this client sends."""
 
-    __slots__ = ("allowed", "base_score", "bot", "bot_allowed", "cls", "hits", "identity",
-                 "keep", "listed", "n_convictions", "ops", "plain", "reasons", "score", "ua",
-                 "until")
+    __slots__ = ("addresses", "allowed", "base_score", "bot", "bot_allowed", "cls", "hits",
+                 "identity", "keep", "listed", "n_convictions", "ops", "people", "plain",
+                 "reasons", "score", "ua", "until", "visitor")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -84,7 +94,14 @@ class _Client:
         self.bot_allowed: Decision | None = None
         self.bot: Any = None
         self.keep = True
-        self.hits: tuple[tuple[Rate, int], ...] = ()
+        self.hits: tuple[tuple[Rate, int, int], ...] = ()
+        """(rate, limit sent, people multiplier of the limit) per budget hit."""
+        self.visitor: Visitor | None = None
+        """The visitor of a valid visitor cookie (None: none presented, or not valid)."""
+        self.addresses = ("", "")
+        """Hashed IP and network (what people are counted behind)."""
+        self.people = (1, 1)
+        """The people multipliers of the IP and network budgets the hits were built with."""
         self.ops: tuple[Any, ...] = ()
         """Budget hits, then the challenge-failure read, then the conviction reads."""
         self.n_convictions = 0
@@ -101,11 +118,14 @@ class _Context:
     bound methods (and ``then`` is None unless the decision is a challenge page)."""
 
     __slots__ = ("access", "client", "decision", "engine", "identity", "ops", "score", "then",
-                 "view")
+                 "ticket", "view")
 
     def __init__(self, engine: Engine, view: RequestView, client: _Client, identity: Identity,
-                 score: int, access: Any, ops: Sequence[Any]) -> None:
+                 score: int, access: Any, ops: Sequence[Any], ticket: Ticket | None = None
+                 ) -> None:
         self.ops = ops
+        self.ticket = ticket
+        """The person-level part of this request (see ``antiscrape.people``)."""
         self.engine = engine
         self.view = view
         self.client = client
@@ -186,7 +206,7 @@ class Engine:
         self._listed_cache: dict[tuple[str, str], str | None] = {}
         self._scores: dict[tuple[object, ...], tuple[int, tuple[str, ...]]] = {}
         self._clients: dict[tuple[Any, ...], _Client] = {}
-        self._hits: dict[tuple[Any, ...], tuple[tuple[tuple[Rate, int], ...],
+        self._hits: dict[tuple[Any, ...], tuple[tuple[tuple[Rate, int, int], ...],
                                                 tuple[Hit, ...]]] = {}
         self._tls_header = cfg.tls_fingerprint_header
         self.challenges = _build_challenges(cfg, clock, self.keys) if challenges is _DEFAULT \
@@ -194,6 +214,14 @@ class Engine:
         self.enumeration = _build_enumeration(cfg, self.keys) if enumeration is _DEFAULT \
             else enumeration
         self.goodbots = _build_goodbots(cfg) if goodbots is _DEFAULT else goodbots
+        self.people: People | None = None
+        """Visitors, anonymous reads and the site guard (off with ``visitor.enabled = false``)."""
+        if cfg.visitor.enabled:
+            from .challenge.tokens import Signer
+
+            self.people = People(cfg, self.keys, Signer(cfg.signing_keys or (_random_key(),)),
+                                 clock())
+        self._visitor_cookie = cfg.visitor.cookie_name
         self.observers: list[Observer] = []
         self.refusal_observers: list[Observer] = []
         """Observers of every decision but an allow (the default decision log, which samples
@@ -319,11 +347,28 @@ class Engine:
         if client.bot_allowed is not None:  # a verified search engine
             return client.bot_allowed
         identity = client.identity
+        people = self.people
+        if people is None:
+            if access is None:
+                ops: Sequence[Any] = client.ops
+            else:
+                ops = [*client.ops, *enumeration.ops(access, identity, self.clock())]
+            return _Context(self, view, client, identity, client.score, access, ops)
+        now = self.clock()
+        mults = (people.factor(client.addresses[0]), people.factor(client.addresses[1]))
+        if mults != client.people:  # more (or fewer) people behind the address than before
+            self._rebuild_hits(client, mults)
+        ticket, people_ops = people.plan(
+            identity, client.visitor, access.kind if access is not None else None,
+            lambda: self._fingerprint(view.headers), view.scheme == "https", now,
+            len(client.ops))
+        if identity.visitor is not None and not ticket.visitor_counts:
+            identity = replace(identity, visitor=None)  # not (yet) a person: not counted as one
         if access is None:
-            ops: Sequence[Any] = client.ops
+            ops = [*client.ops, *people_ops] if people_ops else client.ops
         else:
-            ops = [*client.ops, *enumeration.ops(access, identity, self.clock())]
-        return _Context(self, view, client, identity, client.score, access, ops)
+            ops = [*client.ops, *people_ops, *enumeration.ops(access, identity, now)]
+        return _Context(self, view, client, identity, client.score, access, ops, ticket)
 
     def _client(self, view: RequestView, cls: RouteClass, with_fingerprint: bool) -> _Client:
         """What plan derives from who asks: kept per client, keyed by everything it reads.
@@ -356,20 +401,24 @@ class Engine:
         # Most requests carry no cookie at all: then there is no clearance to look for.
         cookie = challenges.clearance_cookie(view) \
             if challenges is not None and "cookie" in headers else None
-        key = (view.peer, forwarded, traits, secure, view.user_id, cookie, cls.name)
+        visitor_cookie = cookie_value(headers["cookie"], self._visitor_cookie) \
+            if self.people is not None and "cookie" in headers else None
+        key = (view.peer, forwarded, traits, secure, view.user_id, cookie, visitor_cookie,
+               cls.name)
         clients = self._clients
         client = clients.get(key)
         if client is not None and (client.until is None or self.clock() < client.until):
             return client
-        client = self._derive(view, cls, secure, material, cookie)
-        if kept and client.keep and (cookie is None or len(cookie) <= _KEPT_TEXT_MAX):
+        client = self._derive(view, cls, secure, material, cookie, visitor_cookie)
+        if kept and client.keep and (cookie is None or len(cookie) <= _KEPT_TEXT_MAX) and \
+                (visitor_cookie is None or len(visitor_cookie) <= _KEPT_TEXT_MAX):
             if len(clients) >= _CLIENT_CACHE_MAX:
                 clients.clear()  # cheap bound; active clients come straight back
             clients[key] = client
         return client
 
     def _derive(self, view: RequestView, cls: RouteClass, secure: bool, material: str | None,
-                cookie: str | None) -> _Client:
+                cookie: str | None, visitor_cookie: str | None = None) -> _Client:
         """Identity, user agent, risk score and budget reads of one client (see _client)."""
         cfg = self.config
         headers = view.headers
@@ -395,9 +444,21 @@ class Engine:
         user_agent = headers.get("user-agent", "")
         clearance, until = challenges.clearance(cookie, network, user_agent) \
             if challenges is not None else (None, _NEVER)
-        identity = Identity(client_key, network, fingerprint, view.user_id, clearance)
+        people = self.people
+        visitor = people.visitor(visitor_cookie, self.clock()) \
+            if people is not None and visitor_cookie is not None else None
+        identity = Identity(client_key, network, fingerprint, view.user_id, clearance,
+                            visitor.id if visitor is not None else None)
+        if visitor is not None:
+            expires = visitor.issued + cfg.visitor.lifetime
+            until = min(until, expires) if clearance is not None else expires
         client = _Client(identity, ua, base_score, reasons, listed,
-                         until if clearance is not None else None, cls)
+                         until if clearance is not None or visitor is not None else None, cls)
+        client.visitor = visitor
+        if people is not None:
+            client.addresses = (self.keys.hashed(client_key), self.keys.hashed(network))
+            client.people = (people.factor(client.addresses[0]),
+                             people.factor(client.addresses[1]))
         if listed == "allow":
             client.allowed = Decision(Action.ALLOW, "on the allow list", rule="allow")
             return client
@@ -420,7 +481,7 @@ class Engine:
         # Budget hits depend only on who asks, under which budget share: ops are values
         # nobody changes, so every request of this client sends the same ones.
         factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
-        hits, hit_ops = self._budget_hits(cls, factor, identity)
+        hits, hit_ops = self._budget_hits(cls, factor, identity, client.people)
         ops = [*hit_ops]
         if challenges is not None:
             ops.append(Get(challenges.failure_key(identity, user_agent)))
@@ -434,8 +495,20 @@ class Engine:
         client.ops = tuple(ops)
         return client
 
-    def _budget_hits(self, cls: RouteClass, factor: float, identity: Identity
-                     ) -> tuple[tuple[tuple[Rate, int], ...], tuple[Hit, ...]]:
+    def _rebuild_hits(self, client: _Client, people: tuple[int, int]) -> None:
+        """New budget hits for a client whose address now has more (or fewer) people behind
+        it: the hits lead its ops, the rest stays."""
+        factor = budget_factor(client.score, self.config.scoring.budget_floor) \
+            if client.score else 1.0
+        hits, hit_ops = self._budget_hits(client.cls, factor, client.identity, people)
+        client.ops = (*hit_ops, *client.ops[len(client.hits):])
+        client.hits = hits
+        client.people = people
+        client.plain = None
+
+    def _budget_hits(self, cls: RouteClass, factor: float, identity: Identity,
+                     people: tuple[int, int] = (1, 1)
+                     ) -> tuple[tuple[tuple[Rate, int, int], ...], tuple[Hit, ...]]:
         """The budget hits of an identity under a budget share, and their limits.
 
         Kept per identity, apart from the per-client derivations: a crawler that sends a new
@@ -443,20 +516,22 @@ class Engine:
         reads are the same values and are built once.
         """
         key = (cls.name, factor, identity.ip, identity.network, identity.fingerprint,
-               identity.account, identity.clearance)
+               identity.account, identity.clearance, identity.visitor, people)
         cached = self._hits.get(key)
         if cached is not None:
             return cached
         hashed = self.keys.hashed
         ops: list[Hit] = []
-        hits: list[tuple[Rate, int]] = []
+        hits: list[tuple[Rate, int, int]] = []
         for rate, prefix in self._rate_keys[cls.name]:
             who = getattr(identity, rate.level)
             if not who:
                 continue
-            limit = rate.amount if factor == 1.0 else rate.scaled(factor)
+            mult = 1 if rate.level not in SHARED_BY_PEOPLE else \
+                people[0] if rate.level == "ip" else people[1]
+            limit = (rate.amount if factor == 1.0 else rate.scaled(factor)) * mult
             ops.append(Hit(prefix + hashed(who), rate.window, limit))
-            hits.append((rate, limit))
+            hits.append((rate, limit, mult))
         built = (tuple(hits), tuple(ops))
         if len(self._hits) >= _CLIENT_CACHE_MAX:
             self._hits.clear()  # cheap bound; active identities come straight back
@@ -491,16 +566,32 @@ class Engine:
         """The pure last step. ``results`` is None when storage could not be reached (fail
         open): verdicts that need no state still apply."""
         client = ctx.client
+        ticket = ctx.ticket
+        verdicts: list[tuple[Action, str, str, int | None]] = []  # action, rule, reason, retry
+        score = ctx.score
+        reasons = client.reasons
+        skip = 0  # the people ops between the client's ops and the enumeration's
+        cookie: Headers = ()
+        if ticket is not None:
+            skip = ticket.n_ops
+            if ticket.cookie is not None:
+                cookie = (ticket.cookie,)
+            if results is not None and self.people is not None:
+                found, points, why = self.people.judge(
+                    ticket, results, html=wants_html(ctx.view.headers.get("accept", "")))
+                if found:
+                    verdicts += found
+                if points:
+                    score = min(100, score + points)
+                    reasons = (*reasons, *why)
         if results is not None and self._plain_allow_possible and ctx.score < self._challenge_at \
-                and client.listed is None and client.bot is None:
-            plain = self._plain_allow(ctx, results)
+                and client.listed is None and client.bot is None and not verdicts and \
+                score == ctx.score and not cookie:
+            plain = self._plain_allow(ctx, results, skip)
             if plain is not None:
                 return plain
         cfg = self.config
         sc = cfg.scoring
-        score = ctx.score
-        reasons = client.reasons
-        verdicts: list[tuple[Action, str, str, int | None]] = []  # action, rule, reason, retry
         tightest: tuple[int, float, float] | None = None  # limit, remaining, reset
         cleared = ctx.identity.clearance is not None
         want_headers = cfg.rate_limit_headers
@@ -518,9 +609,10 @@ class Engine:
             # Hits were sent with limits from the score known before storage answered; a
             # reputation learned from storage can only shrink them further.
             factor = budget_factor(score, sc.budget_floor) if score != ctx.score else None
-            for i, (rate, limit) in enumerate(client.hits):
+            for i, (rate, limit, mult) in enumerate(client.hits):
                 hit: HitResult = results[i]
-                final_limit = min(limit, rate.scaled(factor)) if factor is not None else limit
+                final_limit = min(limit, rate.scaled(factor) * mult) if factor is not None \
+                    else limit
                 if not hit.counted or hit.count + 1 > final_limit:
                     verdicts.append((
                         Action.THROTTLE, f"budget:{rate.level}",
@@ -537,8 +629,8 @@ class Engine:
                 if conviction:
                     verdicts.append((Action.BLOCK, "conviction", str(conviction), None))
             if ctx.access is not None and self.enumeration is not None:
-                verdict = self.enumeration.judge(ctx.access, ctx.identity, results[idx:],
-                                                 cleared=cleared)
+                verdict = self.enumeration.judge(ctx.access, ctx.identity, results[idx + skip:],
+                                                 cleared=cleared, people=client.people)
                 if verdict is not None:
                     verdicts.append((verdict.action, verdict.rule, verdict.reason,
                                      verdict.retry_after))
@@ -563,6 +655,7 @@ class Engine:
                      ("ratelimit-reset", str(retry_after(tightest[2]) if tightest[1] < 1 else
                                              client.cls.rates[0].window)))
         kind = getattr(ctx.access, "kind", None)
+        extra = (*extra, *cookie) if cookie else extra
         if not verdicts:
             if cfg.decision_header:
                 extra = (*extra, ("x-antiscrape-decision", f"allow; score={score}"))
@@ -590,7 +683,8 @@ class Engine:
                         enforced=enforced, reply=reply, headers=extra, identity=ctx.identity,
                         signals=reasons, kind=kind, access=ctx.access)
 
-    def _plain_allow(self, ctx: _Context, results: Sequence[Any]) -> Decision | None:
+    def _plain_allow(self, ctx: _Context, results: Sequence[Any], skip: int = 0
+                     ) -> Decision | None:
         """Most requests: nothing in ``results`` raises a verdict and the score is below the
         challenge line, so the answer is a plain allow with no headers. Checked without
         building the verdict list; None sends the request through the full conclusion,
@@ -612,11 +706,12 @@ class Engine:
                 return None
         access = ctx.access
         if access is not None:
-            idx += client.n_convictions
+            idx += client.n_convictions + skip
             enumeration = self.enumeration
             if enumeration is not None and enumeration.judge(
                     access, ctx.identity, results[idx:],
-                    cleared=ctx.identity.clearance is not None) is not None:
+                    cleared=ctx.identity.clearance is not None,
+                    people=client.people) is not None:
                 return None
         if access is None and client.plain is not None:
             return client.plain

@@ -53,7 +53,13 @@ def test_a_plain_allow_carries_every_field_of_a_full_conclusion():
                "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
     view = RequestView("GET", "/users/7", headers, "198.51.100.4", route="/users/{user_id}",
                        path_params={"user_id": "7"}, protect=Protect("profile"))
-    decision = engine.inspect(view)
+    first = engine.inspect(view)  # a new visitor: its cookie is set
+    assert [name for name, _ in first.headers] == ["set-cookie"]
+    cookie = first.headers[0][1].split(";")[0]
+    view = RequestView("GET", "/users/7", {**headers, "cookie": cookie}, "198.51.100.4",
+                       route="/users/{user_id}", path_params={"user_id": "7"},
+                       protect=Protect("profile"))
+    decision = engine.inspect(view)  # the visitor came back: nothing to add
     assert decision.action is Action.ALLOW and decision.enforced is True
     assert (decision.reason, decision.score, decision.rule) == ("ok", 0, "")
     assert (decision.retry_after, decision.reply, decision.headers) == (None, None, ())
