@@ -395,8 +395,9 @@ class AnonymousSettings:
     fingerprint: int = 60
     """Anonymous protected reads per browser fingerprint and hour."""
     site: int = 60
-    """Anonymous protected reads of one kind, site-wide, per day on a quiet site; the
-    allowance grows with the learned rate (``guard.factor`` times a day of the baseline)."""
+    """Anonymous protected reads of one kind, site-wide, per day. Raise it to about the
+    number of first visits that land straight on such a page in a day (people who keep
+    cookies only read anonymously once)."""
 
     def validate(self, path: str) -> None:
         for name in ("network", "fingerprint", "site"):
@@ -419,7 +420,7 @@ class GuardSettings:
     """Enter when the current rate exceeds this multiple of the learned rate."""
     min_reads: int = 20
     """Anonymous protected reads of a kind per ``bucket`` that never trigger the guard."""
-    min_new_visitors: int = 120
+    min_new_visitors: int = 30
     """New visitors per ``bucket`` (site-wide) that never trigger the guard."""
     bucket: int = 600
     """Seconds per counting bucket: the current rate is the count of the last bucket-length."""

@@ -6,8 +6,9 @@ account, a clearance, or an *established* visitor (see :mod:`antiscrape.visitor`
 protected record by anything else is *anonymous*, and anonymous reads share a small pool:
 
 - per network and per fingerprint, an hourly free allowance (a person arriving from a search
-  engine reads a page or two); per kind and site-wide, a daily one that grows with the
-  learned rate. Past an allowance, an anonymous read needs a clearance;
+  engine reads a page or two); per kind and site-wide, a daily one. It does not grow with
+  the traffic on its own: a crawler that drops every cookie would be the traffic it learned
+  from. Past an allowance, an anonymous read needs a clearance;
 - a site-wide guard per kind (see :class:`~antiscrape.state.ops.Pulse`): when anonymous reads
   of a kind, or new visitors, come much faster than usual, anonymous reads of that kind need
   a clearance from the first, and visitors minted since the guard began are not trusted yet;
@@ -59,12 +60,6 @@ def people_factor(count: int, cap: int) -> int:
     """How many people's budget an address gets: those seen behind it, at least 1, at most
     ``cap``."""
     return max(1, min(cap, count))
-
-
-def site_allowance(floor: int, baseline: float, bucket: int, factor: float) -> int:
-    """Anonymous reads of a kind a day, site-wide: ``floor`` on a quiet site, else ``factor``
-    days of the learned rate (``baseline`` per ``bucket`` seconds)."""
-    return max(floor, math.ceil(factor * baseline * DAY / bucket))
 
 
 class Ticket:
@@ -226,11 +221,8 @@ class People:
             if person is None:
                 t.anonymous = True
                 a = self.anon
-                known = self._series.get(kind)
-                site = site_allowance(a.site, known.baseline if known else 0.0,
-                                      self.guard.bucket, self.guard.factor)
                 allowances = (("network", a.network * self.factor(net)),
-                              ("fingerprint", a.fingerprint), ("site", site))
+                              ("fingerprint", a.fingerprint), ("site", a.site))
                 pre = f"{self._pool_prefix}{kind}:"
                 t.pool = (start + len(ops), allowances)
                 ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1]),
