@@ -6,8 +6,7 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test lint bench install services clean
 
-# setup.py and the C source: an edited store is rebuilt (a stale build would shadow the edit).
-$(VENV)/.installed: pyproject.toml setup.py antiscrape/_native.c
+$(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[all,dev]'
@@ -33,4 +32,4 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info antiscrape/_native.*.so
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

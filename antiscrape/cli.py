@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import Config
+from .config import Config, read_toml, secrets_from_environment
 from .errors import ConfigError
+from .identity import describe_client_ip
 from .typed_loader import dump
 
 SECRET_KEYS = frozenset({"secret_key", "old_secret_keys", "token", "password"})
@@ -98,8 +101,11 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
 # -- subcommands ---------------------------------------------------------------------------
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .preflight import preflight
+
     try:
         config = Config.load(args.config)
+        preflight(config)
     except ConfigError as exc:
         err.write(f"antiscrape: invalid config: {exc}\n")
         return 1
@@ -110,8 +116,21 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"# effective configuration of {args.config} (defaults filled in, "
                   "secrets masked)\n")
         out.write(to_toml(data) + "\n")
+    err.write(describe_client_ip(config.trusted_proxies, config.forwarded_header) + "\n")
     err.write(f"{args.config}: OK\n")
     return 0
+
+
+def replay_config(path: str | None) -> Config:
+    """The config a replay decides with: the file's, plus the environment's keys as always.
+
+    A replay signs nothing that leaves the process (its state lives in memory for the run),
+    so it needs no secret: without one in the file or the environment it takes a throwaway
+    key rather than refusing the file the application itself would start with."""
+    data = secrets_from_environment(read_toml(path) if path else {}, os.environ)
+    if not data.get("secret_key"):
+        data["secret_key"] = secrets.token_urlsafe(32)
+    return Config.load(data)
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -121,7 +140,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .replay.text import format_summary
 
     try:
-        config = Config.load(args.config) if args.config else Config.load({"debug": True})
+        config = replay_config(args.config)
     except ConfigError as exc:
         err.write(f"antiscrape: invalid config: {exc}\n")
         return 1

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import limits
 
 from .errors import ConfigError
+from .keystrength import key_weakness
 from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
@@ -170,8 +172,15 @@ class ChallengeSettings:
     nojs_fallback: bool = True
     """Offer a wait-and-continue form to browsers without JavaScript."""
     max_failures: int = 5
-    """Failed or replayed answers (within ``failure_window``) after which a client is blocked."""
+    """Challenge pages left unanswered (within ``failure_window``) after which a client
+    without a clearance is blocked; also the wrong or replayed answers after which one
+    challenge is void. Answers count against the challenge they answer, never against the
+    address and browser that sent them (a neighbour could send them)."""
     failure_window: int = 3_600
+    answers_per_ip: Window = "20/minute"
+    """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
+    answers_per_network: Window = "200/minute"
+    """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
     def validate(self, path: str) -> None:
@@ -179,6 +188,8 @@ class ChallengeSettings:
             raise ConfigError(f"{path}.status", "a challenge must answer with a 4xx status")
         if not self.path_prefix.startswith("/") or not self.path_prefix.endswith("/"):
             raise ConfigError(f"{path}.path_prefix", "must start and end with '/'")
+        parse_rate(self.answers_per_ip, f"{path}.answers_per_ip")
+        parse_rate(self.answers_per_network, f"{path}.answers_per_network")
         if not self.ladder:
             raise ConfigError(f"{path}.ladder", "needs at least one rung")
         last = -1
@@ -212,6 +223,12 @@ class ProtectRule:
     def validate(self, path: str) -> None:
         if not self.route.startswith("/"):
             raise ConfigError(f"{path}.route", "must start with '/'")
+        from .enumeration.matching import normalize_template  # lazy: config stays light
+
+        for segment in normalize_template(self.route).split("/"):
+            if ("{" in segment or "}" in segment) and not re.fullmatch(r"\{\w+\}", segment):
+                raise ConfigError(f"{path}.route", f"{segment!r}: a parameter is a whole "
+                                  "path segment like {user_id} (or <int:user_id>)")
         if not self.kind or not self.kind.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"{path}.kind", "use letters, digits, '-' or '_' only")
 
@@ -532,9 +549,12 @@ class Config:
     """Everything antiscrape can be told. See the README for each key, default and unit."""
 
     secret_key: str = ""
-    """Signs challenges and clearance cookies. Required unless ``debug``."""
+    """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
+    environment variable gives it (required unless ``debug``)."""
     old_secret_keys: tuple[str, ...] = ()
-    """Previous keys, still accepted for verification during a rotation."""
+    """Previous keys, still accepted for verification during a rotation (held to the same
+    strength rule as ``secret_key``: each one can forge a cookie); left empty,
+    ``ANTISCRAPE_OLD_SECRET_KEYS`` (comma-separated) gives them."""
     debug: bool = False
     monitor: bool = False
     """Decide, log and count, but never enforce (all rules)."""
@@ -550,10 +570,17 @@ class Config:
     """Seconds a storage call may take before the failure policy applies."""
     fail: Literal["open", "closed"] = "open"
     trusted_proxies: tuple[str, ...] = ()
-    """Peers (IPs/CIDRs) whose X-Forwarded-For / Forwarded headers are believed."""
+    """Peers (IPs/CIDRs) whose forwarding header (``forwarded_header``) is believed."""
+    forwarded_header: Literal["x-forwarded-for", "forwarded", "x-real-ip"] = "x-forwarded-for"
+    """The one header your trusted proxy writes the client address into; every other
+    forwarding header is ignored (it is whatever the client sent), with no fallback."""
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     ipv6_client_prefix: int = 64
+    cookie_secure: bool | Literal["auto"] = "auto"
+    """``Secure`` on antiscrape's cookies: ``"auto"`` sets it on HTTPS requests, including
+    those a trusted proxy reports as HTTPS (``X-Forwarded-Proto``, or ``proto=`` of
+    ``Forwarded``); ``true`` always; ``false`` never."""
     tls_fingerprint_header: str = ""
     """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
     exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")
@@ -584,7 +611,12 @@ class Config:
     @classmethod
     def load(cls, source: Config | dict[str, Any] | str | os.PathLike[str] | None = None,
              **overrides: Any) -> Config:
-        """Build a config from a Config, a dict, or a path to a TOML file (plus overrides)."""
+        """Build a config from a Config, a dict, or a path to a TOML file (plus overrides).
+
+        Keys the source leaves empty are filled from the environment (``secret_key`` from
+        ``ANTISCRAPE_SECRET_KEY``, ``old_secret_keys`` from ``ANTISCRAPE_OLD_SECRET_KEYS``), so
+        a file or settings module can be shared without its secret; a ``Config`` passed as
+        is was already loaded and is returned unchanged."""
         if isinstance(source, Config) and not overrides:
             return source
         if isinstance(source, Config):
@@ -596,6 +628,7 @@ class Config:
         else:
             data = read_toml(source)
         data.update(overrides)
+        data = secrets_from_environment(data, os.environ)
         if isinstance(data.get("budgets"), dict):
             data["budgets"] = _merge_budgets(data["budgets"])
         return load(cls, data)
@@ -605,15 +638,27 @@ class Config:
             if not self.debug:
                 raise ConfigError(
                     "secret_key",
-                    "required to sign challenges and clearance cookies (set debug = true to "
-                    "run with a random per-process key while developing)",
+                    f"required to sign challenges and clearance cookies: set {SECRET_KEY_ENV} "
+                    "in the environment (or secret_key in the config; debug = true runs with "
+                    "a random per-process key while developing)",
                 )
             log.warning("antiscrape: no secret_key; using a random per-process key (debug only)")
-        elif len(self.secret_key) < 16 and not self.debug:
-            raise ConfigError("secret_key", "too short: use at least 16 random characters")
+        if not self.debug:
+            for path, key in (("secret_key", self.secret_key),
+                              *((f"old_secret_keys[{i}]", k)
+                                for i, k in enumerate(self.old_secret_keys))):
+                weakness = key_weakness(key) if key else None
+                if weakness is not None:
+                    raise ConfigError(path, weakness)
         if not self.storage.split("://", 1)[0] or "://" not in self.storage:
             raise ConfigError("storage", f"expected a URI like memory:// or redis://host, "
                                          f"got {self.storage!r}")
+        from .state import storage_schemes  # lazy: config stays import-light
+
+        scheme, known = self.storage.split("://", 1)[0].lower(), storage_schemes()
+        if scheme not in known:  # only the scheme is quoted: the URI may hold a password
+            raise ConfigError("storage", f"unknown scheme {scheme!r}; use one of "
+                                         f"{', '.join(s + '://' for s in known)}")
         if self.state_cap < 1_000:
             raise ConfigError("state_cap", "must be at least 1000 entries")
         if self.storage_timeout <= 0:
@@ -642,6 +687,34 @@ class Config:
         if self.monitor:
             return True
         return any(rule == r or rule.startswith(r + ":") for r in self.monitor_rules)
+
+
+SECRET_KEY_ENV = "ANTISCRAPE_SECRET_KEY"
+"""Environment variable read for ``secret_key`` when the config does not set it."""
+OLD_SECRET_KEYS_ENV = "ANTISCRAPE_OLD_SECRET_KEYS"
+"""Environment variable read for ``old_secret_keys`` (comma-separated) when the config does
+not set them."""
+
+
+def secrets_from_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``data`` with the signing keys it leaves empty taken from ``environ``.
+
+    Secrets belong in the environment (or a secret store that fills it), not in a file that
+    is copied between machines and into version control; one rule for every entry point (the
+    CLI, the three adapters, the examples) means a config that starts the application also
+    passes ``antiscrape check``. A value the config does give wins: an explicit setting is
+    never overridden behind the operator's back. Surrounding whitespace (the newline of a
+    ``$(cat keyfile)``) is not part of a key.
+    """
+    out = data
+    secret = environ.get(SECRET_KEY_ENV, "").strip()
+    if secret and not data.get("secret_key"):
+        out = {**out, "secret_key": secret}
+    old = environ.get(OLD_SECRET_KEYS_ENV, "")
+    old_keys = [key.strip() for key in old.split(",") if key.strip()]
+    if old_keys and not data.get("old_secret_keys"):
+        out = {**out, "old_secret_keys": old_keys}
+    return out
 
 
 def _merge_budgets(given: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from . import decisionlog, metrics
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
+from .cookies import CookiePolicy
 from .decision import SEVERITY, Action, Decision, Headers, Identity, Reply
 from .errors import StorageError
 from .identity import ClientAddressing, fingerprint_material, parse_ip
@@ -30,6 +31,7 @@ from .people import People, Ticket
 from .plan import Plan
 from .replies import refusal, wants_html
 from .request import RequestView, cookie_value
+from .server_rewrite import ServerRewriteCheck
 from .signals import budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Storage, open_storage
 from .status import StatusBoard
@@ -184,7 +186,8 @@ class Engine:
         self.storage, self.astorage = storage
         self.addressing = ClientAddressing(
             parse_networks(cfg.trusted_proxies, "trusted_proxies"), cfg.ipv4_prefix,
-            cfg.ipv6_prefix, cfg.ipv6_client_prefix)
+            cfg.ipv6_prefix, cfg.ipv6_client_prefix, header=cfg.forwarded_header)
+        self.server_rewrite = ServerRewriteCheck(bool(cfg.trusted_proxies))
         self._classes, self._default_class = build_route_classes(cfg)
         # Budget keys are "<prefix>:rl:<class>:<level>:" + hashed identity: build the constant
         # part once, not per request.
@@ -222,6 +225,8 @@ class Engine:
             self.people = People(cfg, self.keys, Signer(cfg.signing_keys or (_random_key(),)),
                                  clock())
         self._visitor_cookie = cfg.visitor.cookie_name
+        self._cookie_policy = CookiePolicy(cfg.cookie_secure, self.addressing.trusted,
+                                           cfg.forwarded_header)
         self.observers: list[Observer] = []
         self.refusal_observers: list[Observer] = []
         """Observers of every decision but an allow (the default decision log, which samples
@@ -335,6 +340,12 @@ class Engine:
         path = view.path
         if path.startswith(self._exempt):
             return self._exempt_decision
+        board = self.status_board
+        if board is not None and board.matches(path):  # the operator's page: see status.py
+            visit = board.operator_visit(view)
+            if visit is not None:
+                return visit
+            view = board.without_token(view)
         enumeration = self.enumeration
         access = enumeration.match(view) if enumeration is not None else None
         cls = route_class(path, self._classes, self._default_class)
@@ -360,7 +371,7 @@ class Engine:
             self._rebuild_hits(client, mults)
         ticket, people_ops = people.plan(
             identity, client.visitor, access.kind if access is not None else None,
-            lambda: self._fingerprint(view.headers), view.scheme == "https", now,
+            lambda: self._fingerprint(view.headers), self._cookie_policy.secure(view), now,
             len(client.ops))
         if identity.visitor is not None and not ticket.visitor_counts:
             identity = replace(identity, visitor=None)  # not (yet) a person: not counted as one
@@ -395,8 +406,8 @@ class Engine:
                                                          len(hints) <= _KEPT_TEXT_MAX)
         forwarded = None
         if self.addressing.trusted:
-            forwarded = (headers.get("forwarded", ""), headers.get("x-forwarded-for", ""))
-            kept = kept and len(forwarded[0]) + len(forwarded[1]) <= _KEPT_TEXT_MAX
+            forwarded = headers.get(self.addressing.header, "")
+            kept = kept and len(forwarded) <= _KEPT_TEXT_MAX
         challenges = self.challenges
         # Most requests carry no cookie at all: then there is no clearance to look for.
         cookie = challenges.clearance_cookie(view) \
@@ -422,6 +433,8 @@ class Engine:
         """Identity, user agent, risk score and budget reads of one client (see _client)."""
         cfg = self.config
         headers = view.headers
+        if not self.server_rewrite.warned:
+            self.server_rewrite(view.peer, headers)
         ip = self.addressing.client_ip(view.peer, headers)
         client_key, network = self.addressing.keys(ip)
         ua = lookup(headers.get("user-agent", ""))
@@ -603,9 +616,11 @@ class Engine:
                 if failures:
                     score = min(100, score + sc.challenge_failures * failures)
                     reasons = (*reasons, f"{failures} unanswered or failed challenges")
-                if failures >= cfg.challenge.max_failures:
+                # A valid clearance is what only its solver holds: challenges shown to others
+                # behind the same address and user agent (a neighbour) never block it.
+                if failures >= cfg.challenge.max_failures and not cleared:
                     verdicts.append((Action.BLOCK, "challenge:failures",
-                                     f"{failures} failed, abandoned or replayed challenges", None))
+                                     f"{failures} unanswered challenges", None))
             # Hits were sent with limits from the score known before storage answered; a
             # reputation learned from storage can only shrink them further.
             factor = budget_factor(score, sc.budget_floor) if score != ctx.score else None

@@ -1,9 +1,14 @@
 """Who is asking: client IP behind trusted proxies, its network, and a fingerprint id.
 
-The client IP is only taken from forwarding headers when the socket peer is a proxy the
+The client IP is only taken from a forwarding header when the socket peer is a proxy the
 operator trusts, and then by walking the chain from the right: every hop appended by a
 trusted proxy is skipped, the first untrusted hop is the client. The left-most value is
 whatever the client wrote, so it is never believed on its own.
+
+Exactly one forwarding header is read: the one the operator's proxy writes
+(``forwarded_header``). Proxies append to (or overwrite) their own header and pass every
+other one through untouched, so a second header is whatever the client wrote: reading it,
+or falling back to it when the first is absent, lets a client choose its own address.
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
-
-from .native import C
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -40,6 +43,12 @@ def parse_ip(value: str) -> IPAddress | None:
     return ip
 
 
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+"""The forwarding headers an operator may name; the first is the default (what nginx's
+``$proxy_add_x_forwarded_for``, HAProxy's ``option forwardfor``, Caddy and most load
+balancers write)."""
+
+
 def forwarded_for(header: str) -> list[str]:
     """The ``for=`` values of an RFC 7239 ``Forwarded`` header, in order."""
     out = []
@@ -51,6 +60,20 @@ def forwarded_for(header: str) -> list[str]:
     return out
 
 
+def describe_client_ip(trusted_proxies: tuple[str, ...], header: str) -> str:
+    """One sentence saying where the client IP comes from, for ``antiscrape check`` and logs:
+    an operator reads exactly which header is believed, from whom, and which are ignored."""
+    if not trusted_proxies:
+        return ("client IP: the socket peer; no forwarding header is read (trusted_proxies "
+                "is empty). Behind a proxy every client would share the proxy's address: "
+                "list the proxy in trusted_proxies.")
+    ignored = ", ".join(h for h in FORWARDING_HEADERS if h != header)
+    return (f"client IP: from '{header}' when the socket peer is one of "
+            f"{', '.join(trusted_proxies)}, read from the right past trusted hops; "
+            f"{ignored} are ignored, also when '{header}' is missing (no fallback). "
+            "Other peers: the socket peer.")
+
+
 class ClientAddressing:
     """Turns a socket peer plus headers into (client key, network key), cached per peer.
 
@@ -59,8 +82,13 @@ class ClientAddressing:
     """
 
     def __init__(self, trusted: tuple[Any, ...], v4_prefix: int = 24, v6_prefix: int = 48,
-                 v6_client_prefix: int = 64, cache_size: int = 50_000) -> None:
+                 v6_client_prefix: int = 64, cache_size: int = 50_000,
+                 header: str = FORWARDING_HEADERS[0]) -> None:
+        if header not in FORWARDING_HEADERS:
+            raise ValueError(f"forwarding header must be one of {FORWARDING_HEADERS}")
         self.trusted = trusted
+        self.header = header
+        """The one forwarding header believed (from trusted peers only); never another."""
         self.v4_prefix = v4_prefix
         self.v6_prefix = v6_prefix
         self.v6_client_prefix = v6_client_prefix
@@ -87,14 +115,10 @@ class ClientAddressing:
             return _UNKNOWN
         if not self.trusted or not self._peer_trusted(peer):
             return peer
-        hops: list[str] = []
-        fwd = headers.get("forwarded")
-        if fwd:
-            hops = forwarded_for(fwd)
-        else:
-            xff = headers.get("x-forwarded-for")
-            if xff:
-                hops = xff.split(",")
+        value = headers.get(self.header)
+        if not value:  # no fallback to another header: that one would be the client's text
+            return peer
+        hops = forwarded_for(value) if self.header == "forwarded" else value.split(",")
         client = peer
         for raw in reversed(hops):
             ip = parse_ip(raw)
@@ -139,14 +163,14 @@ _NOT_TRAITS = ("cookie", "content-length")
 """Header names left out of the order trait: they come and go within one client."""
 
 
-def python_fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> str:
+def fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> str:
     """The non-IP traits a fingerprint id hashes: selected header values, the order in which
     the client sent its header names (HTTP libraries differ), and a proxy's TLS fingerprint.
 
     A crawler rotating IPs keeps all of these, so it keeps one fingerprint id.
     """
-    # Computed on every protected read: header values fetched by one C-level ``map``, and
-    # the names joined directly unless one of the two left-out headers is present.
+    # Computed on every protected read: the names are joined directly unless one of the two
+    # left-out headers is present.
     parts = list(map(headers.get, FINGERPRINT_HEADERS, _NO_VALUES))
     if "cookie" in headers or "content-length" in headers:
         parts.append(",".join(n for n in headers if n not in _NOT_TRAITS))
@@ -156,10 +180,3 @@ def python_fingerprint_material(headers: Mapping[str, str], tls_header: str = ""
         parts.append(headers.get(tls_header, ""))
     return "\x1f".join(parts)
 
-
-fingerprint_material = python_fingerprint_material
-"""The C version when built (the same string for a dict of headers, at about a third of the
-cost; other mappings go to the Python one), else the Python one."""
-if C is not None:
-    C.configure_fingerprint(FINGERPRINT_HEADERS, _NOT_TRAITS, python_fingerprint_material)
-    fingerprint_material = C.fingerprint_material

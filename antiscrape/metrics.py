@@ -35,7 +35,8 @@ FAILED_ANSWERS = frozenset({"invalid", "expired", "other-client", "malformed", "
 """Challenge-endpoint verdicts that mean a wrong, stale or reused answer (not "early")."""
 
 
-def _prometheus() -> Any:
+def require_prometheus() -> Any:
+    """The ``prometheus_client`` module, or :class:`MissingExtraError` naming the extra."""
     try:
         import prometheus_client
     except ImportError as exc:
@@ -57,7 +58,7 @@ def _make(namespace: str, buckets: tuple[float, ...], registry: Any) -> tuple[An
     with _collectors_lock:
         found = _collectors.get(key)
         if found is None:
-            prom = _prometheus()
+            prom = require_prometheus()
             found = (
                 prom.Counter("decisions", "Decisions by action and rule.",
                              ("action", "rule", "enforced"), namespace=namespace,
@@ -79,7 +80,7 @@ class Metrics:
     def __init__(self, settings: MetricsSettings | None = None, *, registry: Any = None) -> None:
         settings = settings or MetricsSettings(enabled=True)
         if registry is None:
-            registry = _prometheus().REGISTRY
+            registry = require_prometheus().REGISTRY
         self.registry = registry
         (self._decisions, self._challenges, self._storage_errors,
          self._latency) = _make(settings.namespace, settings.latency_buckets, registry)
@@ -163,7 +164,7 @@ def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
 
 def scrape_registry() -> Any:
     """The registry to expose: every worker's numbers under multiprocess mode, else this one."""
-    prom = _prometheus()
+    prom = require_prometheus()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -175,7 +176,7 @@ def scrape_registry() -> Any:
 
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type, ready to be served on ``/metrics``."""
-    prom = _prometheus()
+    prom = require_prometheus()
     return prom.generate_latest(scrape_registry()), prom.CONTENT_TYPE_LATEST
 
 

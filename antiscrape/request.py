@@ -6,7 +6,7 @@ engine, the log replayer and the tests all feed the very same decision code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -80,6 +80,16 @@ def headers_from_pairs(pairs: Iterable[tuple[bytes | str, bytes | str]]) -> dict
         else:
             out[name] = value
     return out
+
+
+def asgi_headers(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """An ASGI scope's header pairs as the engine reads them.
+
+    ASGI servers send lower-cased names, so decoding them is the usual path; only a request
+    that repeats a name pays for :func:`headers_from_pairs`' folding.
+    """
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in pairs}
+    return headers if len(headers) == len(pairs) else headers_from_pairs(pairs)
 
 
 def cookie_value(cookie_header: str, name: str) -> str | None:

@@ -23,8 +23,8 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from urllib.parse import parse_qs
+from dataclasses import asdict, dataclass, replace
+from urllib.parse import parse_qs, unquote_plus
 
 from .clock import Clock, system_clock
 from .config import Config, StatusPageSettings
@@ -245,6 +245,31 @@ class StatusBoard:
             return Reply(200, (("content-type", "application/json"), *_SECURITY_HEADERS), body)
         return Reply(200, (("content-type", "text/html; charset=utf-8"), *_SECURITY_HEADERS),
                      self.render().encode())
+
+    def operator_visit(self, view: RequestView) -> Decision | None:
+        """The status page for a request presenting the right token, before any scoring;
+        None for every other request, which the policy then judges like any other.
+
+        An operator's headless browser or monitoring script scores like the automation it
+        is; the token is the proof that it is the operator, so on this one path it skips
+        the score, budgets and challenges (a wrong token gets no such pass: guessing stays
+        budgeted, and refused before it ever reaches the comparison)."""
+        if not self.matches(view.path) or \
+                not token_matches(self.settings.token, presented_token(view)):
+            return None
+        return Decision(Action.ALLOW, "status page: operator token", rule="status",
+                        reply=self.reply(view))
+
+    @staticmethod
+    def without_token(view: RequestView) -> RequestView:
+        """``view`` with no ``token`` in its query string, for a status-page request the
+        policy is about to judge: a challenge page seals the query into its return path,
+        and a token (even a mistyped one) must not travel there or into logs."""
+        if not view.query:
+            return view
+        kept = "&".join(part for part in view.query.split("&")
+                        if unquote_plus(part.partition("=")[0]) != "token")
+        return replace(view, query=kept)
 
     def snapshot(self) -> dict[str, object]:
         return {

@@ -106,6 +106,10 @@ def load(cls: type[T], data: dict[str, Any], path: str = "") -> T:
             known = ", ".join(sorted(fields))
             raise ConfigError(sub, f"unknown key (known keys here: {known})")
         kwargs[key] = _convert(value, hints[key], sub)
+    for name, spec in fields.items():
+        if name not in kwargs and spec.default is dataclasses.MISSING and \
+                spec.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{path}.{name}" if path else name, "required")
     try:
         obj = cls(**kwargs)
     except ConfigError:

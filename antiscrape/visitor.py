@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .challenge.tokens import Signer, random_id
 from .config import VisitorSettings
+from .cookies import cookie_header
 
 VISITOR = b"antiscrape-visitor-v1|"
 """The MAC's purpose label: a visitor cookie never passes as a clearance or a challenge."""
@@ -44,13 +45,12 @@ class Visitor:
 class VisitorCookies:
     """Mints, signs and verifies visitor cookies (no I/O)."""
 
-    __slots__ = ("_attributes", "_name", "_settings", "_signer")
+    __slots__ = ("_name", "_settings", "_signer")
 
     def __init__(self, settings: VisitorSettings, signer: Signer) -> None:
         self._settings = settings
         self._signer = signer
         self._name = settings.cookie_name
-        self._attributes = f"; Path=/; Max-Age={settings.lifetime}; HttpOnly; SameSite=Lax"
 
     @property
     def name(self) -> str:
@@ -78,5 +78,4 @@ class VisitorCookies:
 
     def set_cookie(self, value: str, secure: bool) -> tuple[str, str]:
         """The ``Set-Cookie`` header that hands ``value`` to the browser."""
-        return ("set-cookie", f"{self._name}={value}{self._attributes}"
-                + ("; Secure" if secure else ""))
+        return ("set-cookie", cookie_header(self._name, value, self._settings.lifetime, secure))

@@ -12,8 +12,10 @@ rounds so machine noise hits every variant alike:
   judging): what the engine and the adapter spend on a protected route besides the guard's
   counting (the fingerprint is hashed only for protected routes, the adapter matches them);
 * ``guarded``: the same with ``/users/{user_id}`` protected (``@protect("profile")``), state
-  in the C memory store (what ``memory://`` opens when the extension is built);
-* ``python``: ``guarded`` with the pure-Python memory store (``ANTISCRAPE_PURE_PYTHON=1``);
+  in the memory store (what ``memory://`` opens);
+* ``slowapi``: Starlette with slowapi's middleware and a limit on ``/users/{user_id}`` that
+  never triggers (``bench_core``'s configuration): the usual rate limiter's cost on the same
+  route, for scale;
 * ``before`` (with ``--before REV``): ``guarded`` with the enumeration guard, the distinct
   sketch and the memory backend as they were at git revision REV (loaded from ``git show``
   under other module names), so an optimisation is measured side by side with what it
@@ -26,10 +28,10 @@ never reached. Each request is timed alone; the table gives medians, and
 ``guarded - engine`` the guard's share.
 
 Part 2 measures the guard's pure steps (match, ops, judge) and the memory backend executing
-its ops, per request, with the C store and the Python one (and REV's when given).
+its ops, per request (and REV's when given).
 
 Part 3 (``--million``) lets one identity read one million distinct profiles through the
-guard's ops and each memory backend (no engine, no tracing: the figure is the process's
+guard's ops and the memory backend (no engine, no tracing: the figure is the process's
 resident memory, read from ``/proc/self/statm``, and ``sys.getallocatedblocks()`` after read
 5 000 and at the end) and reports the storage entries, the sketches' bytes and both growths.
 """
@@ -58,7 +60,6 @@ from antiscrape.decision import Identity
 from antiscrape.engine import Engine
 from antiscrape.enumeration import EnumerationGuard
 from antiscrape.keys import Keys
-from antiscrape.native import NativeMemoryStorage
 from antiscrape.request import RequestView, protect
 from antiscrape.state.memory import AsyncMemoryStorage, MemoryStorage
 from antiscrape.state.sketch import DistinctSketch
@@ -73,7 +74,7 @@ HEADERS = [
     (b"sec-fetch-mode", b"navigate"), (b"sec-fetch-site", b"none"),
     (b"sec-fetch-dest", b"document"), (b"upgrade-insecure-requests", b"1"),
 ]
-VARIANTS = ("bare", "engine", "matched", "guarded", "python")
+VARIANTS = ("bare", "engine", "matched", "guarded", "slowapi")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -129,6 +130,8 @@ def build(variant: str, clock: ManualClock) -> Any:
     async def user(request: Any) -> PlainTextResponse:
         return PlainTextResponse(f"user {request.path_params['user_id']}")
 
+    if variant == "slowapi":
+        return slowapi_app(user)
     endpoint = protect("profile")(user) if variant not in ("bare", "engine") else user
     routes = [Route("/users/{user_id:int}", endpoint)]
     if variant == "bare":
@@ -149,13 +152,29 @@ def build(variant: str, clock: ManualClock) -> Any:
     elif variant == "matched":
         engine = Engine({"secret_key": SECRET}, clock=clock, enumeration=None)
         engine.enumeration = MatchOnly(engine.config, engine.keys)
-    elif variant == "python":
-        sync = MemoryStorage()
-        engine = Engine({"secret_key": SECRET}, clock=clock,
-                        storage=(sync, AsyncMemoryStorage(sync)))
     else:
         engine = Engine({"secret_key": SECRET}, clock=clock)
     return Starlette(routes=routes, middleware=[Middleware(AntiScrapeMiddleware, engine=engine)])
+
+
+def slowapi_app(user: Any) -> Any:
+    """``/users/{user_id}`` limited by slowapi (a limit that never triggers)."""
+    from slowapi import Limiter
+    from slowapi.middleware import SlowAPIMiddleware
+    from slowapi.util import get_remote_address
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    limiter = Limiter(key_func=get_remote_address, default_limits=["1000000/minute"])
+
+    async def limited_user(request: Any) -> Any:
+        return await user(request)
+
+    app = Starlette(routes=[Route("/users/{user_id:int}",
+                                  limiter.limit("1000000/minute")(limited_user))])
+    app.state.limiter = limiter
+    app.add_middleware(SlowAPIMiddleware)
+    return app
 
 
 def browser(n: int) -> list[tuple[bytes, bytes]]:
@@ -285,10 +304,7 @@ def resident_bytes() -> int:
 
 def sketch_bytes(storage: Any) -> int:
     """What the distinct counters of a memory store hold (``DistinctSketch.nbytes`` summed)."""
-    if isinstance(storage, MemoryStorage):
-        return sum(e[1].nbytes for e in storage._data.values()
-                   if isinstance(e[1], DistinctSketch))
-    return int(storage.sketch_bytes())
+    return sum(e[1].nbytes for e in storage._data.values() if isinstance(e[1], DistinctSketch))
 
 
 def part3(storage_cls: type, n: int = 1_000_000) -> dict[str, float]:
@@ -329,9 +345,6 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=50_000,
                         help="protected reads timed step by step in part 2")
     args = parser.parse_args()
-    if NativeMemoryStorage is None:
-        raise SystemExit("antiscrape._native is not built (run `make install`): the C store "
-                         "is what this benchmark measures next to the Python one")
     global BEFORE
     variants = VARIANTS
     if args.before:
@@ -346,14 +359,12 @@ def main() -> None:
     print(f"  of which the enumeration guard: {med['guarded'] - med['engine']:.1f}")
     print(f"    matching and the engine's extra work: {med['matched'] - med['engine']:.1f}")
     print(f"    counting and judging: {med['guarded'] - med['matched']:.1f}")
-    print(f"  with the Python memory store: {med['python'] - med['bare']:.1f} "
-          f"(its counting and judging {med['python'] - med['matched']:.1f})")
+    print(f"  added by slowapi on the same route: {med['slowapi'] - med['bare']:.1f}")
     if BEFORE is not None:
         print(f"  the guard at {args.before}: {med['before'] - med['engine']:.1f} "
               f"(counting and judging {med['before'] - med['matched']:.1f})")
     print("Part 2: the guard's steps, median µs per request")
-    classes = {"C store": (EnumerationGuard, NativeMemoryStorage),
-               "Python": (EnumerationGuard, MemoryStorage)}
+    classes = {"today": (EnumerationGuard, MemoryStorage)}
     if BEFORE is not None:
         classes[args.before] = BEFORE
     steps = part2(classes, n=args.reads, chunk=min(500, args.reads))
@@ -364,10 +375,9 @@ def main() -> None:
         f"{sum(steps[name][k] for k in STEPS):10.2f}" for name in steps))
     if args.million:
         print("Part 3: one identity reads one million distinct profiles")
-        figures = {name: part3(cls) for name, cls in (("C store", NativeMemoryStorage),
-                                                       ("Python", MemoryStorage))}
+        figures = {"today": part3(MemoryStorage)}
         print("  " + " " * 22 + "".join(f"{name:>11}" for name in figures))
-        for k in figures["Python"]:
+        for k in figures["today"]:
             print(f"  {k:22}" + "".join(f"{figures[name][k]:11.1f}" for name in figures))
 
 

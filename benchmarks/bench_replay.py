@@ -1,11 +1,12 @@
 """Replay speed: log lines per second through the real engine, default configuration.
 
-    python -m benchmarks.bench_replay [--rounds 5] [--copies 4]
+    python -m benchmarks.bench_replay [--rounds 5] [--copies 4] [LOG ...]
 
 All variants run side by side in interleaved rounds, each round with fresh engines (empty
 state), so machine noise hits every variant alike; the load average is printed before and
-after. In one process, on the four public logs of ``../shared/data/access-logs/`` (24,271
-lines) read into memory once:
+after. In one process, on the logs given (plain or gzip; by default the four public logs the
+repository carries in ``tests/data/access-logs/``, 24,271 lines) read into memory once; a
+run given no line says so and stops (there is no speed to measure on nothing):
 
 * ``full``: parse + RequestView + ``Engine.inspect`` + ``record_response`` + tally (what
   ``antiscrape replay`` does, minus file reading);
@@ -34,10 +35,9 @@ from pathlib import Path
 
 from antiscrape.config import Config
 from antiscrape.decision import Action, Decision
-from antiscrape.replay import replay_file, replay_lines
+from antiscrape.replay import LogSource, replay_file, replay_lines
 from antiscrape.replay.parsers import combined_fields
-
-LOGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "access-logs"
+from tests.corpora import ACCESS_LOGS, access_log
 
 
 class ConstantEngine:
@@ -52,10 +52,12 @@ class ConstantEngine:
         pass
 
 
-def load_lines() -> list[str]:
+def load_lines(paths: list[str]) -> list[str]:
+    """Every line of ``paths``, read as ``antiscrape replay`` reads them (gzip sniffed)."""
     lines: list[str] = []
-    for path in sorted(LOGS.glob("*.log")):
-        lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for path in paths:
+        with LogSource(path) as source:
+            lines += [line.rstrip("\n") for line in source]
     return lines
 
 
@@ -84,9 +86,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("logs", nargs="*", metavar="LOG",
+                        help="access logs, plain or gzip (default: tests/data/access-logs)")
     args = parser.parse_args()
+    paths = args.logs or [str(access_log(name)) for name in ACCESS_LOGS]
+    try:
+        lines = load_lines(paths)
+    except OSError as exc:
+        parser.exit(2, f"bench_replay: cannot read a log: {exc}\n")
+    if not lines:
+        parser.exit(2, f"bench_replay: no log lines in {', '.join(paths)}: nothing to measure\n")
     config = Config.load({"secret_key": "bench-secret-0123456789abcdef"})
-    lines = load_lines()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "access.log"
@@ -117,7 +127,7 @@ def main() -> None:
         if summaries[1] != summaries[2]:
             raise AssertionError("--workers 2 reported something --workers 1 did not")
     load_after = os.getloadavg()
-    print(f"in memory: {len(lines):,} lines from {len(list(LOGS.glob('*.log')))} logs; "
+    print(f"in memory: {len(lines):,} lines from {len(paths)} logs; "
           f"from a file: {big_lines:,} lines (busy log, {args.copies} copies); "
           f"{args.rounds} interleaved rounds")
     print(f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "

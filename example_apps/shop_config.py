@@ -1,6 +1,7 @@
 """Loading an example's ``antiscrape.toml`` with the few things a file cannot know.
 
-- The secret key comes from the environment (``ANTISCRAPE_SECRET_KEY``), never from a file
+- The secret key comes from the environment (``ANTISCRAPE_SECRET_KEY``, read by
+  ``Config.load`` for every entry point, ``antiscrape check`` included), never from a file
   that gets copied around; without it the examples run in debug mode (a random per-process
   key and a loud warning), which is fine on a laptop and refused by antiscrape in production.
 - Canary ids are listed as record numbers; with opaque public ids they must be spelled the
@@ -15,11 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from antiscrape.config import read_toml
+from antiscrape.config import SECRET_KEY_ENV, read_toml, secrets_from_environment
 
 from .shop_pages import ShopSite
 
-SECRET_ENV = "ANTISCRAPE_SECRET_KEY"
+SECRET_ENV = SECRET_KEY_ENV
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -36,13 +37,9 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def shop_config(path: str | os.PathLike[str], site: ShopSite,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config dict for ``Engine``/the middleware, ready for this shop's id mode."""
-    data = merge(read_toml(Path(path)), overrides or {})
+    data = secrets_from_environment(merge(read_toml(Path(path)), overrides or {}), os.environ)
     if not data.get("secret_key"):
-        secret = os.environ.get(SECRET_ENV, "")
-        if secret:
-            data["secret_key"] = secret
-        else:
-            data["debug"] = True
+        data["debug"] = True
     canaries = dict(data.get("enumeration", {}).get("canaries", {}))
     if "profile" in canaries:
         numbers = [int(str(n)) for n in canaries["profile"]]

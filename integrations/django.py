@@ -42,11 +42,13 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
     raise MissingExtraError("Django", "django") from exc
 
-from antiscrape.config import Config, read_toml
+from antiscrape.config import Config, read_toml, secrets_from_environment
 from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
+from antiscrape.keystrength import key_weakness
 from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, RequestView, protect
+from antiscrape.server_rewrite import environment_warnings
 
 from ._wsgi import angle_route, environ_headers, merge_header, split_set_cookie, text_params
 
@@ -170,13 +172,11 @@ def django_route(route: str | None) -> str | None:
     return angle_route(route)
 
 
-def _asgi_scheme(request: HttpRequest) -> str:
-    """The scheme under ASGI, whose ``META`` has no ``wsgi.url_scheme``.
-
-    The server's own scheme, never SECURE_PROXY_SSL_HEADER: forwarded values are the
-    engine's to believe or not.
-    """
-    return str(getattr(request, "scope", {}).get("scheme", "http"))
+def _scheme(request: HttpRequest) -> str:
+    """``https`` when Django says the request is secure: the server's own scheme (WSGI
+    ``wsgi.url_scheme``, the ASGI scope's), or ``SECURE_PROXY_SSL_HEADER``, which the
+    operator sets only behind a proxy that overwrites that header."""
+    return "https" if request.is_secure() else "http"
 
 
 def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestView:
@@ -197,7 +197,7 @@ def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestV
     # Positional, in field order (see RequestView).
     return RequestView(
         request.method or "GET", request.path, environ_headers(meta), meta.get("REMOTE_ADDR"),
-        meta.get("QUERY_STRING", ""), meta.get("wsgi.url_scheme") or _asgi_scheme(request),
+        meta.get("QUERY_STRING", ""), _scheme(request),
         route, params, account, getattr(view_func, PROTECT_ATTRIBUTE, None), EMPTY)
 
 
@@ -427,7 +427,7 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     """The ``ANTISCRAPE`` setting: secret key, validity, storage fit for the deployment."""
     errors: list[checks.CheckMessage] = []
     try:
-        data = _raw_settings()
+        data = secrets_from_environment(_raw_settings(), os.environ)
     except ConfigError as exc:
         return [checks.Error(str(exc), id="antiscrape.E002",
                              hint="settings.ANTISCRAPE is a dict or a path to a TOML file")]
@@ -435,10 +435,12 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     debug = bool(data.get("debug", False))
     if not isinstance(secret, str):
         secret = ""
-    if (not secret and not debug) or (secret and len(secret) < 16 and not debug):
+    weakness = key_weakness(secret) if secret and not debug else None
+    if (not secret and not debug) or weakness:
         errors.append(checks.Error(
-            "ANTISCRAPE['secret_key'] is missing or shorter than 16 characters",
-            hint="set a long random secret (python -c 'import secrets; "
+            f"ANTISCRAPE['secret_key'] is {weakness or 'missing'}",
+            hint="set ANTISCRAPE_SECRET_KEY in the environment (or ANTISCRAPE['secret_key']) "
+                 "to a long random secret (python -c 'import secrets; "
                  "print(secrets.token_urlsafe(48))'); it signs challenges and clearance cookies",
             id="antiscrape.E001"))
         data = {**data, "secret_key": _STRONG_PLACEHOLDER}
@@ -452,6 +454,16 @@ def check_settings(app_configs: Any = None, **_: Any) -> list[checks.CheckMessag
     except ConfigError as exc:
         errors.append(checks.Error(f"ANTISCRAPE: {exc}", id="antiscrape.E002"))
         return errors
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and not config.trusted_proxies:
+        errors.append(checks.Warning(
+            "SECURE_PROXY_SSL_HEADER says Django runs behind a proxy, but "
+            "ANTISCRAPE['trusted_proxies'] is empty: every visitor would be counted as the "
+            "proxy's address",
+            hint="list the proxy's address in ANTISCRAPE['trusted_proxies'] and name the "
+                 "header it writes in ANTISCRAPE['forwarded_header'] (see "
+                 "docs/deploying-behind-a-proxy.md)", id="antiscrape.W006"))
+    errors += [checks.Warning(text, id="antiscrape.W007")
+               for text in environment_warnings(os.environ)]
     if config.storage.startswith("memory://"):
         workers = _workers()
         if workers > 1 or not settings.DEBUG:

@@ -24,13 +24,12 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 from antiscrape.config import Config
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
-from antiscrape.native import decode_asgi_headers
 from antiscrape.request import (
     EMPTY,
     PROTECT_ATTRIBUTE,
     Protect,
     RequestView,
-    headers_from_pairs,
+    asgi_headers,
 )
 
 UserId = Callable[[Scope], "str | None"]
@@ -85,11 +84,7 @@ class AntiScrapeMiddleware:
         """Translate the scope. Only the socket peer is passed; the engine decides whether
         forwarding headers are believed."""
         raw_headers = scope["headers"]
-        # ASGI servers send lower-cased names; decoding them is the fast path (in C when
-        # built), and only a request with a repeated header pays for folding.
-        headers = decode_asgi_headers(raw_headers)
-        if headers is None:
-            headers = headers_from_pairs(raw_headers)
+        headers = asgi_headers(raw_headers)
         client = scope.get("client")
         route = params = protect = None
         if self._routes is None:

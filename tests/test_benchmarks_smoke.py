@@ -61,3 +61,14 @@ def test_side_by_side_modes_run_against_the_last_commit() -> None:
     assert "the guard at HEAD" in out
     out = run("benchmarks.bench_adapters", "--before", "HEAD", "--rounds", "1", "--batch", "20")
     assert "flask adapter-only@HEAD" in out and "django adapter-only@HEAD" in out
+
+
+def test_replay_benchmark_given_no_line_says_so(tmp_path: Path) -> None:
+    """An empty log has no speed: the script stops with a message, not a division by zero."""
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_replay", "--rounds", "1",
+                           str(empty)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"no log lines in {empty}: nothing to measure" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -194,3 +194,50 @@ def test_update_bot_ranges_without_network_fails_cleanly(
 def test_update_bot_ranges_rejects_bad_url_spec(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["update-bot-ranges", "--url", "googlebot"]) == 1
     assert "NAME=URL" in capsys.readouterr().err
+
+
+# -- check builds what the engine builds -----------------------------------------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ('storage = "redsi://127.0.0.1:6379/0"\n', "storage: unknown scheme 'redsi'; use one of "
+                                               "memory://, redis://"),
+    ('storage = "mongodb://x"\n', "storage: unknown scheme 'mongodb'"),
+    ('storage = "redis://:pw@127.0.0.1/0"\n[storage_options]\nclock = "sundial"\n',
+     "storage_options.clock: 'server' or 'caller'"),
+    ('[[protect]]\nroute = "/users/{user_id}"\n', "protect[0].kind: required"),
+    ('[[protect]]\nroute = "/users/{user_id"\nkind = "profile"\n',
+     "protect[0].route: '{user_id': a parameter is a whole path segment"),
+    ('[[protect]]\nroute = "/a/{id}"\nkind = "profile"\n[[protect]]\nkind = "comments"\n',
+     "protect[1].route: required"),
+])
+def test_check_refuses_what_would_not_start(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            text: str, expected: str) -> None:
+    path = write(tmp_path, f'secret_key = "{SECRET}"\n{text}')
+    assert main(["check", path]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert f"invalid config: {expected}" in captured.err
+    assert "pw@" not in captured.err  # only the scheme is quoted, never the URI
+
+
+def test_check_refuses_metrics_without_the_prometheus_extra(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, f'secret_key = "{SECRET}"\n[metrics]\nenabled = true\n')
+    assert main(["check", path]) == 0  # installed here (the dev extras pull it in)
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # import now fails
+    assert main(["check", path]) == 1
+    assert "invalid config: metrics.enabled: prometheus-client is not installed: pip " \
+           "install 'antiscrape[prometheus]'" in capsys.readouterr().err
+
+
+def test_check_accepts_every_storage_family_without_connecting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listens on these addresses: check builds, it never connects."""
+    for uri in ("memory://", "redis://127.0.0.1:9/0", "rediss://127.0.0.1:9/0",
+                "redis+unix:///nonexistent.sock", "valkey://127.0.0.1:9",
+                "redis+cluster://127.0.0.1:9", "redis+sentinel://127.0.0.1:9/mymaster"):
+        path = write(tmp_path, f'secret_key = "{SECRET}"\nstorage = "{uri}"\n')
+        assert main(["check", path]) == 0, (uri, capsys.readouterr().err)
+        assert ": OK" in capsys.readouterr().err

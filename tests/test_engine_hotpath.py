@@ -7,6 +7,7 @@ from antiscrape.clock import ManualClock
 from antiscrape.decision import Action
 from antiscrape.engine import Engine
 from antiscrape.request import RequestView
+from tests.conftest import SECRET
 
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
@@ -17,7 +18,7 @@ def test_two_browsers_behind_one_address_keep_their_own_challenge_counts():
     """The failure-count read cached with a client follows its user agent: a neighbour on
     the same address with the same score (so the same cached budget ops), alternating with
     the other browser, sees only its own pending challenges."""
-    engine = Engine({"secret_key": "s" * 32, "scoring": {"challenge_at": 40}},
+    engine = Engine({"secret_key": SECRET, "scoring": {"challenge_at": 40}},
                     clock=ManualClock())
     ip = "203.0.113.5"
     browsers = (CHROME, CHROME.replace("Chrome/131", "Chrome/130"))
@@ -33,7 +34,7 @@ def test_two_browsers_behind_one_address_keep_their_own_challenge_counts():
 def test_per_client_caches_stay_bounded_when_addresses_and_hints_rotate():
     """A crawler rotating addresses and sec-ch-ua values must not grow the engine's
     per-client and per-traits caches without bound."""
-    engine = Engine({"secret_key": "s" * 32})
+    engine = Engine({"secret_key": SECRET})
     for n in range(engine_module._CLIENT_CACHE_MAX + 2_000):
         headers = {"user-agent": CHROME, "accept": "*/*", "sec-ch-ua": f'"Chromium";v="{n}"'}
         engine.inspect(RequestView("GET", "/", headers,
@@ -48,7 +49,7 @@ def test_a_plain_allow_carries_every_field_of_a_full_conclusion():
     the full conclusion would have put it (a reordered Decision would show here)."""
     from antiscrape.request import Protect
 
-    engine = Engine({"secret_key": "s" * 32}, clock=ManualClock())
+    engine = Engine({"secret_key": SECRET}, clock=ManualClock())
     headers = {"user-agent": CHROME, "accept": "text/html", "accept-language": "en",
                "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
     view = RequestView("GET", "/users/7", headers, "198.51.100.4", route="/users/{user_id}",
@@ -79,7 +80,7 @@ def test_oversized_client_text_is_scored_and_counted_but_not_kept():
     from antiscrape.signals import score_request
     from antiscrape.useragent import lookup
 
-    engine = Engine({"secret_key": "s" * 32, "scoring": {"challenge_at": 40}},
+    engine = Engine({"secret_key": SECRET, "scoring": {"challenge_at": 40}},
                     clock=ManualClock())
     huge_hints = '"Chromium";v="99", ' + "x" * 5_000
     huge_agent = CHROME + " " + "y" * 5_000
@@ -102,7 +103,7 @@ def test_a_kept_client_is_keyed_by_what_it_was_derived_from():
     """What is kept per client is keyed by everything it was derived from: a changed header
     the score reads, another address or account derives afresh; nothing else leaks across."""
     clock = ManualClock()
-    engine = Engine({"secret_key": "s" * 32, "scoring": {"challenge_at": 40}}, clock=clock)
+    engine = Engine({"secret_key": SECRET, "scoring": {"challenge_at": 40}}, clock=clock)
     browser = {"user-agent": CHROME, "accept": "text/html", "accept-language": "en",
                "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
     first = engine.inspect(RequestView("GET", "/", dict(browser), "198.51.100.7"))
@@ -147,7 +148,7 @@ def test_a_client_behind_a_trusted_proxy_is_kept_by_its_forwarding_headers():
     """Forwarding headers pick the client behind a trusted proxy, so they are part of what a
     client is kept under: two clients behind one proxy stay two, and an oversized chain from
     the client side is decided on but never kept."""
-    engine = Engine({"secret_key": "s" * 32, "trusted_proxies": ["10.0.0.0/8"]},
+    engine = Engine({"secret_key": SECRET, "trusted_proxies": ["10.0.0.0/8"]},
                     clock=ManualClock())
     browser = {"user-agent": CHROME, "accept": "text/html", "accept-language": "en",
                "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}

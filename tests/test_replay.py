@@ -7,6 +7,8 @@ import gzip
 import io
 import itertools
 import json
+import os
+import re
 import threading
 import zlib
 from collections import Counter
@@ -37,10 +39,15 @@ from antiscrape.replay.shards import (
 )
 
 from .conftest import SECRET
+from .corpora import access_log, read_bytes, read_text
 
-LOGS = Path("/work/shared/data/access-logs")
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CONFIG = Config.load({"secret_key": SECRET})
+
+
+def log(name: str) -> str:
+    """The path of access log ``name`` as the CLI takes it (gzip, sniffed by the reader)."""
+    return str(access_log(name))
 
 
 def clf(ip: str, when: str, target: str, ua: str = FIREFOX, status: int = 200) -> str:
@@ -101,7 +108,7 @@ def test_plain_and_escape_aware_patterns_agree_on_a_real_log() -> None:
     """Lines without a backslash take the fast pattern; on those it must read exactly what
     the escape-aware one reads."""
     checked = 0
-    for line in (LOGS / "elastic-apache.log").open(errors="replace"):
+    for line in read_text("access-logs/elastic-apache.log").splitlines(keepends=True):
         if "\\" in line:
             continue
         plain, escaped = _PLAIN.match(line), _ESCAPED.match(line)
@@ -133,7 +140,7 @@ def test_json_lines_read_as_the_same_log_in_combined_format() -> None:
     """An nginx JSON log (``$time_local``, one ``request`` string) of the same requests gives
     exactly the fields the combined parser reads."""
     combined, as_json = combined_fields(), json_fields()
-    for line in (LOGS / "webhawk-2021.log").read_text(errors="replace").splitlines():
+    for line in read_text("access-logs/webhawk-2021.log").splitlines():
         rec = combined(line)
         assert rec is not None
         when = line.split("[", 1)[1].split("]", 1)[0]
@@ -159,7 +166,7 @@ def test_json_field_names_fall_back_when_the_first_is_empty() -> None:
 # -- streaming input -----------------------------------------------------------------------
 
 def test_gzip_input_is_sniffed_and_streamed(tmp_path: Path) -> None:
-    raw = (LOGS / "webhawk-2021.log").read_bytes()
+    raw = read_bytes("access-logs/webhawk-2021.log")
     gz = tmp_path / "access.log.gz"
     gz.write_bytes(gzip.compress(raw))
     plain_run = replay_lines(io.StringIO(raw.decode()), CONFIG)
@@ -193,10 +200,10 @@ def test_client_state_is_capped() -> None:
 
 # -- the real logs: stable, explained results ------------------------------------------------
 
-def empty_agent_requests(path: Path, exempt: tuple[str, ...]) -> Counter[str]:
+def empty_agent_requests(name: str, exempt: tuple[str, ...]) -> Counter[str]:
     """Requests with an empty user agent ("-"), per IP, read straight from the log."""
     out: Counter[str] = Counter()
-    for line in path.read_text(errors="replace").splitlines():
+    for line in read_text(f"access-logs/{name}").splitlines():
         fields = line.split('"')
         path_part = fields[1].split(" ")[1] if len(fields[1].split(" ")) > 1 else ""
         if fields[5] == "-" and not path_part.startswith(exempt):
@@ -209,7 +216,7 @@ def empty_agent_requests(path: Path, exempt: tuple[str, ...]) -> Counter[str]:
                                         ("webhawk-2021.log", 5_854),
                                         ("webhawk-2018-12-15.log", 4_961)])
 def test_every_line_of_the_real_logs_replays(name: str, lines: int) -> None:
-    with LogSource(str(LOGS / name)) as source:
+    with LogSource(log(name)) as source:
         run = replay_lines(source, CONFIG)
     tally = run.tally
     assert (tally.lines, tally.malformed, tally.requests) == (lines, 0, lines)
@@ -217,7 +224,7 @@ def test_every_line_of_the_real_logs_replays(name: str, lines: int) -> None:
     assert tally.first is not None and tally.last is not None and tally.last > tally.first
     # An empty user agent scores exactly challenge_at (60): each such request outside the
     # exempt paths is challenged, and nothing else in these logs reaches block_at offline.
-    empty = empty_agent_requests(LOGS / name, CONFIG.exempt_paths)
+    empty = empty_agent_requests(name, CONFIG.exempt_paths)
     flagged = {ip: c for ip, c in tally.clients.items() if c.worst_reason.endswith(
         "empty user agent")}
     assert set(empty) <= set(tally.clients)
@@ -230,7 +237,7 @@ def test_webhawk_2018_python_client_is_throttled_by_its_ip_budget() -> None:
     """198.72.227.213 sends 3,000+ requests within minutes with a python-requests agent:
     its score (40) shrinks the 240/min IP budget to 86/min, and everything past that is
     throttled. The other 331 clients stay within their budgets."""
-    with LogSource(str(LOGS / "webhawk-2018-12-15.log")) as source:
+    with LogSource(log("webhawk-2018-12-15.log")) as source:
         tally = replay_lines(source, CONFIG).tally
     s = tally.summary()
     top = s["top_offenders"]
@@ -238,7 +245,7 @@ def test_webhawk_2018_python_client_is_throttled_by_its_ip_budget() -> None:
     assert heavy["client"] == "198.72.227.213"
     assert "python-requests" in heavy["user_agent"]
     assert heavy["rule"] == "budget:ip" and "86/min" in heavy["reason"]
-    logged = sum(1 for line in (LOGS / "webhawk-2018-12-15.log").open()
+    logged = sum(1 for line in read_text("access-logs/webhawk-2018-12-15.log").splitlines()
                  if line.startswith("198.72.227.213 "))
     assert heavy["requests"] == logged
     assert s["requests_by_action"]["throttle"] == heavy["flagged"]
@@ -246,7 +253,7 @@ def test_webhawk_2018_python_client_is_throttled_by_its_ip_budget() -> None:
 
 
 def test_what_if_curve_is_consistent_with_the_histograms() -> None:
-    with LogSource(str(LOGS / "webhawk-2021.log")) as source:
+    with LogSource(log("webhawk-2021.log")) as source:
         s = replay_lines(source, CONFIG).tally.summary()
     curve = s["what_if"]
     assert curve[0] == {"threshold": 0, "requests": s["requests"], "clients": s["clients"]}
@@ -297,8 +304,8 @@ def test_two_workers_decide_exactly_as_one_process(name: str) -> None:
     """With the default config all state stays within a client network, so splitting the log
     by network must not change a single number of the report."""
     assert cross_network_state(CONFIG) == []
-    single = replay_file(str(LOGS / name), CONFIG, workers=1)
-    sharded = replay_file(str(LOGS / name), CONFIG, workers=2)
+    single = replay_file(log(name), CONFIG, workers=1)
+    sharded = replay_file(log(name), CONFIG, workers=2)
     assert sharded.workers == 2
     assert sharded.tally.summary(top=1_000) == single.tally.summary(top=1_000)
     assert sharded.tally.clients.keys() == single.tally.clients.keys()
@@ -316,8 +323,8 @@ def test_workers_started_beside_other_threads_decide_as_one_process() -> None:
     try:
         assert runner._threads() > 1
         assert runner._process_context().get_start_method() != "fork"
-        single = replay_file(str(LOGS / "elastic-apache.log"), CONFIG, workers=1)
-        sharded = replay_file(str(LOGS / "elastic-apache.log"), CONFIG, workers=2)
+        single = replay_file(log("elastic-apache.log"), CONFIG, workers=1)
+        sharded = replay_file(log("elastic-apache.log"), CONFIG, workers=2)
     finally:
         stop.set()
         other.join()
@@ -346,7 +353,7 @@ def test_clock_test_for_other_workers_lines_is_exact() -> None:
     """``later`` must say exactly what a full parse says about moving the clock, for real
     lines and for lines built to fool its shortcut."""
     later, parse = combined_clock(), combined_fields()
-    lines = (LOGS / "webhawk-2021.log").read_text(errors="replace").splitlines()[:2000]
+    lines = read_text("access-logs/webhawk-2021.log").splitlines()[:2000]
     for line in lines + TRICKY_LINES:
         rec = parse(line)
         own = rec[1] if rec is not None else None
@@ -422,18 +429,18 @@ def test_fingerprint_budgets_are_split_between_workers(tmp_path: Path) -> None:
 
 
 def test_automatic_worker_count(tmp_path: Path) -> None:
-    big = LOGS / "elastic-apache.log"  # 2.3 MB
+    big = tmp_path / "big.log"
+    big.write_bytes(read_bytes("access-logs/elastic-apache.log"))  # 2.3 MB
     protected = Config.load({"secret_key": SECRET,
                              "protect": [{"route": "/users/{user_id}", "kind": "profile"}]})
     assert choose_workers(None, "-", CONFIG)[0] == 1
     assert choose_workers(3, "-", CONFIG)[0] == 1
-    assert choose_workers(None, str(LOGS / "webhawk-2018-12-15.log"), CONFIG)[0] == 1  # small
+    assert choose_workers(None, log("webhawk-2018-12-15.log"), CONFIG)[0] == 1  # small
     cpus = min(available_cpus(), MAX_AUTO_WORKERS)
     assert choose_workers(None, str(big), CONFIG, load=0.0)[0] == cpus
     assert choose_workers(None, str(big), CONFIG, load=float(cpus))[0] == 1  # none idle
-    gz = tmp_path / "big.log.gz"
-    gz.write_bytes(gzip.compress(big.read_bytes()))  # ~10x smaller, still a big log
-    assert choose_workers(None, str(gz), CONFIG, load=0.0)[0] == cpus
+    # The committed corpus is the same log gzipped: ~10x smaller, still a big log.
+    assert choose_workers(None, log("elastic-apache.log"), CONFIG, load=0.0)[0] == cpus
     workers, why = choose_workers(None, str(big), protected, load=0.0)
     assert workers == 1 and "per fingerprint" in why
     no_fp = Config.load({"secret_key": SECRET,
@@ -446,7 +453,7 @@ def test_replay_never_writes_to_the_configured_store() -> None:
     """A replay runs on the log's clock: it keeps its state in memory even when the config
     names a Redis server (here one that is not even there)."""
     config = Config.load({"secret_key": SECRET, "storage": "redis://127.0.0.1:9/0"})
-    with LogSource(str(LOGS / "webhawk-2018-12-15.log")) as source:
+    with LogSource(log("webhawk-2018-12-15.log")) as source:
         s = replay_lines(source, config).tally.summary()
     assert s["clients_by_action"]["throttle"] == 1
     assert not any(r["rule"] == "storage" for r in s["by_rule"])
@@ -457,7 +464,7 @@ def test_replay_never_writes_to_the_configured_store() -> None:
 def test_cli_replay_writes_summary_json_and_html(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     html, summary = tmp_path / "report.html", tmp_path / "summary.json"
-    code = main(["replay", str(LOGS / "webhawk-2018-12-15.log"), "--html", str(html),
+    code = main(["replay", log("webhawk-2018-12-15.log"), "--html", str(html),
                  "--json", str(summary), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0
@@ -465,28 +472,30 @@ def test_cli_replay_writes_summary_json_and_html(tmp_path: Path,
     assert f"requests replayed: {data['requests']:,}" in out
     assert "198.72.227.213" in out and "budget:ip" in out
     page = html.read_text()
-    assert page.count("<svg") == 3 and "http://" not in page.replace(
+    assert page.count('<svg id="plot-') == 3
+    assert page.count('<svg class="spark"') == len(data["top_offenders"])
+    assert "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "").split("<h2>By rule")[0]
     assert "<script" not in page.lower() and "<link" not in page.lower()
 
 
 def test_cli_workers_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    log = str(LOGS / "webhawk-2021.log")
+    path = log("webhawk-2021.log")
     one, two = tmp_path / "one.json", tmp_path / "two.json"
-    assert main(["replay", log, "--workers", "1", "--json", str(one), "--no-progress"]) == 0
-    assert main(["replay", log, "--workers", "2", "--json", str(two), "--no-progress"]) == 0
+    assert main(["replay", path, "--workers", "1", "--json", str(one), "--no-progress"]) == 0
+    assert main(["replay", path, "--workers", "2", "--json", str(two), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert "(2 worker processes)" in captured.out and "2 worker(s) as asked" in captured.err
     assert json.loads(one.read_text()) == json.loads(two.read_text())
     with pytest.raises(SystemExit):
-        main(["replay", log, "--workers", "0"])
+        main(["replay", path, "--workers", "0"])
     assert "expected 1 to 64" in capsys.readouterr().err
 
 
 def test_cli_truncated_gzip_fails_cleanly_with_workers(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every worker reads the file; an error in any of them ends the run with one line."""
-    packed = gzip.compress((LOGS / "elastic-apache.log").read_bytes())
+    packed = access_log("elastic-apache.log").read_bytes()  # the corpus is gzip already
     cut = tmp_path / "cut.log.gz"
     cut.write_bytes(packed[: len(packed) // 2])
     assert main(["replay", str(cut), "--workers", "2", "--no-progress"]) == 1
@@ -513,7 +522,7 @@ def test_report_escapes_log_text() -> None:
 def test_html_report_renders_its_plots_in_chromium(tmp_path: Path, browser_page) -> None:
     evil = '<script>window.pwned=1</script>'
     html = tmp_path / "report.html"
-    assert main(["replay", str(LOGS / "webhawk-2018-12-15.log"), "--html", str(html),
+    assert main(["replay", log("webhawk-2018-12-15.log"), "--html", str(html),
                  "--no-progress"]) == 0
     # A hostile agent string in the log must stay text in the rendered page.
     html.write_text(html.read_text().replace("</body>", f"<p>{evil.replace('<', '&lt;')}</p>"
@@ -542,3 +551,74 @@ def test_truncated_user_agent_is_kept() -> None:
     rec = combined_parser()('46.118.127.106 - - [20/May/2015:12:05:17 +0000] "GET /x HTTP/1.1" '
                             '200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www')
     assert rec is not None and rec.user_agent == "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www"
+
+
+#: Words of the report's table cells that a line break cuts in two (a Range over one word
+#: yields one box per line it spans; after a hyphen is a line's normal place to end), and
+#: tick labels of the time axis outside its SVG.
+REPORT_LAYOUT_JS = """JSON.stringify({
+  broken: [...document.querySelectorAll('td')].flatMap(td => {
+    const out = [];
+    const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      for (const m of node.data.matchAll(/[^\\s-]+/g)) {
+        if (m[0].length > 40) continue;  // a token longer than a cell may wrap inside
+        const r = document.createRange();
+        r.setStart(node, m.index); r.setEnd(node, m.index + m[0].length);
+        const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+        if (tops.size > 1) out.push(m[0]);
+      }
+    }
+    return out;
+  }),
+  ticks: [...document.querySelectorAll('#plot-offenders text.tick')].map(t => {
+    const b = t.getBBox(); return [t.textContent, b.x, b.x + b.width];
+  }),
+  breaks: document.querySelectorAll('#plot-offenders text.break').length,
+  tables: Object.fromEntries([...document.querySelectorAll('table')].map(t => [t.id,
+    [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent))]))
+})"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_html_report_of_a_multi_year_log_reads_right_in_chromium(
+        tmp_path: Path, browser_page) -> None:
+    """The four public logs back to back (2015 to 2021): the report at a desktop and a phone
+    width, its own numbers read back from the rendered page and checked against the replay
+    summary. Screenshots land in ``tmp_path`` (or ``$ANTISCRAPE_SCREENSHOTS``) to look at."""
+    log, html, summary = tmp_path / "years.log.gz", tmp_path / "years.html", tmp_path / "s.json"
+    log.write_bytes(gzip.compress(b"".join(read_bytes(f"access-logs/{name}") for name in (
+        "elastic-apache.log", "hackers-access.log", "webhawk-2018-12-15.log",
+        "webhawk-2021.log"))))
+    assert main(["replay", str(log), "--html", str(html), "--json", str(summary),
+                 "--no-progress"]) == 0
+    s = json.loads(summary.read_text())
+    shots = Path(os.environ.get("ANTISCRAPE_SCREENSHOTS") or tmp_path)
+    for width in (1280, 390):
+        browser_page.resize(width)
+        browser_page.goto(html.as_uri())
+        png = browser_page.screenshot(shots / f"replay-report-{width}.png")
+        assert png.startswith(b"\x89PNG") and len(png) > 20_000
+        page = json.loads(browser_page.evaluate(REPORT_LAYOUT_JS))
+        assert page["broken"] == [], width  # no word split across two lines
+        for text, left, right in page["ticks"]:  # every time label has its year, unclipped
+            assert re.match(r"20(15|18|21)-\d\d-\d\d", text), text
+            assert left >= 0 and right <= 720, (text, left, right)
+        assert {t[0][:4] for t in page["ticks"]} >= {"2015", "2018"}
+        assert page["breaks"] >= 1  # captures years apart: periods side by side
+        tables = page["tables"]
+        assert [[r[0], number(r[1]), number(r[2])] for r in tables["totals"]] == [
+            [a, s["clients_by_action"][a], s["requests_by_action"][a]]
+            for a in ("allow", "throttle", "challenge", "block")]
+        rows = [[r[0], r[1], number(r[4]), number(r[5])] for r in tables["offenders"]]
+        assert rows == [[o["client"], o["action"], o["requests"], o["flagged"]]
+                        for o in s["top_offenders"]]
+    # Ranked by refused requests, then requests: the python-requests client throttled 3,159
+    # times out of 4,156 leads, ahead of clients challenged on their only requests.
+    assert rows[0] == ["198.72.227.213", "throttle", 4156, 3159]
+    assert [(r[3], r[2]) for r in rows] == sorted(((r[3], r[2]) for r in rows), reverse=True)
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))

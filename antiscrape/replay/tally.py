@@ -191,11 +191,15 @@ class Tally:
         return out
 
     def top_offenders(self, n: int = 10) -> list[tuple[str, ClientStats]]:
-        """Strictest action first, then distinct records read, then requests; among equals,
-        the client that showed up first."""
+        """Most refused requests first, then most requests, then strictest action and
+        distinct records read; among equals, the client that showed up first.
+
+        Refused requests come first because they are what enforcing would change: a client
+        refused 3,000 times matters more to the operator than one blocked on its only
+        request, though the single block is the stricter action."""
         def rank(item: tuple[str, ClientStats]) -> tuple[int, int, int, int, int]:
             c = item[1]
-            return (c.worst, len(c.records or ()), c.flagged, c.requests, -c.order)
+            return (c.flagged, c.requests, c.worst, len(c.records or ()), -c.order)
 
         flagged = [item for item in self.clients.items() if item[1].worst > 0]
         return sorted(flagged, key=rank, reverse=True)[:n]

@@ -48,9 +48,9 @@ def format_summary(s: dict[str, Any], *, lines_per_second: float | None = None,
                 f"{row['example'][:90]}")
     if s["top_offenders"]:
         add("")
-        add("top offenders (strictest action, distinct protected records read, requests):")
+        add("top offenders (most refused requests, then most requests):")
         add(f"  {'client':<40}{'action':<11}{'score':>6}{'records':>9}{'requests':>10}"
-            f"{'flagged':>9}  rule")
+            f"{'refused':>9}  rule")
         for o in s["top_offenders"]:
             add(f"  {o['client'][:39]:<40}{o['action']:<11}{o['max_score']:>6}"
                 f"{o['distinct_records']:>9,}{o['requests']:>10,}{o['flagged']:>9,}  "

@@ -8,10 +8,8 @@ in one pass over one bounded ``OrderedDict``.
 
 Per process only: several workers do not share it (use Redis for that).
 
-``memory://`` opens the C version of this store when the extension is built
-(``antiscrape/native.py``): the same answers at a fraction of the cost. This module stays
-the reference the C code follows and the tests compare it with, and serves where no compiler
-was at hand.
+This module is also the readable reference of the storage operations: the Redis script is
+held to it by ``tests/test_storage_conformance.py``.
 """
 
 from __future__ import annotations

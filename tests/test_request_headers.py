@@ -1,0 +1,63 @@
+"""Two per-request steps every fingerprint depends on: decoding ASGI headers and building the
+fingerprint material. A difference between the usual path and the folding one would change
+fingerprints (and so budgets) depending on how a server sent its headers.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from antiscrape.identity import fingerprint_material
+from antiscrape.integrations.starlette import AntiScrapeMiddleware
+from antiscrape.request import asgi_headers, headers_from_pairs
+
+SECRET = "request-headers-secret-0123456789abcdef"
+
+NAMES = st.sampled_from([b"host", b"user-agent", b"accept", b"cookie", b"x-odd", b"sec-ch-ua",
+                         b"content-length", b"\xff\xfe", b""])
+RAW = st.binary(max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(NAMES, RAW), max_size=12))
+def test_asgi_headers_decode_like_the_fold(pairs: list[tuple[bytes, bytes]]) -> None:
+    """Lower-case names (what ASGI servers send), odd bytes, repeated names: the usual path
+    and the fold agree, and repeated names are joined, never dropped."""
+    decoded = asgi_headers(pairs)
+    assert decoded == headers_from_pairs(pairs)
+    assert set(decoded) == {n.decode("latin-1") for n, _ in pairs}
+
+
+def test_the_starlette_adapter_folds_repeated_headers_and_keeps_odd_bytes() -> None:
+    middleware = AntiScrapeMiddleware(lambda scope, receive, send: None,
+                                      {"secret_key": SECRET})
+    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"",
+             "client": ("203.0.113.5", 1234),
+             "headers": [(b"cookie", b"a=1"), (b"user-agent", b"\xffbot"), (b"cookie", b"b=2")]}
+    view = middleware.view(scope)
+    assert view.headers == {"cookie": "a=1; b=2", "user-agent": "\xffbot"}
+    scope["headers"] = [(b"accept", b"*/*"), (b"user-agent", b"x")]
+    assert middleware.view(scope).headers == {"accept": "*/*", "user-agent": "x"}
+
+
+def test_fingerprint_material_reads_the_header_order_without_cookie_and_length() -> None:
+    headers = {"host": "h", "cookie": "c=1", "user-agent": "ua", "content-length": "3",
+               "accept": "*/*"}
+    material = fingerprint_material(headers)
+    assert material.split("\x1f")[-1] == "host,user-agent,accept"
+    assert material.split("\x1f")[:2] == ["ua", "*/*"]
+    assert fingerprint_material(headers, "x-tls") == material + "\x1f"
+    assert fingerprint_material({**headers, "x-tls": "t1"}, "x-tls").endswith(
+        "host,user-agent,accept,x-tls\x1ft1")
+
+
+def test_other_mappings_give_the_same_material_and_bad_values_raise() -> None:
+    headers = {"user-agent": "ua", "cookie": "c"}
+    assert fingerprint_material(MappingProxyType(headers)) == fingerprint_material(headers)
+    for bad in ({"user-agent": 3}, {"accept": None}):
+        with pytest.raises(TypeError):
+            fingerprint_material(bad)  # type: ignore[arg-type]
