@@ -304,6 +304,10 @@ class EnumerationSettings:
     IP-rotating crawler's next reads at once). Off by default: a popular browser build is
     shared by many people, and anyone could otherwise lock all of them out by fetching a
     canary URL. Sites whose fingerprints are specific (a TLS fingerprint header) may set it."""
+    canary_cooldown: int = 3_600
+    """Seconds after a canary read in which its browser fingerprint needs a clearance on
+    every network (no account or clearance: challenged) and its network carries risk
+    evidence for everyone on it."""
     walk_length: int = 8
     """Consecutive numeric ids read in strictly ascending or descending order, each step at
     most ``walk_max_stride`` (constant strides included), that count as a sequential walk;
@@ -340,7 +344,8 @@ class EnumerationSettings:
                 parse_window(window, f"{path}.level_windows.{level}[{i}]")
         if self.block_factor < 1:
             raise ConfigError(f"{path}.block_factor", "must be at least 1")
-        for name in ("conviction_ttl", "max_page", "miss_budget", "deep_page_budget"):
+        for name in ("conviction_ttl", "max_page", "miss_budget", "deep_page_budget",
+                     "canary_cooldown"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{path}.{name}", "must be at least 1")
         if self.fingerprint_conviction_ttl < 0 or self.walk_length < 0:
@@ -411,7 +416,7 @@ class AnonymousSettings:
     """Anonymous protected reads per network and hour (times the people seen behind it)."""
     fingerprint: int = 60
     """Anonymous protected reads per browser fingerprint and hour."""
-    site: int = 60
+    site: int = 40
     """Anonymous protected reads of one kind, site-wide, per day. Raise it to about the
     number of first visits that land straight on such a page in a day (people who keep
     cookies only read anonymously once)."""
@@ -437,7 +442,7 @@ class GuardSettings:
     """Enter when the current rate exceeds this multiple of the learned rate."""
     min_reads: int = 20
     """Anonymous protected reads of a kind per ``bucket`` that never trigger the guard."""
-    min_new_visitors: int = 30
+    min_new_visitors: int = 120
     """New visitors per ``bucket`` (site-wide) that never trigger the guard."""
     bucket: int = 600
     """Seconds per counting bucket: the current rate is the count of the last bucket-length."""

@@ -379,6 +379,8 @@ class Engine:
             ops = [*client.ops, *people_ops] if people_ops else client.ops
         else:
             ops = [*client.ops, *people_ops, *enumeration.ops(access, identity, now)]
+            if access.canary:  # after the guard's ops: its judge reads them by position
+                ops += people.canary_ops(identity, ticket, enumeration.canary_reason(access))
         return _Context(self, view, client, identity, client.score, access, ops, ticket)
 
     def _client(self, view: RequestView, cls: RouteClass, with_fingerprint: bool) -> _Client:

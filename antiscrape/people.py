@@ -223,11 +223,14 @@ class People:
                 a = self.anon
                 allowances = (("network", a.network * self.factor(net)),
                               ("fingerprint", a.fingerprint), ("site", a.site))
+                # While guarded the guard decides, and the pool is only read (cost 0): reads
+                # it refuses must not use up what people arriving after the attack need.
+                cost = 0 if self.guarded_since(kind) else 1
                 pre = f"{self._pool_prefix}{kind}:"
                 t.pool = (start + len(ops), allowances)
-                ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1]),
-                        Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1]),
-                        Hit(pre + "site", DAY, allowances[2][1]))
+                ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1], cost),
+                        Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1], cost),
+                        Hit(pre + "site", DAY, allowances[2][1], cost))
             t.pulse.append((start + len(ops), kind))
             ops.append(self._pulse(kind, 1 if t.anonymous else 0, self.guard.min_reads))
             if self._canaries:
@@ -300,13 +303,13 @@ class People:
         if t.watch is not None and t.kind is not None:
             cooled, evidence = results[t.watch], results[t.watch + 1]
             if evidence:
-                points += 15
+                points += self.visitors.rotation_score
                 reasons = (*reasons, "a canary record was read from this network")
             if cooled and not t.cleared:
                 verdicts.append(self._need(
                     html, "canary:fingerprint",
                     "this browser fingerprint read a canary record recently: a clearance "
-                    "is needed", 600))
+                    "is needed", self.config.enumeration.canary_cooldown))
         if t.kind is not None and t.anonymous:
             kind = t.kind
             since = self.guarded_since(kind)
@@ -322,7 +325,7 @@ class People:
                 first, allowances = t.pool
                 for (level, allowance), hit in zip(allowances, results[first:first + 3],
                                                    strict=True):
-                    if not hit.counted:
+                    if not hit.counted or hit.count + 1 > allowance:
                         per = "day" if level == "site" else "hour"
                         where = "site-wide" if level == "site" else f"from this {level}"
                         verdicts.append(self._need(
@@ -359,19 +362,20 @@ class People:
 
     # -- canaries ----------------------------------------------------------------------------
 
-    def canary_ops(self, identity: Identity, visitor: Visitor | None, reason: str,
-                   conviction_ttl: int, cooldown: int) -> list[Op]:
-        """What a canary read adds to the guard's convictions: the visitor, a cool-down of
-        the fingerprint (its anonymous requests then need a clearance), evidence on the
-        network (risk points for everyone on it, for a while)."""
+    def canary_ops(self, identity: Identity, ticket: Ticket, reason: str) -> list[Op]:
+        """What a canary read adds to the enumeration guard's convictions (IP, fingerprint in
+        its network, clearance, account, established visitor): a visitor minted on this very
+        read, a cool-down of the fingerprint on every network (its requests then need a
+        clearance), and evidence on the network (risk points for a while)."""
         hashed = self.keys.hashed
+        s = self.config.enumeration
         ops: list[Op] = []
-        if visitor is not None:
-            ops.append(Put(self.conviction_key(visitor), reason, conviction_ttl))
+        visitor = ticket.visitor
+        if visitor is not None and identity.visitor != visitor.id:
+            ops.append(Put(self.keys("cv", "vi", hashed(visitor.id)), reason,
+                           s.conviction_ttl))
         if identity.fingerprint:
-            ops.append(Put(self._cool_prefix + hashed(identity.fingerprint), "1", cooldown))
-        ops.append(Incr(self._evidence_prefix + hashed(identity.network), cooldown))
+            ops.append(Put(self._cool_prefix + hashed(identity.fingerprint), "1",
+                           s.canary_cooldown))
+        ops.append(Incr(self._evidence_prefix + hashed(identity.network), s.canary_cooldown))
         return ops
-
-    def conviction_key(self, visitor: Visitor) -> str:
-        return self.keys("cv", "vi", self.keys.hashed(visitor.id))
