@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install services clean
+.PHONY: demo test lint bench docs install services clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	bash scripts/ensure-test-services.sh
 	$(PY) -m ruff check .
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+
+## The documentation site (docs/, mkdocs.yml) into build/docs; --strict: a broken link fails.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 ## Benchmarks: figures go to benchmarks/RESULTS.md by hand, from the printed tables.
 bench: $(VENV)/.installed

@@ -21,7 +21,7 @@ from .errors import ConfigError
 from .identity import describe_client_ip
 from .typed_loader import dump
 
-SECRET_KEYS = frozenset({"secret_key", "old_secret_keys", "token", "password"})
+SECRET_KEYS = frozenset({"secret_key", "old_secret_keys", "state_secret", "token", "password"})
 _URI_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]+@")
 
 

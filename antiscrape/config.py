@@ -474,6 +474,9 @@ class LogSettings:
     """Share of allowed requests also logged (0..1)."""
     raw_ips: bool = False
     """Log raw client IPs; by default only keyed hashes are logged."""
+    console: bool = False
+    """Also print decision lines on stderr (the ``antiscrape`` logger at INFO, not passed on
+    to the root logger): throttles and challenges show without any logging setup."""
 
     def validate(self, path: str) -> None:
         if not 0.0 <= self.sample_allow <= 1.0:
@@ -489,6 +492,9 @@ class MetricsSettings:
     latency_buckets: tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                           0.025, 0.05, 0.1)
     """Upper bounds (seconds) of the middleware latency histogram's buckets."""
+    path: str = "/metrics"
+    """Where the application serves the metrics: never inspected or counted (a scraper
+    polling it is neither throttled nor part of the figures it reads)."""
 
     def validate(self, path: str) -> None:
         if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", self.namespace):
@@ -496,6 +502,8 @@ class MetricsSettings:
         if not self.latency_buckets or list(self.latency_buckets) != sorted(
                 set(self.latency_buckets)):
             raise ConfigError(f"{path}.latency_buckets", "need increasing bucket bounds")
+        if not self.path.startswith("/"):
+            raise ConfigError(f"{path}.path", "must start with '/'")
 
 
 @dataclass(frozen=True)
@@ -551,7 +559,7 @@ class StatusPageSettings:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything antiscrape can be told. See the README for each key, default and unit."""
+    """Everything antiscrape can be told. docs/configuration.md lists each key, default and unit."""
 
     secret_key: str = ""
     """Signs challenges and clearance cookies; left empty, the ``ANTISCRAPE_SECRET_KEY``
@@ -560,6 +568,11 @@ class Config:
     """Previous keys, still accepted for verification during a rotation (held to the same
     strength rule as ``secret_key``: each one can forge a cookie); left empty,
     ``ANTISCRAPE_OLD_SECRET_KEYS`` (comma-separated) gives them."""
+    state_secret: str = ""
+    """Keys the hashes that replace IPs, user agents and accounts in storage key names and
+    logs. Set it once and never rotate it: rotating ``secret_key`` then changes signatures
+    only. Empty: the last of ``old_secret_keys``, else ``secret_key`` (stable while that
+    key stays listed)."""
     debug: bool = False
     monitor: bool = False
     """Decide, log and count, but never enforce (all rules)."""
@@ -570,7 +583,9 @@ class Config:
     storage_options: dict[str, Any] = field(default_factory=dict)
     key_prefix: str = "antiscrape"
     state_cap: int = 200_000
-    """Most entries the in-memory state holds; the least recently used are evicted."""
+    """Most entries the in-memory state holds; the least recently used are evicted.
+    Convictions and spent-challenge markers are held apart (up to a quarter as many again)
+    and never evicted to make room."""
     storage_timeout: float = 0.05
     """Seconds a storage call may take before the failure policy applies."""
     fail: Literal["open", "closed"] = "open"
@@ -589,9 +604,12 @@ class Config:
     tls_fingerprint_header: str = ""
     """Header a trusted proxy sets with a TLS/HTTP fingerprint (e.g. ``x-ja4``)."""
     exempt_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt", "/health")
-    """Path prefixes never inspected (assets, health checks)."""
+    """Paths never inspected (assets, health checks). An entry matches itself and what lies
+    below it (``/health``: ``/health``, ``/health/live``, never ``/healthcare``); one ending
+    in ``/`` matches everything under it."""
     route_classes: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"api": ("/api/",)})
-    """Route class name -> path prefixes; everything else is ``default``."""
+    """Route class name -> path prefixes, matched like ``exempt_paths`` (on ``/``
+    boundaries); everything else is ``default``."""
     budgets: dict[str, Budget] = field(default_factory=_default_budgets)
     allow: ListRule = field(default_factory=ListRule)
     deny: ListRule = field(default_factory=ListRule)
@@ -610,6 +628,14 @@ class Config:
     """Add ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` of the tightest budget to answers."""
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
+
+    @property
+    def uninspected_paths(self) -> tuple[str, ...]:
+        """Path prefixes the engine passes through unjudged: ``exempt_paths``, plus the
+        metrics endpoint when metrics are on."""
+        if self.metrics.enabled:
+            return (*self.exempt_paths, self.metrics.path)
+        return tuple(self.exempt_paths)
 
     # -- construction ----------------------------------------------------------------------
 
@@ -651,7 +677,8 @@ class Config:
         if not self.debug:
             for path, key in (("secret_key", self.secret_key),
                               *((f"old_secret_keys[{i}]", k)
-                                for i, k in enumerate(self.old_secret_keys))):
+                                for i, k in enumerate(self.old_secret_keys)),
+                              ("state_secret", self.state_secret)):
                 weakness = key_weakness(key) if key else None
                 if weakness is not None:
                     raise ConfigError(path, weakness)
@@ -687,6 +714,16 @@ class Config:
         """The first key signs; all verify."""
         keys = (self.secret_key, *self.old_secret_keys)
         return tuple(k.encode() for k in keys if k)
+
+    @property
+    def state_hash_key(self) -> bytes | None:
+        """What keys the hashes in storage key names and logs: ``state_secret``, else the
+        oldest signing key (a rotation moves ``secret_key`` to the end of
+        ``old_secret_keys``, so that key stays the same); None without any key (debug)."""
+        if self.state_secret:
+            return self.state_secret.encode()
+        keys = self.signing_keys
+        return keys[-1] if keys else None
 
     def is_monitored(self, rule: str) -> bool:
         if self.monitor:

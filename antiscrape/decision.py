@@ -51,6 +51,18 @@ class Identity:
     """The established visitor's id (antiscrape's visitor cookie); None for a new visitor."""
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One finding that calls for more than an allow (a budget exceeded, a conviction, a
+    walk...): what to do, why in words, and the rule that fired. The engine keeps the
+    strictest of a request's verdicts."""
+
+    action: Action
+    reason: str
+    rule: str
+    retry_after: int | None = None
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class Decision:
     """The engine's verdict on one request.

@@ -71,6 +71,9 @@ class DecisionLog:
         self._hashed = hashed
         self._log = log
         self._sample = sample
+        self.route_of: Callable[[str], str | None] | None = None
+        """Names the route of a path the adapter could not name before the engine ran
+        (Starlette's router runs after the middleware): see :func:`name_routes`."""
 
     def wants(self, decision: Decision) -> bool:
         if decision.action is not Action.ALLOW:
@@ -85,6 +88,8 @@ class DecisionLog:
         if not self._log.isEnabledFor(level):  # building the line costs more than the check
             return
         line = record(view, decision, seconds, self._hashed, self.settings.raw_ips)
+        if line["route"] is None and self.route_of is not None:
+            line["route"] = self.route_of(view.path)
         self._log.log(level, json.dumps(line, separators=(",", ":"), ensure_ascii=True),
                       extra={"antiscrape": line})
 
@@ -94,8 +99,29 @@ def hasher_for(engine: Any, config: Config) -> Callable[[str], str]:
     keys = getattr(engine, "keys", None)
     if isinstance(keys, Keys):
         return keys.hashed
-    secret = config.signing_keys[0] if config.signing_keys else b"antiscrape-debug"
-    return Keys(config.key_prefix, secret).hashed
+    return Keys(config.key_prefix, config.state_hash_key or b"antiscrape-debug").hashed
+
+
+def name_routes(engine: Any, route_of: Callable[[str], str | None]) -> None:
+    """Let the engine's decision log name routes with ``route_of(path)`` (a template or
+    None) where the request itself did not carry one, so every adapter's lines say which
+    route a refusal was for."""
+    for observer in (*engine.observers, *engine.refusal_observers):
+        if isinstance(observer, DecisionLog):
+            observer.route_of = route_of
+
+
+def console(log: logging.Logger = logger) -> None:
+    """Print the decision lines on stderr: one handler on the ``antiscrape`` logger at INFO
+    (added once), not passed on to the root logger, so no line shows twice."""
+    if not any(getattr(h, "antiscrape_console", False) for h in log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.antiscrape_console = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def attach(engine: Any) -> DecisionLog | None:
@@ -105,6 +131,8 @@ def attach(engine: Any) -> DecisionLog | None:
     config: Config = engine.config
     if not config.log.decisions:
         return None
+    if config.log.console:
+        console()
     observer = DecisionLog(config.log, hasher_for(engine, config))
     # Idempotent, like metrics.attach: a second attach replaces the first.
     for observers in (engine.observers, engine.refusal_observers):

@@ -95,6 +95,8 @@ class Metrics:
         return rule
 
     def __call__(self, view: RequestView, decision: Decision, seconds: float) -> None:
+        if decision.rule == "exempt":  # static files, health checks, this very endpoint
+            return
         reason = decision.reason
         endpoint = not decision.rule and reason.startswith(ENDPOINT_PREFIX)
         # Challenge-endpoint answers carry no rule; their reason ("challenge:passed",

@@ -30,6 +30,19 @@ def client_hint_major(sec_ch_ua: str) -> tuple[set[str], int | None]:
     return brands, major
 
 
+ScoreTraits = tuple[str, bool, bool, bool, bool, bool, str | None]
+"""Everything the risk score reads, and nothing else: the user agent, whether the origin is
+secure, whether Accept, Accept-Language, Accept-Encoding and Sec-Fetch-Mode were sent, and the
+sec-ch-ua value. Built by :func:`score_traits`; the signals read only this."""
+
+
+def score_traits(headers: Mapping[str, str], secure: bool) -> ScoreTraits:
+    """The :data:`ScoreTraits` of a request: the one definition of what the score reads."""
+    return (headers.get("user-agent", ""), secure, "accept" in headers,
+            "accept-language" in headers, "accept-encoding" in headers,
+            "sec-fetch-mode" in headers, headers.get("sec-ch-ua"))
+
+
 def ua_signals(ua: UAInfo, w: Scoring) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     if ua.empty:
@@ -46,23 +59,22 @@ def ua_signals(ua: UAInfo, w: Scoring) -> list[tuple[int, str]]:
     return out
 
 
-def header_signals(ua: UAInfo, headers: Mapping[str, str], secure: bool,
-                   w: Scoring) -> list[tuple[int, str]]:
+def header_signals(ua: UAInfo, traits: ScoreTraits, w: Scoring) -> list[tuple[int, str]]:
     """Does the request look like what the browser it claims to be always sends?"""
+    _user_agent, secure, accept, accept_language, accept_encoding, sec_fetch, hints = traits
     out: list[tuple[int, str]] = []
-    if "accept" not in headers:
+    if not accept:
         out.append((w.missing_accept, "no Accept header"))
     if not ua.claims_browser:
         return out
-    if "accept-language" not in headers:
+    if not accept_language:
         out.append((w.missing_accept_language, "browser without Accept-Language"))
-    if "accept-encoding" not in headers:
+    if not accept_encoding:
         out.append((w.missing_accept_encoding, "browser without Accept-Encoding"))
     modern = (ua.family.startswith(("Chrome", "Edge", "Opera", "Samsung", "Brave")) and
               (ua.major or 0) >= 80) or (ua.family.startswith("Firefox") and (ua.major or 0) >= 90)
-    if modern and "sec-fetch-mode" not in headers:
+    if modern and not sec_fetch:
         out.append((w.missing_sec_fetch, "modern browser without Sec-Fetch headers"))
-    hints = headers.get("sec-ch-ua")
     if ua.chromium:
         # Chromium sends client hints only to secure origins (HTTPS or localhost).
         if hints is None:
@@ -78,29 +90,14 @@ def header_signals(ua: UAInfo, headers: Mapping[str, str], secure: bool,
     return out
 
 
-_KEPT_HINTS_MAX = 256
-"""Client hints longer than this are scored every time rather than kept as a cache key
-(browsers send under 100 characters; the client chooses this value)."""
+def score_request(ua: UAInfo, traits: ScoreTraits, w: Scoring) -> tuple[int, tuple[str, ...]]:
+    """Risk score 0..100 from the request alone, and the reasons behind it.
 
-
-def score_traits(ua: UAInfo, headers: Mapping[str, str],
-                 secure: bool) -> tuple[object, ...] | None:
-    """Everything :func:`score_request` reads, as a hashable key: requests with equal traits
-    get equal scores, so the engine scores each combination once (a returning browser then
-    costs one look-up). None: not worth keeping (an oversized sec-ch-ua). Keep in step with
-    the signals above."""
-    hints = headers.get("sec-ch-ua")
-    if hints is not None and len(hints) > _KEPT_HINTS_MAX:
-        return None
-    return (ua.raw, secure, "accept" in headers, "accept-language" in headers,
-            "accept-encoding" in headers, "sec-fetch-mode" in headers, hints)
-
-
-def score_request(ua: UAInfo, headers: Mapping[str, str], secure: bool,
-                  w: Scoring) -> tuple[int, tuple[str, ...]]:
-    """Risk score 0..100 from the request alone, and the reasons behind it."""
+    ``ua`` is the classification of ``traits``' user agent; nothing else is read, so equal
+    traits always get equal scores (what lets the engine score each combination once).
+    """
     found = ua_signals(ua, w)
-    found += header_signals(ua, headers, secure, w)
+    found += header_signals(ua, traits, w)
     if not found:
         return 0, ()
     score = min(100, sum(points for points, _ in found))

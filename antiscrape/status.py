@@ -137,8 +137,7 @@ class StatusBoard:
         """Labels identities the way the decision log does (raw IPs only with ``raw_ips``)."""
         label: Callable[[str], str] | None = None
         if not config.log.raw_ips:
-            secret = config.signing_keys[0] if config.signing_keys else b"antiscrape-status"
-            label = Keys(config.key_prefix, secret).hashed
+            label = Keys(config.key_prefix, config.state_hash_key or b"antiscrape-status").hashed
         return cls(config.status_page, label_ip=label, clock=clock)
 
     # -- observer --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import limits
 
 from .config import Config, parse_rate
+from .paths import PathPrefixes
 
 LEVELS = ("ip", "network", "fingerprint", "account", "clearance", "visitor")
 LEVEL_NAMES = {
@@ -40,7 +41,7 @@ class Rate:
 @dataclass(frozen=True, slots=True)
 class RouteClass:
     name: str
-    prefixes: tuple[str, ...]
+    prefixes: PathPrefixes
     rates: tuple[Rate, ...]
     where: str
     """How reasons name the class: ``/api/*`` or ``all pages``."""
@@ -62,15 +63,16 @@ def build_route_classes(config: Config) -> tuple[tuple[RouteClass, ...], RouteCl
         return tuple(out)
 
     classes = tuple(
-        RouteClass(name, prefixes, rates(name), ", ".join(p + "*" for p in prefixes))
+        RouteClass(name, PathPrefixes(prefixes), rates(name),
+                   ", ".join(p + "*" for p in prefixes))
         for name, prefixes in config.route_classes.items()
     )
-    return classes, RouteClass("default", (), rates("default"), "all pages")
+    return classes, RouteClass("default", PathPrefixes(()), rates("default"), "all pages")
 
 
 def route_class(path: str, classes: tuple[RouteClass, ...], default: RouteClass) -> RouteClass:
     for cls in classes:
-        if path.startswith(cls.prefixes):
+        if cls.prefixes.matches(path):
             return cls
     return default
 

@@ -215,3 +215,30 @@ def lookup(raw: str) -> UAInfo:
                 _CACHE.clear()
             _CACHE[raw] = info
     return info
+
+
+_WARM_SAMPLES = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "python-requests/2.32.3",
+)
+_warmed = False
+
+
+def warm() -> None:
+    """Build the parser and the crawler automaton now, once per process, by classifying a
+    few common kinds of user agent (not cached: nothing a client sent is at stake).
+
+    Both are built on first use, which would cost the first request a few tenths of a
+    second; the engine calls this when it is built, at start-up. Not in a background thread:
+    a process that exits (``antiscrape check``) or forks (gunicorn ``--preload``, replay
+    workers) while native code runs in another thread can abort or inherit a held lock."""
+    global _warmed
+    if _warmed:
+        return
+    for sample in _WARM_SAMPLES:
+        classify(sample)
+    _warmed = True

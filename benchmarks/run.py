@@ -18,6 +18,7 @@ SCRIPTS = {
     "bench_replay": [],
     "bench_examples": [],
     "bench_instructions": [],
+    "bench_first_request": [],
 }
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
@@ -29,6 +30,7 @@ QUICK = {
     "bench_examples": ["--rounds", "1", "--batch", "50"],
     "bench_instructions": ["--scenes", "starlette", "--variants", "guarded", "--requests", "20",
                            "--warm", "20"],
+    "bench_first_request": ["--runs", "1", "--settle", "0.3"],
 }
 """Short rounds of every script: a smoke run (the test suite runs it so no script rots), not
 figures to quote."""

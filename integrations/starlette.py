@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
     raise MissingExtraError("starlette", "starlette") from exc
 
+from antiscrape import decisionlog
 from antiscrape.config import Config
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
@@ -35,6 +36,7 @@ from antiscrape.request import (
 UserId = Callable[[Scope], "str | None"]
 
 _ProtectedRoute = tuple[re.Pattern[str], str, Protect]
+_RouteEntry = tuple[re.Pattern[str], str, "Protect | None"]
 
 
 def default_user_id(scope: Scope) -> str | None:
@@ -50,23 +52,53 @@ def default_user_id(scope: Scope) -> str | None:
     return None
 
 
+def route_templates(routes: Iterable[BaseRoute], prefix: str = "") -> list[_RouteEntry]:
+    """Every route (mounts walked) in the router's order: its full-path regex, its template
+    and the ``antiscrape.protect(...)`` spec its endpoint carries (None for most)."""
+    found: list[_RouteEntry] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            found += route_templates(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            template = prefix + route.path
+            regex, _, _ = compile_path(template)
+            found.append((regex, template, getattr(route.endpoint, PROTECT_ATTRIBUTE, None)))
+    return found
+
+
 def protected_routes(routes: Iterable[BaseRoute], prefix: str = "") -> list[_ProtectedRoute]:
     """Routes whose endpoint carries ``antiscrape.protect(...)``, with full-path regexes.
 
     Collected once per application: the engine must know *which record* a request reads
     before the router runs, and matching only the few protected routes keeps that cheap.
     """
-    found: list[_ProtectedRoute] = []
-    for route in routes:
-        if isinstance(route, Mount):
-            found += protected_routes(route.routes, prefix + route.path)
-        elif isinstance(route, Route):
-            spec = getattr(route.endpoint, PROTECT_ATTRIBUTE, None)
-            if spec is not None:
-                template = prefix + route.path
-                regex, _, _ = compile_path(template)
-                found.append((regex, template, spec))
-    return found
+    return [(regex, template, spec) for regex, template, spec in route_templates(routes, prefix)
+            if spec is not None]
+
+
+class RouteNames:
+    """The route template a path will match, for the decision log.
+
+    Starlette's router runs after the middleware, so unlike Django and Flask nothing has
+    named the route of a refused request yet. Matching every route on every request would
+    tax the hot path for a line written only for refusals, so the log asks here, for the
+    lines it writes; answers are remembered (a bounded table, dropped wholesale when full).
+    """
+
+    MAX_KEPT = 4_096
+
+    def __init__(self, table: list[_RouteEntry]) -> None:
+        self._table = [(regex, template) for regex, template, _ in table]
+        self._kept: dict[str, str | None] = {}
+
+    def __call__(self, path: str) -> str | None:
+        if path in self._kept:
+            return self._kept[path]
+        template = next((t for regex, t in self._table if regex.match(path)), None)
+        if len(self._kept) >= self.MAX_KEPT:
+            self._kept.clear()
+        self._kept[path] = template
+        return template
 
 
 class AntiScrapeMiddleware:
@@ -88,8 +120,9 @@ class AntiScrapeMiddleware:
         client = scope.get("client")
         route = params = protect = None
         if self._routes is None:
-            app = scope.get("app")
-            self._routes = protected_routes(getattr(app, "routes", ()))
+            table = route_templates(getattr(scope.get("app"), "routes", ()))
+            self._routes = [(regex, t, spec) for regex, t, spec in table if spec is not None]
+            decisionlog.name_routes(self.engine, RouteNames(table))
         if self._routes:
             path = scope["path"]
             for regex, template, spec in self._routes:
@@ -142,4 +175,5 @@ async def send_reply(reply: Reply, send: Send) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
-__all__ = ["AntiScrapeMiddleware", "Decision", "default_user_id", "protected_routes"]
+__all__ = ["AntiScrapeMiddleware", "Decision", "RouteNames", "default_user_id",
+           "protected_routes", "route_templates"]

@@ -30,7 +30,8 @@ def run(*args: str) -> str:
 def test_every_benchmark_runs_its_quick_rounds() -> None:
     out = run("benchmarks.run", "--quick")
     for name in ("bench_core", "bench_adapters", "bench_enumeration", "bench_challenge",
-                 "bench_redis", "bench_replay", "bench_examples", "bench_instructions"):
+                 "bench_redis", "bench_replay", "bench_examples", "bench_instructions",
+                 "bench_first_request"):
         assert f"===== {name}" in out
     assert "failed:" not in out
     assert "added by the whole engine on a protected route" in out

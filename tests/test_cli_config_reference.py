@@ -1,4 +1,4 @@
-"""The README's configuration reference must match the config dataclasses exactly."""
+"""The configuration reference (docs/configuration.md) must match the config dataclasses."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def leaf_paths(cls: type = Config, prefix: str = "") -> set[str]:
     return out
 
 
-def test_readme_reference_is_current() -> None:
-    readme = configdoc.README.read_text(encoding="utf-8")
-    block = configdoc.readme_block(readme)
-    assert block is not None, "README lacks the config-reference markers"
+def test_the_reference_page_is_current() -> None:
+    page = configdoc.PAGE.read_text(encoding="utf-8")
+    block = configdoc.page_block(page)
+    assert block is not None, f"{configdoc.PAGE} lacks the config-reference markers"
     assert block == configdoc.table(), (
-        "README configuration reference is out of date: run "
+        "the configuration reference is out of date: run "
         "`python -m antiscrape.configdoc --write`")
 
 

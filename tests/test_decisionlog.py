@@ -157,3 +157,49 @@ def test_decision_header_on_challenge_pages() -> None:
     challenged = header_app(decision_header=True).get("/", headers={"user-agent": ""})
     assert challenged.headers["x-antiscrape-challenge"] == "challenge-required"
     assert challenged.headers["x-antiscrape-decision"].startswith("challenge; rule=")
+
+
+def test_starlette_lines_name_the_route_template(caplog: pytest.LogCaptureFixture) -> None:
+    """Starlette's router runs after the middleware; the log still names the route (as
+    Django and Flask lines do), mounts included, and None only when no route matches."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+    from starlette.testclient import TestClient
+
+    from antiscrape.integrations.starlette import AntiScrapeMiddleware
+
+    def ok(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/products/{pid:int}", ok),
+                            Mount("/api", routes=[Route("/items/{item_id}", ok)])])
+    app.add_middleware(AntiScrapeMiddleware, config={
+        "secret_key": SECRET, "budgets": {"default": {"ip": "1/minute"}, "api": {
+            "ip": "1/minute"}}})
+    caplog.set_level(logging.INFO, logger="antiscrape")
+    client = TestClient(app)
+    for path in ("/products/7", "/products/8", "/api/items/x", "/api/items/y", "/nowhere",
+                 "/nowhere/else"):
+        client.get(path, headers=CURL)
+    routes = {line["path"]: line["route"] for line in lines(caplog)}
+    assert routes == {"/products/8": "/products/{pid:int}", "/api/items/y": "/api/items/{item_id}",
+                      "/nowhere": None, "/nowhere/else": None}
+
+
+def test_console_shows_throttles_without_any_logging_setup(
+        clock: ManualClock, capfd: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("antiscrape")
+    saved = (logger.level, logger.propagate, list(logger.handlers))
+    try:
+        engine = engine_with_log(clock, console=True)
+        engine_with_log(clock, console=True)  # a second engine adds no second handler
+        view = RequestView("GET", "/products/7", CURL, peer="198.51.100.23")
+        throttled = sum(engine.inspect(view).action is Action.THROTTLE for _ in range(5))
+        err = capfd.readouterr().err
+        assert throttled and err.count('"action":"throttle"') == throttled
+        assert " INFO antiscrape {" in err
+    finally:
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        logger.handlers[:] = saved[2]

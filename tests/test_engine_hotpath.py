@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from antiscrape import engine as engine_module
 from antiscrape.clock import ManualClock
 from antiscrape.decision import Action
 from antiscrape.engine import Engine
@@ -35,18 +34,22 @@ def test_per_client_caches_stay_bounded_when_addresses_and_hints_rotate():
     """A crawler rotating addresses and sec-ch-ua values must not grow the engine's
     per-client and per-traits caches without bound."""
     engine = Engine({"secret_key": SECRET})
-    for n in range(engine_module._CLIENT_CACHE_MAX + 2_000):
+    bound = engine.cache_sizes()["clients"][1]
+    for n in range(bound + 2_000):
         headers = {"user-agent": CHROME, "accept": "*/*", "sec-ch-ua": f'"Chromium";v="{n}"'}
         engine.inspect(RequestView("GET", "/", headers,
                                    f"10.{n // 60_000}.{n // 250 % 240}.{n % 250}"))
-    assert 0 < len(engine._clients) <= engine_module._CLIENT_CACHE_MAX
-    assert 0 < len(engine._hits) <= engine_module._CLIENT_CACHE_MAX
-    assert 0 < len(engine._scores) <= engine_module._SCORE_CACHE_MAX
+    sizes = engine.cache_sizes()
+    for name in ("clients", "budget hits", "scores"):
+        entries, limit = sizes[name]
+        assert 0 < entries <= limit, name
+    assert sizes["clients"][0] < 2_500  # emptied once at the bound, refilled since
 
 
-def test_a_plain_allow_carries_every_field_of_a_full_conclusion():
-    """The plain-allow shortcut builds its Decision positionally: each field must land where
-    the full conclusion would have put it (a reordered Decision would show here)."""
+def test_an_allow_carries_who_was_counted_and_what_was_read():
+    """An allowed protected read hands the adapter everything it hands back after the
+    response (identity with its fingerprint, the access), and an allowed odd client its
+    reasons; the reused allow of a returning client is the same value."""
     from antiscrape.request import Protect
 
     engine = Engine({"secret_key": SECRET}, clock=ManualClock())
@@ -72,12 +75,16 @@ def test_a_plain_allow_carries_every_field_of_a_full_conclusion():
     odd = engine.inspect(RequestView("GET", "/", {"user-agent": "curl/8.5.0"}, "198.51.100.5"))
     assert odd.action is Action.ALLOW and odd.score > 0 and odd.signals
     assert odd.reason == "; ".join(odd.signals) and odd.kind is None and odd.access is None
+    kept = {"user-agent": "curl/8.5.0", "cookie": odd.headers[0][1].split(";")[0]}
+    again = engine.inspect(RequestView("GET", "/", kept, "198.51.100.5"))
+    assert again.headers == () and again.signals == odd.signals  # came back with its cookie
+    assert engine.inspect(RequestView("GET", "/", kept, "198.51.100.5")) == again
 
 
 def test_oversized_client_text_is_scored_and_counted_but_not_kept():
     """A client choosing huge sec-ch-ua or user-agent values gets the same decisions, but
     nothing of that size stays in the engine's per-client caches."""
-    from antiscrape.signals import score_request
+    from antiscrape.signals import score_request, score_traits
     from antiscrape.useragent import lookup
 
     engine = Engine({"secret_key": SECRET, "scoring": {"challenge_at": 40}},
@@ -89,14 +96,14 @@ def test_oversized_client_text_is_scored_and_counted_but_not_kept():
         for repeat in range(2):
             view = RequestView("GET", "/", dict(headers), f"198.51.100.{n}", scheme="https")
             decision = engine.inspect(view)
-            expected, _ = score_request(lookup(headers["user-agent"]), headers, True,
-                                        engine.config.scoring)
+            expected, _ = score_request(lookup(headers["user-agent"]),
+                                        score_traits(headers, True), engine.config.scoring)
             # The sloppy one is challenged each time: its page shown before counts once.
             pending = engine.config.scoring.challenge_failures * repeat if n == 1 else 0
             assert decision.score == min(100, expected + pending)
-    assert not any(len(str(key)) > 2_000 for key in engine._scores)
-    assert not any(len(str(key)) > 4_000 for key in engine._clients)
-    assert not engine._clients  # neither client was kept: both sent an oversized text
+    sizes = engine.cache_sizes()
+    assert sizes["clients"][0] == 0  # neither client was kept: both sent an oversized text
+    assert sizes["scores"][0] == 0  # nor scored for keeps
 
 
 def test_a_kept_client_is_keyed_by_what_it_was_derived_from():
@@ -109,7 +116,7 @@ def test_a_kept_client_is_keyed_by_what_it_was_derived_from():
     first = engine.inspect(RequestView("GET", "/", dict(browser), "198.51.100.7"))
     again = engine.inspect(RequestView("GET", "/", dict(browser), "198.51.100.7"))
     assert first.action is again.action is Action.ALLOW and first.score == again.score == 0
-    assert len(engine._clients) == 1
+    assert engine.cache_sizes()["clients"][0] == 1
     sloppy = engine.inspect(RequestView("GET", "/", {**SLOPPY, "user-agent": CHROME},
                                         "198.51.100.7", scheme="https"))
     assert sloppy.score > 0 and sloppy.action is Action.CHALLENGE
@@ -117,7 +124,7 @@ def test_a_kept_client_is_keyed_by_what_it_was_derived_from():
                                        user_id="alice"))
     assert other.identity is not None and other.identity.account == "alice"
     assert other.identity.ip == "198.51.100.8"
-    assert len(engine._clients) == 3
+    assert engine.cache_sizes()["clients"][0] == 3
 
 
 def test_an_oversized_user_agent_is_classified_once_not_on_every_request():
@@ -158,9 +165,27 @@ def test_a_client_behind_a_trusted_proxy_is_kept_by_its_forwarding_headers():
                                               "10.0.0.1"))
         assert decision.identity is not None and decision.identity.ip == client
         seen.add(decision.identity.ip)
-    assert seen == {"198.51.100.20", "198.51.100.21"} and len(engine._clients) == 2
+    assert seen == {"198.51.100.20", "198.51.100.21"} and engine.cache_sizes()["clients"][0] == 2
     chain = ", ".join(f"203.0.113.{n % 250}" for n in range(400)) + ", 198.51.100.22"
     decision = engine.inspect(RequestView("GET", "/", {**browser, "x-forwarded-for": chain},
                                           "10.0.0.1"))
     assert decision.identity is not None and decision.identity.ip == "198.51.100.22"
-    assert len(engine._clients) == 2
+    assert engine.cache_sizes()["clients"][0] == 2
+
+
+def test_building_an_engine_builds_the_user_agent_parser() -> None:
+    """The parser and the crawler automaton are built with the engine, at start-up, not by
+    the first request (a fresh process: in this one they were built long ago)."""
+    import subprocess
+    import sys
+
+    code = ("from antiscrape import useragent as u\n"
+            "before = (u._parser.cache_info().currsize, u._crawler_automaton.cache_info()"
+            ".currsize)\n"
+            "from antiscrape.engine import Engine\n"
+            "Engine({'secret_key': 'test-secret-key-0123456789abcdef'})\n"
+            "print(before, (u._parser.cache_info().currsize, u._crawler_automaton.cache_info()"
+            ".currsize))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["(0,", "0)", "(1,", "1)"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 
 from antiscrape.state.memory import MemoryStorage
-from antiscrape.state.ops import Get, Hit, Incr, Put, Recent
+from antiscrape.state.ops import Get, Hit, Incr, Put, PutIfAbsent, Recent
 
 
 def test_budget_hits_count_up_to_the_limit_then_refuse() -> None:
@@ -30,12 +30,28 @@ def test_counters_and_recent_lists_keep_their_values_across_updates() -> None:
 
 def test_the_least_recently_used_entry_is_evicted_at_the_cap() -> None:
     storage = MemoryStorage(cap=3)
-    storage.execute([Put("a", "1", 60), Hit("b", 60, 10), Incr("c", 60)], 1.0)
+    storage.execute([Incr("a", 60, 5), Hit("b", 60, 10), Incr("c", 60)], 1.0)
     storage.execute([Hit("b", 60, 10), Incr("c", 60), Get("a")], 2.0)  # a is now the newest
-    storage.execute([Put("d", "4", 60)], 3.0)  # evicts b, the least recently used
+    storage.execute([Incr("d", 60, 4)], 3.0)  # evicts b, the least recently used
     assert len(storage) == 3 and storage.evictions == 1
-    assert storage.execute([Get("a"), Get("d")], 4.0) == ["1", "4"]
+    assert storage.execute([Get("a"), Get("d")], 4.0) == [5, 4]
     assert storage.execute([Hit("b", 60, 10)], 4.0)[0].count == 0.0  # b started afresh
+
+
+def test_convictions_and_spent_markers_are_kept_apart_from_the_lru() -> None:
+    """Put and PutIfAbsent go to the tier load cannot evict (tests/security/test_full_store.py
+    floods a whole engine)."""
+    storage = MemoryStorage(cap=3, kept_cap=2)
+    storage.execute([Put("cv", "canary", 600), PutIfAbsent("spent", "1", 60)], 1.0)
+    storage.execute([Incr(f"n{i}", 60) for i in range(50)], 2.0)  # 47 evictions
+    assert storage.evictions == 47
+    assert storage.execute([Get("cv"), PutIfAbsent("spent", "1", 60)], 3.0) == ["canary", False]
+    # Full of live entries: a new one is refused, never one of the old pushed out.
+    assert storage.execute([PutIfAbsent("other", "1", 60)], 4.0) == [False]
+    assert storage.refusals == 1
+    # Once the spent marker has expired its room is reused.
+    assert storage.execute([PutIfAbsent("other", "1", 60)], 62.0) == [True]
+    assert storage.execute([Get("cv"), Get("spent")], 63.0) == ["canary", None]
 
 
 def test_budget_state_adds_nothing_for_the_collector_to_walk() -> None:

@@ -189,7 +189,7 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
             try:
                 requests.get(base + "/metrics", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still booting
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
@@ -209,3 +209,29 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_exempt_paths_and_the_metrics_endpoint_are_not_counted_or_judged(
+        clock: ManualClock) -> None:
+    """A Prometheus scraper polls ``/metrics`` every few seconds: it must neither be
+    throttled by its own polling nor show up in the figures it reads; static files and
+    health checks are not requests the operator asked to count either."""
+    registry = CollectorRegistry()
+    engine, _ = engine_with_metrics(clock, registry, "t9")
+    scraper = {"user-agent": "Prometheus/2.53.0", "accept": "text/plain"}
+    decisions = [engine.inspect(RequestView("GET", "/metrics", scraper, peer="10.0.0.9"))
+                 for _ in range(20)]  # ten times the 2/minute budget
+    assert {d.action for d in decisions} == {Action.ALLOW}
+    engine.inspect(RequestView("GET", "/static/app.css", BROWSER, peer="198.51.100.1"))
+    engine.inspect(RequestView("GET", "/health", scraper, peer="10.0.0.9"))
+    assert registry.get_sample_value("t9_inspect_seconds_count") in (None, 0.0)
+    engine.inspect(RequestView("GET", "/", BROWSER, peer="198.51.100.1"))
+    assert registry.get_sample_value("t9_inspect_seconds_count") == 1
+    assert registry.get_sample_value("t9_decisions_total", {
+        "action": "allow", "rule": "exempt", "enforced": "true"}) is None
+    # Another path for the endpoint, and without metrics nothing is exempted for them.
+    moved = Engine({"secret_key": SECRET, "metrics": {"enabled": True, "namespace": "t10",
+                                                      "path": "/internal/metrics"}}, clock=clock)
+    assert moved.inspect(RequestView("GET", "/internal/metrics", scraper)).rule == "exempt"
+    off = Engine({"secret_key": SECRET}, clock=clock)
+    assert off.inspect(RequestView("GET", "/metrics", scraper)).rule != "exempt"

@@ -178,7 +178,8 @@ def live_kinds(reference: MemoryStorage, now: float) -> dict[str, str | None]:
     """What each shared key holds at ``now`` (None: nothing live)."""
     kinds: dict[str, str | None] = {}
     for key in SHARED:
-        entry = reference._data.get(key)
+        # Puts live in the reference's kept tier (never evicted), the rest in its LRU.
+        entry = reference._data.get(key) or reference._kept.get(key)
         kinds[key] = None if entry is None or entry[0] <= now else entry_kind(entry)
     return kinds
 

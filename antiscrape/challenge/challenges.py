@@ -193,17 +193,17 @@ class Challenges:
         name = view.path[len(self._prefix):]
         method = view.method.upper()
         if name == WORKER and method in ("GET", "HEAD"):
-            return self._done(Decision(Action.ALLOW, "challenge:worker", score=score,
+            return Plan.decided(Decision(Action.ALLOW, "challenge:worker", score=score,
                                        reply=pages.worker_script(), identity=identity))
         if name == VERIFY:
             if method != "POST":
-                return self._done(self._rejected(view, identity, score, "method", None, 405))
+                return Plan.decided(self._rejected(view, identity, score, "method", None, 405))
             return self._budgeted(view, identity, score,
                                   self._answer(view, identity, score, nojs=False))
         if name == NOJS and self.settings.nojs_fallback and method in ("GET", "POST"):
             return self._budgeted(view, identity, score,
                                   self._answer(view, identity, score, nojs=True))
-        return self._done(self._rejected(view, identity, score, "not-found", None, 404))
+        return Plan.decided(self._rejected(view, identity, score, "not-found", None, 404))
 
     def _budgeted(self, view: RequestView, identity: Identity, score: int, plan: Plan) -> Plan:
         """An answer counted against its IP's and network's answer budgets, in the same
@@ -228,10 +228,10 @@ class Challenges:
                             reply=refusal(429, "too many answers", view.header("accept"),
                                           retry_after(reset)))
 
-        def then(results: Sequence[Any]) -> Sequence[Op]:
+        def then(results: Sequence[Any], decision: Decision) -> Sequence[Op]:
             if plan.then is None or over(results) is not None:
                 return ()
-            return plan.then(results[n:])
+            return plan.then(results[n:], decision)
 
         return Plan(ops=(*hits, *plan.ops), finish=finish, failed=plan.failed, then=then)
 
@@ -250,11 +250,11 @@ class Challenges:
             # A browser that came back before its wait ended (a person clicking early): show
             # the wait again. No failure is counted, and the page offers nothing new.
             remaining = token.issued / 1000 + token.wait - now
-            return self._done(Decision(
+            return Plan.decided(Decision(
                 Action.CHALLENGE, "challenge:early", score=score, identity=identity,
                 reply=self._page(token, encoded, self.settings.status, remaining)))
         if token is None:  # not a challenge of ours: nobody to count it against
-            return self._done(self._rejected(view, identity, score, "invalid", None))
+            return Plan.decided(self._rejected(view, identity, score, "invalid", None))
         ttl = self.settings.challenge_ttl + CLOCK_SKEW
         fail_key = self.answer_failure_key(token.id)
         if why is not None:
@@ -277,7 +277,7 @@ class Challenges:
                 return self._cleared(view, identity, score, token, now)
             return self._rejected(view, identity, score, "unavailable", token, 503)
 
-        def settle(results: Sequence[Any]) -> Sequence[Op]:
+        def settle(results: Sequence[Any], _decision: Decision) -> Sequence[Op]:
             # A replay is only known once the once-only store has answered; counting it as a
             # failure costs a second round trip, paid by the replaying client alone. A first
             # redemption settles what is pending: every challenge page this client was shown
@@ -360,10 +360,6 @@ class Challenges:
                                   retry=again)
         action = Action.ALLOW if status in (404, 405) else Action.CHALLENGE
         return Decision(action, f"challenge:{why}", score=score, reply=reply, identity=identity)
-
-    @staticmethod
-    def _done(decision: Decision) -> Plan:
-        return Plan(ops=(), finish=lambda _r: decision, failed=lambda: decision)
 
 
 _EXPLAIN: dict[str, tuple[str, str]] = {

@@ -137,11 +137,6 @@ class EnumerationGuard:
         """The same, by identity object: the engine keeps one Identity per client, so a
         returning client is found by ``id()`` without hashing five fields (the entry keeps
         the object, so its id cannot be reused while cached)."""
-        self._pending: tuple[Access | None, _Layout | None, bool, _Who | None] = (
-            None, None, False, None)
-        """(access, layout, walk list sent, identity) of the last :meth:`ops`: its judge finds
-        them here. One tuple, replaced whole: a judge on another thread sees another access
-        and works them out again."""
         self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
         self._block_factor = s.block_factor
         self._walk = s.walk_length
@@ -333,7 +328,7 @@ class EnumerationGuard:
         record = record_id if page is None or page <= 1 else f"{record_id}#{page}"
         # int(now): expiry - floor(now) == ceil(expiry - now), the new keys' time to live
         out: list[Op] = [DistinctAddAll(record, bound.counters, int(now))]
-        walk = self._walk > 0 and record_id.isdigit() and record_id.isascii()
+        walk = self._walks(access)
         if walk:
             out.append(Recent(bound.walk_key, record_id, self._walk, WALK_TTL))
         out.append(who.miss_get)
@@ -346,7 +341,6 @@ class EnumerationGuard:
                            "ip=%s fingerprint=%s for %d s", access.kind, access.route,
                            who.hashed.get("ip", "-"), who.hashed.get("fingerprint", "-"),
                            self.settings.conviction_ttl)
-        self._pending = (access, bound.layout, walk, who)
         return out
 
     def judge(self, access: Access, identity: Identity, results: Sequence[Any], *,
@@ -358,15 +352,10 @@ class EnumerationGuard:
         """
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
-        pending = self._pending  # what ops() worked out for this very access, if it was last
-        if pending[0] is access:
-            layout, walk, who = pending[1], pending[2], pending[3]
-        else:
-            who = self._who(identity)
-            bound = who.bound.get(access.kind)
-            layout = bound.layout if bound is not None else self._layout(access.kind, who)
-            record_id = access.id
-            walk = self._walk > 0 and record_id.isdigit() and record_id.isascii()
+        who = self._who(identity)  # what ops() derived: cached, found by the identity object
+        bound = who.bound.get(access.kind)
+        layout = bound.layout if bound is not None else self._layout(access.kind, who)
+        walk = self._walks(access)
         counts = results[0]
         step = None
         if walk:
@@ -471,6 +460,11 @@ class EnumerationGuard:
         return [Incr(self._who(identity).miss_key, MISS_WINDOW)]
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _walks(self, access: Access) -> bool:
+        """Whether this read's id joins the walk list (numeric ids only, when walks count)."""
+        record_id = access.id
+        return self._walk > 0 and record_id.isdigit() and record_id.isascii()
 
     @staticmethod
     def canary_reason(access: Access) -> str:

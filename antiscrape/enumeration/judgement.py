@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ..decision import SEVERITY, Action
+from ..decision import SEVERITY, Action, Verdict
 
 PERSONAL_LEVELS = frozenset({"account", "clearance", "visitor"})
 """Levels that belong to one person. The others (ip, fingerprint, network) are shared by
@@ -14,16 +13,6 @@ then counted on their own clearance."""
 
 LEVEL_TEXT = {"account": "account", "clearance": "clearance", "visitor": "visitor", "ip": "IP",
               "fingerprint": "browser fingerprint", "network": "network"}
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The enumeration guard's conclusion on one request (None when there is nothing to say)."""
-
-    action: Action
-    reason: str
-    rule: str
-    retry_after: int | None = None
 
 
 def escalate(ratio: float, level: str, cleared: bool, block_factor: float) -> Action | None:

@@ -8,6 +8,14 @@ in one pass over one bounded ``OrderedDict``.
 
 Per process only: several workers do not share it (use Redis for that).
 
+Convictions (``Put``) and spent-challenge markers (``PutIfAbsent``) live in a tier of their
+own that load never evicts: a flood of new clients fills the LRU with budget counters, and
+if those pushed out a week-long conviction or a replay marker, the flood would buy the
+crawler its way back in or a second clearance for one answer. That tier is bounded too; when
+it is full, expired entries are swept, and if none has expired the new entry is refused (a
+refused spent marker reads as "already used": replay protection holds, the answer is asked
+again). Writing to it costs a solved proof-of-work or a budgeted canary read each.
+
 This module is also the readable reference of the storage operations: the Redis script is
 held to it by ``tests/test_storage_conformance.py``.
 """
@@ -103,14 +111,23 @@ def pulse_step(state: tuple[float, ...] | None, op: Pulse, now: float
 class MemoryStorage:
     """Bounded in-memory backend. Thread-safe; the async face needs no thread hop."""
 
-    def __init__(self, cap: int = 200_000) -> None:
+    def __init__(self, cap: int = 200_000, kept_cap: int | None = None) -> None:
         self.cap = cap
+        self.kept_cap = kept_cap if kept_cap is not None else max(1_000, cap // 4)
+        """Most convictions and spent markers held (the tier load cannot evict)."""
         self._data: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._kept: dict[str, tuple[float, str]] = {}
+        self._sweep_after = 0.0
+        """No sweep of the kept tier before this instant: the earliest expiry the last sweep
+        left (a full tier of live entries is not rescanned for every refused write)."""
         self._lock = threading.Lock()
         self.evictions = 0
+        self.refusals = 0
+        """Convictions or spent markers not stored because the kept tier was full of live
+        entries."""
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data) + len(self._kept)
 
     # Entries are tuples, (expires_at, payload...), replaced whole on every change; the payload
     # depends on the op kind. A tuple of numbers and strings is dropped from the garbage
@@ -188,21 +205,51 @@ class MemoryStorage:
         key = op.key
         entry = data.get(key)
         if entry is None:  # the common case on the hot path: nothing stored
-            return None
+            return self._kept_value(key, now)
         if entry[0] <= now:
             del data[key]
             return None
         data.move_to_end(key)
         return entry[1]
 
+    def _kept_value(self, key: str, now: float) -> str | None:
+        kept = self._kept
+        entry = kept.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= now:
+            del kept[key]
+            return None
+        return entry[1]
+
+    def _keep(self, key: str, entry: tuple[float, str], now: float) -> bool:
+        """Store in the kept tier; False when it is full of live entries."""
+        kept = self._kept
+        if key not in kept and len(kept) >= self.kept_cap:
+            if now < self._sweep_after:
+                self.refusals += 1
+                return False
+            for k in [k for k, e in kept.items() if e[0] <= now]:
+                del kept[k]
+            if len(kept) >= self.kept_cap:
+                self._sweep_after = min(e[0] for e in kept.values())
+                self.refusals += 1
+                return False
+        kept[key] = entry
+        return True
+
+    # One key space, as on Redis: a Put replaces whatever the key held in the LRU, and a
+    # PutIfAbsent finds a key present in either tier (the engine never mixes kinds on one
+    # key; the conformance suite does).
+
     def _put(self, op: Put, now: float) -> None:
-        self._store(op.key, (now + op.ttl, op.value))
+        if self._keep(op.key, (now + op.ttl, op.value), now):
+            self._data.pop(op.key, None)
 
     def _put_if_absent(self, op: PutIfAbsent, now: float) -> bool:
-        if self._entry(op.key, now) is not None:
+        if self._kept_value(op.key, now) is not None or self._entry(op.key, now) is not None:
             return False
-        self._store(op.key, (now + op.ttl, op.value))
-        return True
+        return self._keep(op.key, (now + op.ttl, op.value), now)
 
     # The handlers below run on every protected read: they look entries up directly (one
     # dictionary read each) instead of through ``_entry`` and ``_store``, with the same
@@ -301,6 +348,7 @@ class MemoryStorage:
 
     def close(self) -> None:
         self._data.clear()
+        self._kept.clear()
 
 
 class AsyncMemoryStorage:
