@@ -217,6 +217,8 @@ class Engine:
         if cfg.status_page.enabled:  # the live status page: an observer that also answers
             self.status_board = StatusBoard.from_config(cfg, clock=clock)
             self.observers.append(self.status_board)
+        if self.status_board is not None:
+            self.status_board.guard = self.people
         self.storage_errors = LogOnce(log)
         self.internal_errors = LogOnce(log)
         self.metrics: Any = None

@@ -179,3 +179,37 @@ def test_the_forced_mode_is_reported(clock, mode):
     get(e, "/users/1", "198.51.100.30", cookies=False)
     assert e.people.guard.mode == mode
     assert bool(e.people.guarded_since("profile")) is (mode == "on")
+
+
+def test_the_cli_says_whether_the_guard_is_forced(tmp_path) -> None:
+    import io
+
+    from antiscrape.cli import main
+
+    for mode, said in (("on", "forced ON"), ("off", "forced OFF"), ("auto", "learned")):
+        path = tmp_path / f"{mode}.toml"
+        path.write_text(f'secret_key = "{SECRET}"\n[guard]\nmode = "{mode}"\n')
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["check", str(path)], out=out, err=err) == 0
+        assert f"site guard: {said}" in err.getvalue()
+        assert f'mode = "{mode}"' in out.getvalue()
+
+
+def test_metrics_count_guard_transitions_and_the_status_page_shows_the_guard(clock) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from antiscrape import metrics
+
+    registry = prometheus_client.CollectorRegistry()
+    e = engine(clock, status_page={"enabled": True, "token": "t" * 20},
+               metrics={"enabled": True, "namespace": "people_test"})
+    metrics.attach(e, registry=registry)
+    for n in range(30):
+        get(e, f"/users/{n}", new_address(n), browser(n), cookies=False)
+    entered = registry.get_sample_value("people_test_guard_transitions_total",
+                                        {"series": "profile", "change": "entered"})
+    assert entered == 1
+    board = e.status_board
+    assert board is not None
+    assert board.snapshot()["guard"]["series"]["profile"]["guarded"] is True
+    page = board.render()
+    assert "Site guard: learned" in page and "GUARDED" in page
