@@ -24,6 +24,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 from .clock import Clock, system_clock
