@@ -258,8 +258,8 @@ def _default_level_factors() -> dict[str, float]:
 
 
 def _default_level_windows() -> dict[str, tuple[str, ...]]:
-    return {"clearance": ("1d", "7d"), "ip": ("1d",), "fingerprint": ("1d", "7d"),
-            "network": ("7d",)}
+    return {"clearance": ("1d", "7d"), "visitor": ("10m", "1d"), "ip": ("1d",),
+            "fingerprint": ("1d", "7d"), "network": ("7d",)}
 
 
 @dataclass(frozen=True)

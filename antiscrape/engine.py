@@ -205,10 +205,11 @@ class Engine:
             from .challenge.tokens import Signer
 
             self.people = People(cfg, self.keys, Signer(cfg.signing_keys or (_random_key(),)),
-                                 clock())
+                                 clock(), CookiePolicy(cfg.cookie_secure,
+                                                       self.addressing.trusted,
+                                                       cfg.forwarded_header),
+                                 self._fingerprint)
         self._visitor_cookie = cfg.visitor.cookie_name
-        self._cookie_policy = CookiePolicy(cfg.cookie_secure, self.addressing.trusted,
-                                           cfg.forwarded_header)
         self.observers: list[Observer] = []
         self.refusal_observers: list[Observer] = []
         """Observers of every decision but an allow (the default decision log, which samples
@@ -371,9 +372,8 @@ class Engine:
             ops = client.ops
         identity = client.identity
         ticket, people_ops = people.plan(
-            identity, client.visitor, access.kind if access is not None else None,
-            lambda: self._fingerprint(view.headers), self._cookie_policy.secure(view), now,
-            len(ops))
+            identity, client.visitor, access.kind if access is not None else None, view,
+            client.addresses, now, len(ops))
         if identity.visitor is not None and not ticket.visitor_counts:
             identity = replace(identity, visitor=None)  # not (yet) a person: not counted as one
         if people_ops:

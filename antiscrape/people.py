@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .challenge.tokens import Signer
 from .config import Config
+from .cookies import CookiePolicy
 from .decision import Action, Identity
 from .keys import Keys
+from .request import RequestView
 from .state.ops import DistinctAddAll, Get, Hit, Incr, Op, Pulse, PulseResult, Put
 from .visitor import Visitor, VisitorCookies
 
@@ -94,7 +96,9 @@ class Ticket:
 class People:
     """Plans and judges the person-level part of each request (see the module docstring)."""
 
-    def __init__(self, config: Config, keys: Keys, signer: Signer, started: float) -> None:
+    def __init__(self, config: Config, keys: Keys, signer: Signer, started: float,
+                 policy: CookiePolicy, fingerprint: Callable[[Mapping[str, str]], str]
+                 ) -> None:
         self.config = config
         self.visitors = config.visitor
         self.anon = config.anonymous
@@ -103,6 +107,10 @@ class People:
         self.cookies = VisitorCookies(config.visitor, signer) if config.visitor.enabled \
             else None
         self._started = started
+        self._policy = policy
+        self._fingerprint = fingerprint
+        self._guarded = g.mode == "on"
+        """Whether any series may be guarded (a quick test for the usual, calm case)."""
         self._verified: dict[str, Visitor | None] = {}
         self._counts: dict[str, int] = {}
         """Hashed IP or network -> people seen behind it, as storage last answered."""
@@ -143,7 +151,7 @@ class People:
         """When the guard for ``kind`` began as last seen (0.0: not guarded). Forced on, the
         guard has held since the engine started; forced off, never."""
         mode = self.guard.mode
-        if mode == "off":
+        if mode == "off" or not self._guarded:
             return 0.0
         if mode == "on":
             return self._started
@@ -168,26 +176,25 @@ class People:
     # -- plan --------------------------------------------------------------------------------
 
     def plan(self, identity: Identity, visitor: Visitor | None, kind: str | None,
-             fingerprint: Callable[[], str], secure: bool, now: float, start: int
+             view: RequestView, addresses: tuple[str, str], now: float, start: int
              ) -> tuple[Ticket, list[Op]]:
         """The ops of one request (to be sent at batch index ``start``) and its ticket.
 
         ``visitor`` is the verified visitor cookie (None: mint one if visitors are on);
-        ``kind`` the protected kind read (None: not a protected read); ``fingerprint`` gives
-        the hashed fingerprint when it is needed and not yet known.
+        ``kind`` the protected kind read (None: not a protected read); ``addresses`` the
+        hashed IP and network.
         """
         t = Ticket()
         t.cleared = bool(identity.clearance or identity.account)
         ops: list[Op] = []
         hashed = self.keys.hashed
-        ip = hashed(identity.ip)
-        net = hashed(identity.network)
+        ip, net = addresses
         fp = identity.fingerprint
         cookies = self.cookies
         if visitor is None and cookies is not None:
             visitor, value = cookies.mint(now)
-            t.cookie = cookies.set_cookie(value, secure)
-            fp = fp or fingerprint()
+            t.cookie = cookies.set_cookie(value, self._policy.secure(view))
+            fp = fp or self._fingerprint(view.headers)
             v = self.visitors
             mp = self._mint_prefix
             t.mint = (start, 3)
@@ -197,10 +204,16 @@ class People:
             t.pulse.append((start + len(ops), VISITORS_SERIES))
             ops.append(self._pulse(VISITORS_SERIES, 1, self.guard.min_new_visitors))
         t.visitor = visitor
-        person = self._person(identity, visitor, kind, now)
-        t.visitor_counts = visitor is not None and not visitor.new and \
-            ((person is not None and person.startswith("vi:")) or
-             self._established(visitor, kind, now))
+        t.visitor_counts = established = visitor is not None and not visitor.new and \
+            self._established(visitor, kind, now)
+        if identity.account:
+            person: str | None = "ac:" + hashed(identity.account)
+        elif identity.clearance:
+            person = "cl:" + hashed(identity.clearance)
+        elif established:
+            person = "vi:" + hashed(visitor.id)  # type: ignore[union-attr]
+        else:
+            person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
             marker = (person, ip, bucket)
@@ -217,7 +230,7 @@ class People:
                 ), int(now)))
         if kind is not None:
             t.kind = kind
-            fp = fp or fingerprint()
+            fp = fp or self._fingerprint(view.headers)
             if person is None:
                 t.anonymous = True
                 a = self.anon
@@ -231,31 +244,21 @@ class People:
                 ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1], cost),
                         Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1], cost),
                         Hit(pre + "site", DAY, allowances[2][1], cost))
-            t.pulse.append((start + len(ops), kind))
-            ops.append(self._pulse(kind, 1 if t.anonymous else 0, self.guard.min_reads))
+            if t.anonymous:  # people's reads only need the guard's state as last seen
+                t.pulse.append((start + len(ops), kind))
+                ops.append(self._pulse(kind, 1, self.guard.min_reads))
             if self._canaries:
                 t.watch = start + len(ops)
                 ops += (Get(self._cool_prefix + hashed(fp)), Get(self._evidence_prefix + net))
         t.n_ops = len(ops)
         return t, ops
 
-    def _person(self, identity: Identity, visitor: Visitor | None, kind: str | None,
-                now: float) -> str | None:
-        """The person a request counts as (None: anonymous). A visitor minted since the
-        guard began is not one yet: a crawler cannot mint its way past the guard."""
-        hashed = self.keys.hashed
-        if identity.account:
-            return "ac:" + hashed(identity.account)
-        if identity.clearance:
-            return "cl:" + hashed(identity.clearance)
-        if visitor is None or not self._established(visitor, kind, now):
-            return None
-        return "vi:" + hashed(visitor.id)
-
     def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
+        """Came back, old enough, and (on a protected read) not minted since the guard for
+        that kind began: a crawler cannot mint its way past the guard."""
         if not visitor.established(now, self.visitors.established_after):
             return False
-        if kind is not None:
+        if kind is not None and self._guarded:
             since = self.guarded_since(kind)
             if since and visitor.issued >= since:
                 return False
@@ -275,6 +278,8 @@ class People:
         ``html``: the client wants a page (a browser), which is challenged; other clients are
         told to sign in or retry later.
         """
+        if not (t.pulse or t.mint or t.people or t.watch is not None or t.anonymous):
+            return [], 0, ()  # a person's read, nothing new learned: the usual case
         verdicts: list[Verdict] = []
         points = 0
         reasons: tuple[str, ...] = ()
@@ -347,6 +352,9 @@ class People:
         if len(self._series) >= _CACHE_MAX:
             self._series.clear()
         self._series[series] = result
+        if self.guard.mode == "auto":
+            self._guarded = any(r.since for r in self._series.values()) \
+                if result.since or result.changed else self._guarded
         if result.changed:
             entered = result.changed > 0
             name = "new visitors" if series == VISITORS_SERIES else f"anonymous {series} reads"

@@ -219,6 +219,8 @@ class EnumerationGuard:
             factor = s.levels.get(level, 1.0)
             if factor <= 0 or level not in who.hashed:
                 continue
+            if level == "ip" and "visitor" in who.hashed:
+                continue  # the person is counted as itself; its address's budget is theirs
             wanted = s.level_windows.get(level)
             if wanted is not None and not any(name in wanted for _, name, _ in windows):
                 wanted = None  # the kind's budget has none of them: count what it has
