@@ -10,10 +10,11 @@ budget is reached:
 * ``today``: visitors off (``visitor.enabled = false``): the protected read as it was before
   the visitor identity (address, fingerprint and network levels);
 * ``visitor``: visitors on, every client an established visitor presenting its cookie (the
-  visitor level counted, the people behind its address, the site guard's series read).
+  visitor level counted instead of its IP, the people behind its address).
 
 The clock starts just before a week boundary (see ``START``): the warm-up crosses it, so the
-timed rounds see every window in its steady state. Each request is ``Engine.inspect`` alone (no framework), timed one by one; the table gives
+timed rounds see every window in its steady state. Each request is ``Engine.inspect`` alone
+(no framework), timed one by one; the table gives
 medians and ``visitor / today``. With ``--redis`` the same runs against Redis, and each
 request's storage calls are counted: one ``execute`` is one script call, one round trip.
 """
@@ -112,7 +113,7 @@ def measure(storage: str | None, rounds: int, batch: int) -> dict[str, Any]:
         engine, store, clock = build(visitors, storage)
         variants[name] = (engine, store, clock, clients(engine, visitors), [])
     rng = random.Random(5)
-    for name, (engine, _, clock, who, _) in variants.items():  # warm caches, not timed
+    for engine, _, clock, who, _ in variants.values():  # warm caches, not timed
         while clock() < START + 1_800:  # past the week boundary, see START
             run_round(engine, clock, who, batch, rng)
     calls_per_request = {}
@@ -124,7 +125,7 @@ def measure(storage: str | None, rounds: int, batch: int) -> dict[str, Any]:
     out = {name: statistics.median(v[4]) * 1e6 for name, v in variants.items()}
     out["ratio"] = out["visitor"] / out["today"]
     out["calls"] = calls_per_request
-    for engine, store, *_ in variants.values():
+    for _engine, store, *_ in variants.values():
         store.close()
     return out
 
