@@ -17,6 +17,7 @@ from antiscrape.state import (
     HitResult,
     Incr,
     MemoryStorage,
+    Pulse,
     Put,
     PutIfAbsent,
     Recent,
