@@ -17,7 +17,6 @@ from antiscrape.state import (
     HitResult,
     Incr,
     MemoryStorage,
-    Pulse,
     Put,
     PutIfAbsent,
     Recent,
