@@ -1,4 +1,6 @@
-"""A real headless Chromium solves the challenge: its clearance says it is automated, and its
+"""The attack: a real headless Chromium solves the proof-of-work and then reads protected
+records on its clearance like a person would (it took 151 profiles in 46 s before the
+challenge page looked at the browser). Now its clearance says it is automated, and its
 protected reads stop at the automation budget. Chromium with its automation tells removed (a
 desktop Chrome user agent and brands, ``navigator.webdriver`` hidden) solves the same
 challenge and is counted as a person.
