@@ -6,7 +6,9 @@ desktop Chrome user agent and brands, ``navigator.webdriver`` hidden) solves the
 challenge and is counted as a person.
 
 Same app and budgets for both: profiles are a protected kind with a small anonymous (IP-level)
-allowance, so the person is challenged too, and then reads on their own clearance.
+allowance, so the person is challenged too, and then reads on their own clearance. The site
+sets no visitor cookie: with one, the person would read as an established visitor and never
+meet the challenge this file is about.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def site() -> Iterator[str]:
     app = Starlette(routes=[Route("/users/{user_id:int}", profile)])
     app.add_middleware(AntiScrapeMiddleware, config={
         "secret_key": SECRET,
+        "visitor": {"enabled": False},
         "protect": [{"route": "/users/{user_id}", "kind": "profile"}],
         "enumeration": {"default_budget": {"1d": PERSON_BUDGET},
                         "levels": {"account": 1.0, "clearance": 1.0, "ip": 0.25,
