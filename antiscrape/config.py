@@ -25,7 +25,7 @@ from .typed_loader import dump, load
 
 log = logging.getLogger("antiscrape")
 
-Window = str
+RateText = str
 """A rate in ``limits`` notation: ``"120/minute"``, ``"10 per second"``; empty disables."""
 
 
@@ -91,9 +91,7 @@ class Scoring:
     missing_sec_fetch: int = 15
     missing_client_hints: int = 10
     client_hints_mismatch: int = 35
-    http10: int = 10
     unverified_good_bot: int = 70
-    denied_category: int = 100
     challenge_failures: int = 15
     """Added per failed, replayed or unanswered challenge still remembered."""
     clearance_bonus: int = 40
@@ -116,13 +114,13 @@ class Scoring:
 class Budget:
     """Request budgets per identity level for one route class (``limits`` rate strings)."""
 
-    ip: Window = "240/minute"
-    network: Window = "1200/minute"
-    fingerprint: Window = ""
+    ip: RateText = "240/minute"
+    network: RateText = "1200/minute"
+    fingerprint: RateText = ""
     """Off by default: one popular browser build is shared by many people on many networks."""
-    account: Window = "300/minute"
-    clearance: Window = "300/minute"
-    visitor: Window = "300/minute"
+    account: RateText = "300/minute"
+    clearance: RateText = "300/minute"
+    visitor: RateText = "300/minute"
     """Per established visitor (antiscrape's own visitor cookie, see ``[visitor]``)."""
 
     def validate(self, path: str) -> None:
@@ -172,14 +170,15 @@ class ChallengeSettings:
     nojs_fallback: bool = True
     """Offer a wait-and-continue form to browsers without JavaScript."""
     max_failures: int = 5
-    """Challenge pages left unanswered (within ``failure_window``) after which a client
-    without a clearance is blocked; also the wrong or replayed answers after which one
-    challenge is void. Answers count against the challenge they answer, never against the
-    address and browser that sent them (a neighbour could send them)."""
+    """Wrong or replayed answers after which one challenge is void (answers count against
+    the challenge they answer, never against the address and browser that sent them: a
+    neighbour could send them); also the challenge pages left unanswered (within
+    ``failure_window``) from which a client without a clearance gets the hardest rung
+    (never a block: a neighbour with the same browser could cause them)."""
     failure_window: int = 3_600
-    answers_per_ip: Window = "20/minute"
+    answers_per_ip: RateText = "20/minute"
     """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
-    answers_per_network: Window = "200/minute"
+    answers_per_network: RateText = "200/minute"
     """Answers one network (/24, /48) may send; more get a 429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
@@ -551,6 +550,10 @@ class StatusPageSettings:
     enabled: bool = False
     path: str = "/_antiscrape/"
     token: str = ""
+    mask: bool = True
+    """Show account ids as keyed hashes and paths without query strings, with e-mail
+    addresses and phone numbers masked (the decision log's rule); false shows them raw.
+    IPs follow ``log.raw_ips``."""
 
     def validate(self, path: str) -> None:
         if self.enabled and len(self.token) < 16:
@@ -626,6 +629,10 @@ class Config:
     status_page: StatusPageSettings = field(default_factory=StatusPageSettings)
     rate_limit_headers: bool = False
     """Add ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` of the tightest budget to answers."""
+    expose_reasons: bool = False
+    """Tell refused clients which rule caught them ("budget 1/min per IP exceeded on all
+    pages"); off, they read a generic reason and the detail stays in logs and the status
+    page."""
     decision_header: bool = False
     """Add ``X-AntiScrape-Decision`` to responses (debugging; off in production)."""
 

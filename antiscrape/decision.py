@@ -20,9 +20,9 @@ SEVERITY = {Action.ALLOW: 0, Action.THROTTLE: 1, Action.CHALLENGE: 2, Action.BLO
 Headers = tuple[tuple[str, str], ...]
 
 
-# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass builds
-# each field through object.__setattr__, which measured 3-4x slower to construct, and these
-# are built on every request. Treat them as immutable all the same (``dataclasses.replace``).
+# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass sets
+# each field through object.__setattr__, and these are built on every request (figures in
+# benchmarks/RESULTS.md). Treat them as immutable all the same (``dataclasses.replace``).
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -86,7 +86,3 @@ class Decision:
     """The protected-resource kind this request read, when it read one."""
     access: Any = None
     """The enumeration guard's record of what was read (handed back after the response)."""
-
-    @property
-    def blocked_or_challenged(self) -> bool:
-        return self.action is not Action.ALLOW and self.enforced

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import decisionlog, metrics, useragent
 from .cache import BoundedCache
+from .challenge.tokens import is_automated
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
 from .cookies import CookiePolicy
@@ -36,7 +37,7 @@ from .logonce import LogOnce
 from .paths import PathPrefixes
 from .people import People, Ticket
 from .plan import Plan
-from .replies import refusal, wants_html
+from .replies import public_reason, refusal, wants_html
 from .request import RequestView, cookie_value
 from .server_rewrite import ServerRewriteCheck
 from .signals import ScoreTraits, budget_factor, score_request, score_traits
@@ -61,8 +62,8 @@ Observer = Callable[[RequestView, Decision, float], None]
 _DEFAULT: Any = object()
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _CLIENT_CACHE_MAX = 8_192
-"""Clients whose derivation is kept, and identities whose budget reads are kept (together
-about 1.4 KiB a client; at most about 6 KiB with the longest header texts still kept)."""
+"""Clients whose derivation is kept, and identities whose budget reads are kept (the memory
+a kept client costs is in benchmarks/RESULTS.md)."""
 _SCORE_CACHE_MAX = 4_096
 """Combinations of score traits kept scored (the client chooses its sec-ch-ua value)."""
 _LISTED_CACHE_MAX = 50_000
@@ -100,8 +101,8 @@ class _Client:
     user agent, risk score, and the operations every request of this client sends."""
 
     __slots__ = ("addresses", "allowed", "base_score", "bot", "bot_allowed", "cls", "identity",
-                 "keep", "limits", "listed", "ops", "people", "plain", "reasons", "score",
-                 "slots", "ua", "until", "visitor")
+                 "keep", "limits", "listed", "ops", "people", "plain", "quiet", "reasons",
+                 "score", "slots", "ua", "until", "visitor")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -138,6 +139,10 @@ class _Client:
         self.plain: Decision | None = None
         """The allow of an unprotected request that found nothing (one object, reused; built
         when first needed)."""
+        self.quiet = False
+        """Nothing about the client itself calls for a verdict or a header (score below the
+        challenge line, on no list, no bot, no headers configured): when nothing stored
+        does either, conclude can answer the allow straight away."""
 
 
 class Engine:
@@ -227,6 +232,10 @@ class Engine:
         metrics.attach(self)
         useragent.warm()  # at start-up: the first request must not pay for building it
         self._exempt_plan = Plan.decided(Decision(Action.ALLOW, "exempt path", rule="exempt"))
+        # Where an allow carries headers, or no stored failure count is needed to block, no
+        # client is quiet (see _Client.quiet).
+        self._quiet_possible = not (cfg.rate_limit_headers or cfg.decision_header or
+                                    cfg.challenge.max_failures <= 0)
 
     # -- public API: the three steps, sync and async ----------------------------------------
 
@@ -289,6 +298,13 @@ class Engine:
         protected read, a 200, costs no call (on ASGI, no coroutine)."""
         enumeration = self.enumeration
         return enumeration.recorded_statuses if enumeration is not None else ()
+
+    def counts_answer(self, decision: Decision, status: int) -> bool:
+        """Whether the application's answer to this request feeds the engine: a protected
+        read answered 404 or 410 (miss probing). The one check every adapter makes before
+        :meth:`record_response`, so the usual answer, a 200, costs no call (on ASGI, no
+        coroutine)."""
+        return decision.access is not None and status in self.recorded_statuses
 
     def record_response(self, view: RequestView, decision: Decision, status: int) -> None:
         """Tell the engine how the application answered (misses on protected routes count)."""
@@ -484,7 +500,13 @@ class Engine:
                     reasons = (*reasons, f"claims to be {bot.name} but is not")
                 client.bot = bot
         if clearance is not None:
-            score = max(0, score - cfg.scoring.clearance_bonus)
+            if is_automated(clearance):
+                # Solving the challenge does not turn automation into a person: the clearance
+                # keeps the headless browser's score (its budget share follows from it).
+                score = max(score, cfg.scoring.headless_browser)
+                reasons = (*reasons, "clearance earned by an automated browser")
+            else:
+                score = max(0, score - cfg.scoring.clearance_bonus)
         client.score = score
         client.reasons = reasons
         # Budget hits depend only on who asks, under which budget share: ops are values
@@ -499,6 +521,8 @@ class Engine:
         ops += [Get(k) for k in conviction_keys]
         client.limits = limits
         client.ops = tuple(ops)
+        client.quiet = self._quiet_possible and score < cfg.scoring.challenge_at and \
+            listed is None and client.bot is None
         client.slots = Slots.of(len(hit_ops), challenges is not None, len(conviction_keys))
         return client
 
@@ -602,11 +626,10 @@ class Engine:
         client's, without its visitor when the visitor does not count as a person yet.
         """
         score, reasons = client.score, client.reasons
-        verdicts: list[Verdict] = []
-        headers: Headers = ()
         identity = identity or client.identity
-        skip = 0
+        verdicts: list[Verdict] = []
         cookie: Headers = ()
+        skip = 0
         if ticket is not None:
             skip = ticket.n_ops
             cookie = (ticket.cookie,) if ticket.cookie is not None else ()
@@ -617,6 +640,15 @@ class Engine:
                              for action, rule, reason, retry in found]
                 if points:
                     score, reasons = min(100, score + points), (*reasons, *why)
+        walked = None
+        if results is not None and access is not None:
+            walked = self.enumeration.judge(access, identity, results[client.slots.guard + skip:],
+                                            cleared=identity.clearance is not None,
+                                            people=client.people)
+        if walked is None and not verdicts and score == client.score and client.quiet and \
+                results is not None and _nothing_stored(results, client.slots):
+            return self._allow(client, access, score, reasons, cookie)  # the usual request
+        headers: Headers = ()
         if results is not None:
             slots = client.slots
             if slots.failures is not None:
@@ -627,33 +659,32 @@ class Engine:
             verdicts += budgets
             verdicts += [Verdict(Action.BLOCK, str(conviction), "conviction")
                          for conviction in results[slots.convictions] if conviction]
-            if access is not None:
-                walked = self.enumeration.judge(access, identity,
-                                                results[slots.guard + skip:],
-                                                cleared=identity.clearance is not None,
-                                                people=client.people)
-                if walked is not None:
-                    verdicts.append(walked)
+            if walked is not None:
+                verdicts.append(walked)
         verdicts += self._client_verdicts(client, score, reasons)
         headers = (*headers, *cookie) if cookie else headers
-        if not verdicts:  # the usual answer
+        if not verdicts:
             return self._allow(client, access, score, reasons, headers)
         return self._refuse(view, client, access, score, reasons, verdicts, headers)
 
     def _failures(self, stored: Any, client: _Client, score: int, reasons: tuple[str, ...]
                   ) -> tuple[int, tuple[str, ...], list[Verdict]]:
-        """Unanswered or failed challenges raise the score; enough of them block, except a
-        valid clearance: what only its solver holds (challenges shown to others behind the
-        same address and user agent, a neighbour, never block it)."""
+        """Unanswered challenges raise the score, and enough of them ask for a challenge,
+        never a block: the count is kept per address and user agent, which a neighbour
+        shares (an office, carrier-grade NAT), so it may only make the client prove itself,
+        at the hardest rung. A scraper that ignores challenge pages gets nothing either way.
+        Not counted at all against a valid clearance: what only its solver holds."""
         failures = int(stored or 0)
-        if failures:
-            score = min(100, score + self.config.scoring.challenge_failures * failures)
-            reasons = (*reasons, f"{failures} unanswered or failed challenges")
-        if failures < self.config.challenge.max_failures or \
-                client.identity.clearance is not None:
+        if not failures or client.identity.clearance is not None:
+            return score, reasons, []
+        sc = self.config.scoring
+        raised = min(100, score + sc.challenge_failures * failures)
+        score = max(score, min(raised, sc.block_at - 1))  # never over the block line alone
+        reasons = (*reasons, f"{failures} unanswered or failed challenges")
+        if failures < self.config.challenge.max_failures or self.challenges is None:
             return score, reasons, []
         return score, reasons, [Verdict(
-            Action.BLOCK, f"{failures} unanswered challenges", "challenge:failures")]
+            Action.CHALLENGE, f"{failures} unanswered challenges", "challenge:failures")]
 
     def _budgets(self, client: _Client, hits: Sequence[HitResult], score: int
                  ) -> tuple[list[Verdict], Headers]:
@@ -697,12 +728,11 @@ class Engine:
         verdicts: list[Verdict] = []
         if client.listed == "deny":
             verdicts.append(Verdict(Action.BLOCK, "on the deny list", "deny"))
-        why = "; ".join(reasons) if reasons else client.ua.label
         if score >= sc.block_at:
-            verdicts.append(Verdict(Action.BLOCK, f"risk score {score}: {why}", "score"))
+            verdicts.append(Verdict(Action.BLOCK, _risk(score, reasons, client), "score"))
         elif score >= sc.challenge_at and client.identity.clearance is None and \
                 self.challenges is not None:
-            verdicts.append(Verdict(Action.CHALLENGE, f"risk score {score}: {why}", "score"))
+            verdicts.append(Verdict(Action.CHALLENGE, _risk(score, reasons, client), "score"))
         bot = client.bot
         if bot is not None:
             configured = self.config.good_bots.action_for(bot.category)
@@ -765,9 +795,10 @@ class Engine:
             if extra:
                 reply = replace(reply, headers=(*reply.headers, *extra))
             return reply
+        expose = self.config.expose_reasons
         if action is Action.THROTTLE:
-            return refusal(429, reason, accept, retry or 1, extra)
-        return refusal(403, reason, accept, None, extra)
+            return refusal(429, public_reason(429, reason, expose), accept, retry or 1, extra)
+        return refusal(403, public_reason(403, reason, expose), accept, None, extra)
 
     # -- failures and bookkeeping ----------------------------------------------------------
 
@@ -783,8 +814,8 @@ class Engine:
 
     def _response_ops(self, decision: Decision, status: int) -> list[Any]:
         enumeration = self.enumeration
-        if decision.access is None or enumeration is None or decision.identity is None or \
-                status not in enumeration.recorded_statuses:  # most answers: a 200
+        if enumeration is None or decision.identity is None or \
+                not self.counts_answer(decision, status):  # most answers: a 200
             return []
         return list(enumeration.response_ops(decision.access, decision.identity, status,
                                              self.clock()))
@@ -813,6 +844,20 @@ class Engine:
                              exc=exc, level=logging.ERROR)
         return Decision(Action.ALLOW, "antiscrape internal error (failing open)",
                         rule="internal")
+
+
+def _nothing_stored(results: Sequence[Any], slots: Slots) -> bool:
+    """Every budget hit counted, and no challenge failure or conviction stored: nothing in
+    ``results`` (before the guard's part) can raise a verdict or change the score."""
+    for hit in results[slots.hits]:
+        if not hit.counted:  # counted only while count + 1 <= limit: the whole budget test
+            return False
+    return not any(results[slots.hits.stop:slots.guard])
+
+
+def _risk(score: int, reasons: tuple[str, ...], client: _Client) -> str:
+    """The reason of a verdict on the score: the signals behind it (or the user agent)."""
+    return f"risk score {score}: {'; '.join(reasons) if reasons else client.ua.label}"
 
 
 def _keepable(traits: ScoreTraits) -> bool:

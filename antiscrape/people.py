@@ -225,8 +225,8 @@ class People:
                 pp = self._people_prefix
                 expires = (bucket + 2) * PEOPLE_WINDOW
                 ops.append(DistinctAddAll(person, (
-                    (f"{pp}ip:{ip}:{bucket}", expires, (f"{pp}ip:{ip}:{bucket - 1}",)),
-                    (f"{pp}net:{net}:{bucket}", expires, (f"{pp}net:{net}:{bucket - 1}",)),
+                    (f"{pp}ip:{ip}:{bucket}", expires, f"{pp}ip:{ip}:{bucket - 1}"),
+                    (f"{pp}net:{net}:{bucket}", expires, f"{pp}net:{net}:{bucket - 1}"),
                 ), int(now)))
         if kind is not None:
             t.kind = kind

@@ -35,6 +35,40 @@ _MESSAGES = {
 }
 
 
+GENERIC_REASONS = {
+    403: "refused by the site's abuse protection",
+    429: "request budget exceeded",
+    503: "protection temporarily unavailable",
+}
+"""What a client is told unless ``expose_reasons``: naming the exact budget or signal that
+caught it ("budget 1/min per IP") teaches a scraper what to change. Logs and the status page
+keep the detail."""
+
+
+def public_reason(status: int, reason: str, expose: bool) -> str:
+    return reason if expose else GENERIC_REASONS.get(status, "request refused")
+
+
+def protective_headers(content_type: str, csp: str, vary: str = "Accept"
+                       ) -> list[tuple[str, str]]:
+    """Headers every page antiscrape answers with carries: never cached or sniffed, never
+    framed (a refusal or challenge page inside another site's frame is a clickjacking
+    surface), never indexed, and a ``Vary`` naming what the body was chosen by (HTML or
+    JSON by ``Accept``)."""
+    if "frame-ancestors" not in csp:
+        csp += "; frame-ancestors 'none'"
+    return [
+        ("content-type", content_type),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-robots-tag", "noindex, nofollow"),
+        ("content-security-policy", csp),
+        ("x-frame-options", "DENY"),
+        ("vary", vary),
+    ]
+
+
 def wants_html(accept: str) -> bool:
     """Browsers navigating ask for HTML; API clients (JSON, ``*/*``, no Accept) get JSON.
 
@@ -55,22 +89,21 @@ def refusal(status: int, reason: str, accept: str, retry_after: int | None = Non
             extra: Headers = ()) -> Reply:
     """A 403/429/503 answer in the form the client asked for."""
     title = TITLES.get(status, "Request refused")
-    headers: list[tuple[str, str]] = [("cache-control", "no-store")]
-    if retry_after is not None:
-        headers.append(("retry-after", str(retry_after)))
     if wants_html(accept):
         message = _MESSAGES.get(status, "").format(wait=_seconds(retry_after))
         body = _PAGE.format(title=title, message=html.escape(message),
                             reason=html.escape(reason)).encode()
-        headers.append(("content-type", "text/html; charset=utf-8"))
-        headers.append(("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'"))
+        headers = protective_headers("text/html; charset=utf-8",
+                                     "default-src 'none'; style-src 'unsafe-inline'")
     else:
         problem: dict[str, object] = {"type": "about:blank", "title": title, "status": status,
                                       "detail": reason}
         if retry_after is not None:
             problem["retry_after"] = retry_after
         body = json.dumps(problem).encode()
-        headers.append(("content-type", "application/problem+json"))
+        headers = protective_headers("application/problem+json", "default-src 'none'")
+    if retry_after is not None:
+        headers.append(("retry-after", str(retry_after)))
     headers.append(("content-length", str(len(body))))
     headers.extend(extra)
     return Reply(status, tuple(headers), body)

@@ -6,17 +6,31 @@ engine, the log replayer and the tests all feed the very same decision code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
+"""The shared empty mapping: what a request without path parameters or extras holds."""
 
 
-# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass builds
-# each field through object.__setattr__, which measured 3-4x slower to construct, and these
-# are built on every request. Treat them as immutable all the same (``dataclasses.replace``).
+_ANGLE = re.compile(r"<(?:[^:>]+:)?([^>]+)>")
+_BRACE_CONVERTER = re.compile(r"\{([^}:]+):[^}]*\}")
+
+
+def route_template(rule: str) -> str:
+    """A framework's route rule in the core's template form, with a leading slash:
+    ``/users/<int:pk>`` (werkzeug, Django ``path()``) and ``/users/{pk:int}`` (Starlette)
+    become ``/users/{pk}``. The one normaliser: adapters, config and the guard all use it, so
+    one ``[[protect]]`` table serves all three frameworks."""
+    route = _BRACE_CONVERTER.sub(r"{\1}", _ANGLE.sub(r"{\1}", rule))
+    return route if route.startswith("/") else "/" + route
+
+
+def _empty() -> Mapping[str, Any]:
+    return EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +52,7 @@ class RequestView:
     template when the framework knows it (``/users/{user_id}``), which lets budgets count
     records instead of URLs.
 
-    The field order is part of the contract: the adapters build one per request with
-    positional arguments (keyword arguments measured twice as costly to pass), so new fields
-    go at the end, with a default.
+    Build it with keyword arguments; fields left out take their defaults.
     """
 
     method: str
@@ -50,10 +62,10 @@ class RequestView:
     query: str = ""
     scheme: str = "http"
     route: str | None = None
-    path_params: Mapping[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=_empty)
     user_id: str | None = None
     protect: Protect | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=_empty)
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)

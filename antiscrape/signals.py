@@ -6,29 +6,11 @@ reasons, so every decision can say *why* a client looks risky.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from .clienthints import contradiction
 from .config import Scoring
 from .useragent import UAInfo
-
-_BRAND = re.compile(r'"([^"]+)"\s*;\s*v\s*=\s*"(\d+)')
-_GREASE_WORDS = ("not", "brand")
-
-
-def client_hint_major(sec_ch_ua: str) -> tuple[set[str], int | None]:
-    """Brands named in ``sec-ch-ua`` and the Chromium major version, if stated."""
-    brands = set()
-    major = None
-    for name, version in _BRAND.findall(sec_ch_ua):
-        lowered = name.lower()
-        if any(word in lowered for word in _GREASE_WORDS) and "chrom" not in lowered:
-            continue
-        brands.add(lowered)
-        if lowered == "chromium":
-            major = int(version)
-    return brands, major
-
 
 ScoreTraits = tuple[str, bool, bool, bool, bool, bool, str | None]
 """Everything the risk score reads, and nothing else: the user agent, whether the origin is
@@ -53,8 +35,9 @@ def ua_signals(ua: UAInfo, w: Scoring) -> list[tuple[int, str]]:
     elif ua.automation:
         out.append((w.automation_tool, f"HTTP library in user agent ({ua.automation})"))
     elif ua.crawler:
-        out.append((w.known_crawler, "crawler user agent"))
-    elif ua.family in ("Other", ""):
+        out.append((w.known_crawler, f"crawler user agent ({ua.why})" if ua.why else
+                    "crawler user agent"))
+    elif ua.family in ("Other", "") and ua.kind != "app":
         out.append((w.unparseable_user_agent, "unrecognised user agent"))
     return out
 
@@ -75,18 +58,14 @@ def header_signals(ua: UAInfo, traits: ScoreTraits, w: Scoring) -> list[tuple[in
               (ua.major or 0) >= 80) or (ua.family.startswith("Firefox") and (ua.major or 0) >= 90)
     if modern and not sec_fetch:
         out.append((w.missing_sec_fetch, "modern browser without Sec-Fetch headers"))
-    if ua.chromium:
+    if hints is None:
         # Chromium sends client hints only to secure origins (HTTPS or localhost).
-        if hints is None:
-            if secure:
-                out.append((w.missing_client_hints, "Chromium without sec-ch-ua"))
-        else:
-            _brands, major = client_hint_major(hints)
-            if major is not None and ua.major is not None and abs(major - ua.major) > 1:
-                out.append((w.client_hints_mismatch,
-                            f"sec-ch-ua says Chromium {major}, user agent {ua.major}"))
-    elif hints is not None and not ua.family.startswith(("Chrome", "Edge", "Opera")):
-        out.append((w.client_hints_mismatch, f"sec-ch-ua sent by a {ua.family} user agent"))
+        if ua.chromium and secure:
+            out.append((w.missing_client_hints, "Chromium without sec-ch-ua"))
+    else:
+        why = contradiction(ua.raw, ua.chromium, hints)
+        if why is not None:
+            out.append((w.client_hints_mismatch, why))
     return out
 
 

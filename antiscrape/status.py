@@ -31,18 +31,19 @@ from .clock import Clock, system_clock
 from .config import Config, StatusPageSettings
 from .decision import Action, Decision, Identity, Reply
 from .keys import Keys
+from .masking import mask_text
+from .replies import protective_headers
 from .request import RequestView
 
 _PATH_MAX = 160
 _REASON_MAX = 240
 
-_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
-    ("cache-control", "no-store"),
-    ("x-robots-tag", "noindex, nofollow"),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'"),
-)
+_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def _headers(content_type: str) -> tuple[tuple[str, str], ...]:
+    """The status page differs by the token presented, never by Accept."""
+    return tuple(protective_headers(content_type, _CSP, vary="Authorization"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +120,13 @@ class StatusBoard:
     """Observer plus page. Thread-safe: WSGI servers call observers from many threads."""
 
     def __init__(self, settings: StatusPageSettings, *,
-                 label_ip: Callable[[str], str] | None = None, recent: int = 200,
+                 label_ip: Callable[[str], str] | None = None,
+                 label_account: Callable[[str], str] | None = None, recent: int = 200,
                  refusals: int = 200, identities: int = 5_000,
                  clock: Clock = system_clock) -> None:
         self.settings = settings
         self._label_ip = label_ip or (lambda ip: ip)
+        self._label_account = label_account or (lambda account: account)
         self._recent: deque[_Entry] = deque(maxlen=recent)
         self._refusals: deque[_Entry] = deque(maxlen=refusals)
         self._identities: OrderedDict[str, _Stats] = OrderedDict()
@@ -136,10 +139,10 @@ class StatusBoard:
     @classmethod
     def from_config(cls, config: Config, *, clock: Clock = system_clock) -> StatusBoard:
         """Labels identities the way the decision log does (raw IPs only with ``raw_ips``)."""
-        label: Callable[[str], str] | None = None
-        if not config.log.raw_ips:
-            label = Keys(config.key_prefix, config.state_hash_key or b"antiscrape-status").hashed
-        return cls(config.status_page, label_ip=label, clock=clock)
+        hashed = Keys(config.key_prefix, config.state_hash_key or b"antiscrape-status").hashed
+        label = None if config.log.raw_ips else hashed
+        account = hashed if config.status_page.mask else None
+        return cls(config.status_page, label_ip=label, label_account=account, clock=clock)
 
     # -- observer --------------------------------------------------------------------------
 
@@ -178,12 +181,20 @@ class StatusBoard:
     # -- reading ---------------------------------------------------------------------------
 
     def _label(self, who: str) -> str:
-        return who if who.startswith("account:") else self._label_ip(who)
+        if who.startswith("account:"):
+            return "account:" + self._label_account(who[8:])
+        return self._label_ip(who)
+
+    def _path(self, path: str) -> str:
+        """A path as the page shows it: never a query string, and with ``mask`` e-mail
+        addresses and phone numbers in it masked (``/users/a***@example.com``)."""
+        path = path.split("?", 1)[0]
+        return mask_text(path) if self.settings.mask else path
 
     def _entry(self, raw: _Entry) -> RecentDecision:
         at, method, path, decision, who, seconds = raw
         return RecentDecision(
-            at=at, method=_clip(method, 10), path=_clip(path, _PATH_MAX),
+            at=at, method=_clip(method, 10), path=_clip(self._path(path), _PATH_MAX),
             action=str(decision.action), enforced=decision.enforced, score=decision.score,
             rule=_clip(decision.rule, 60), reason=_clip(decision.reason, _REASON_MAX),
             who=self._label(who), micros=int(seconds * 1_000_000))
@@ -207,7 +218,8 @@ class StatusBoard:
                 who=self._label(who),
                 network=self._label_ip(identity.network) if identity else "",
                 fingerprint=identity.fingerprint[:12] if identity else "",
-                account=(identity.account or "") if identity else "",
+                account=self._label_account(identity.account) if identity and
+                identity.account else "",
                 requests=requests, refused=refused,
                 score=last.score if last else 0, max_score=max_score,
                 last_action=str(last.action) if last else "",
@@ -236,15 +248,13 @@ class StatusBoard:
         if not self.matches(view.path):
             return None
         if not token_matches(self.settings.token, presented_token(view)):
-            return Reply(401, (("content-type", "text/plain; charset=utf-8"),
-                               ("www-authenticate", 'Bearer realm="antiscrape status"'),
-                               *_SECURITY_HEADERS),
+            return Reply(401, (*_headers("text/plain; charset=utf-8"),
+                               ("www-authenticate", 'Bearer realm="antiscrape status"')),
                          b"antiscrape status page: token missing or wrong\n")
         if "format=json" in view.query:
             body = json.dumps(self.snapshot(), separators=(",", ":")).encode()
-            return Reply(200, (("content-type", "application/json"), *_SECURITY_HEADERS), body)
-        return Reply(200, (("content-type", "text/html; charset=utf-8"), *_SECURITY_HEADERS),
-                     self.render().encode())
+            return Reply(200, _headers("application/json"), body)
+        return Reply(200, _headers("text/html; charset=utf-8"), self.render().encode())
 
     def operator_visit(self, view: RequestView) -> Decision | None:
         """The status page for a request presenting the right token, before any scoring;

@@ -1,7 +1,8 @@
 """Request budgets per identity level and route class, scaled by risk.
 
-Budgets are ``limits`` rate items; counting uses the sliding-window-counter arithmetic of
-``limits`` (see ``state.memory``), batched with the request's other operations.
+Budgets are ``limits`` rate items; counting uses the sliding-window counter of ``limits``
+without its floor (see :class:`~antiscrape.state.ops.Hit`), batched with the request's other
+operations.
 """
 
 from __future__ import annotations

@@ -1,83 +1,42 @@
 """User-agent classification: what the client claims to be, parsed once per distinct string.
 
-``user-agents`` gives the familiar ``is_bot``/``is_mobile`` view; underneath, ``ua-parser``'s
-native resolver does the parsing (the legacy pure-Python path costs milliseconds per unseen
-string, which a flood of random user agents would turn into a denial of service). Known
-crawlers come from the maintained ``crawler-user-agents`` pattern list, compiled once into a
-single RE2 automaton so matching stays linear-time. Automation libraries that neither list
-flags (curl, python-requests, HeadlessChrome...) are matched by our own short list below.
+Five kinds (:data:`KINDS`): a *browser* has the browser grammar; an *app* is a known program
+acting for a person (feed reader, podcast app, Electron app, a phone's HTTP stack); a
+*crawler* names itself one, is on the vetted list, carries a contact address or a service
+token, or is a program that is neither browser nor app; *automation* names an HTTP library or
+automation tool. The rules live in :mod:`.uarules` and are one RE2 set, one pass a string.
+``ua-parser``'s native resolver adds the family, version and device (the legacy pure-Python
+path costs milliseconds per unseen string, which a flood of random agents would turn into a
+denial of service).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-import crawleruseragents
 import re2
 import ua_parser
-from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
 
-#: HTTP libraries and browser-automation tools: (label, pattern). Matched case-insensitively.
-AUTOMATION_TOOLS: tuple[tuple[str, str], ...] = (
-    ("curl", r"\bcurl/"),
-    ("wget", r"\bwget/"),
-    ("python-requests", r"python-requests"),
-    ("httpx", r"python-httpx|\bhttpx/"),
-    ("aiohttp", r"aiohttp"),
-    ("scrapy", r"scrapy"),
-    ("python-urllib", r"python-urllib|\bpython/\d"),
-    ("go-http-client", r"go-http-client|\bgo \d\.\d+ package http"),
-    ("java", r"^java/|\bjava/\d|apache-httpclient|jakarta commons-httpclient"),
-    ("okhttp", r"okhttp"),
-    ("node", r"node-fetch|\baxios/|\bundici\b|\bgot \(|^got/|\bnode\.js|\bnode/\d"),
-    ("libwww-perl", r"libwww-perl|lwp::|\bmechanize"),
-    ("ruby", r"^ruby\b|faraday|rest-client|typhoeus"),
-    ("php", r"guzzlehttp|^php/|\bphp-curl"),
-    ("dotnet", r"restsharp|\bwinhttp|powershell"),
-    ("rust", r"\breqwest\b|\bisahc\b|\bhyper/"),
-    ("dart", r"^dart/|dart:io"),
-    ("httpie", r"\bhttpie/"),
-    ("postman", r"postmanruntime|insomnia/"),
-    ("headless-chrome", r"headless ?chrome"),
-    ("phantomjs", r"phantomjs"),
-    ("puppeteer", r"puppeteer"),
-    ("playwright", r"playwright"),
-    ("selenium", r"selenium|webdriver"),
-    ("electron-scraper", r"\bslimerjs|\bcasperjs|\bzombie\.js|\bjsdom\b"),
-    ("colly", r"\bcolly\b"),
-    ("nutch", r"\bnutch\b"),
-)
+from .cache import BoundedCache
+from .clienthints import engine_major
+from .uarules import HEADLESS_TOOLS, SELF_IDENTIFIED, Evidence, rules
 
-#: Self-identification real browsers never use: a contact URL or address, or the words crawler
-#: operators put in their agents' names. Catches the long tail of small crawlers no list has.
-SELF_IDENTIFIED = re2.compile(
-    r"(?i)[a-z]crawl|crawler|spider|scraper|\bbot\b|bot/|\bfetch(er)?\b|monitor|checker"
-    r"|scanner|\bseo\b|archiver|\bpreview|validator|analy[sz]er|\bindexer"
-)
-#: A contact URL marks a crawler, unless the string claims Mozilla compatibility: old embedded
-#: IE shells put their vendor's URL in the middle of an otherwise ordinary browser string.
-CONTACT = re2.compile(r"(?i)https?://|\bwww\.|\+https?|@[a-z0-9-]+\.")
+#: What a client is, by its user agent. "automated" means crawler or automation.
+KINDS = ("browser", "app", "crawler", "automation", "empty")
 
-HEADLESS_TOOLS = frozenset({"headless-chrome", "phantomjs", "puppeteer", "playwright",
-                            "selenium", "electron-scraper"})
-
-# One linear-time automaton answers "is any tool named?" (most strings: no); only on a match
-# do we look for which one. Python's backtracking engine took ~140 µs a string on this list.
-_TOOLS_ANY = re2.compile("(?i)" + "|".join(f"(?:{p})" for _, p in AUTOMATION_TOOLS))
-_TOOLS_EACH = tuple((name, re.compile(p, re.IGNORECASE)) for name, p in AUTOMATION_TOOLS)
+# The platform comment of an Android browser names the device model, and some models carry
+# crawler words ("CUBOT J9", "POWER BOT", "Spider 8"): there, the words do not count.
+_ANDROID_COMMENT = re2.compile(r"(?i)\([^()]*\bandroid[^()]*\)|\bandroid \([^()]*\)")
+"""A comment that names Android, or the one Instagram's web view appends after "Android"."""
+_WORDS = re2.compile("(?i)" + "|".join(f"(?:{p})" for p in SELF_IDENTIFIED))
 
 
 def automation_tool(raw: str) -> str | None:
     """The name of the HTTP library or automation tool ``raw`` names, if any."""
-    if _TOOLS_ANY.search(raw) is None:
-        return None
-    for name, pattern in _TOOLS_EACH:
-        if pattern.search(raw):
-            return name
-    return None
+    return rules().evidence(raw).tool
 
 #: Browser families ``ua-parser`` reports for mainstream browsers, and which are Chromium.
 MAINSTREAM = frozenset({
@@ -86,9 +45,12 @@ MAINSTREAM = frozenset({
     "Mobile Safari", "Mobile Safari UI/WKWebView", "Opera", "Opera Mobile", "Samsung Internet",
     "Yandex Browser", "Brave", "Vivaldi",
 })
+#: Families whose user agent may carry a ``Chrome/N`` token without being Chromium (iOS).
+NOT_CHROMIUM = frozenset({"Chrome Mobile iOS", "Edge Mobile", "Firefox iOS",
+                          "Mobile Safari UI/WKWebView"})
 CHROMIUM = frozenset({
-    "Chrome", "Chrome Mobile", "Chromium", "Edge", "Opera", "Samsung Internet", "Yandex Browser",
-    "Brave", "Vivaldi",
+    "Chrome", "Chrome Mobile", "Chromium", "Chrome Mobile WebView", "Edge", "Opera",
+    "Opera Mobile", "Samsung Internet", "Yandex Browser", "Brave", "Vivaldi",
 })
 
 
@@ -99,100 +61,124 @@ class UAInfo:
     raw: str
     family: str
     major: int | None
-    os: str
     is_mobile: bool
     claims_browser: bool
-    """Claims to be a mainstream browser (by the parsed family and a ``Mozilla/`` prefix)."""
+    """Claims to be a mainstream browser (by the parsed family and the browser grammar), an
+    app's web view included."""
     chromium: bool
-    """A Chromium build new enough to send ``sec-ch-ua`` client hints (89+)."""
+    """A Chromium engine new enough to send ``sec-ch-ua`` client hints (``Chrome/89``+, by
+    the engine token, not the family's own version: Yandex Browser 24 is Chromium 118)."""
     automation: str | None
     """Name of the HTTP library or automation tool it names, if any."""
     headless: bool
     crawler: bool
-    """Matches the maintained crawler list or ``user-agents``' own bot test."""
+    """Automated without naming a tool: a listed crawler, self-named, a service token on a
+    browser string, a contact address, or a program that is neither browser nor known app."""
     label: str
     """How reasons name this client: "curl-like client", "Chrome browser", "crawler"..."""
+    kind: str = "browser"
+    """One of :data:`KINDS`."""
+    why: str | None = None
+    """For a crawler, which rule said so ("listed crawler", "contact address", "neither a
+    browser nor a known app"...): what the decision's reason shows."""
 
     @property
     def empty(self) -> bool:
         return not self.raw
 
-
-@cache
-def _crawler_automaton() -> re2._Regexp:
-    """One RE2 automaton for the whole maintained crawler list (built on first use)."""
-    options = re2.Options()
-    options.max_mem = 64 << 20  # room for the lazily built DFA: ~2 µs a string once warm
-    patterns = "|".join(entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA)
-    return re2.compile(patterns, options=options)
+    @property
+    def automated(self) -> bool:
+        return self.kind in ("crawler", "automation")
 
 
 @cache
-def _parser() -> ua_parser.Parser:
-    # The native ``ua-parser-rs`` resolver, without ``ua-parser``'s own cache: ours sits above.
-    return ua_parser.Parser(ua_parser.RegexResolver(ua_parser.load_lazy_builtins()))
+def _families() -> Any:
+    """``ua-parser``'s native (``ua-parser-rs``) extractor of the browser family and version,
+    used directly: the OS and device domains are not needed here, and the device domain
+    costs as much as the other two together (phones are told by ``HANDHELD`` instead)."""
+    return ua_parser.RegexResolver(ua_parser.load_lazy_builtins()).ua
 
 
-class _FastUserAgent(UserAgent):
-    """``user_agents.UserAgent`` built from ``ua-parser``'s fast resolver result."""
-
-    def __init__(self, ua_string: str) -> None:
-        result = _parser().parse(ua_string)
-        ua = result.user_agent
-        os_ = result.os
-        dev = result.device
-        self.ua_string = ua_string
-        self.browser = parse_browser(ua.family, ua.major, ua.minor, ua.patch) if ua else \
-            parse_browser("Other")
-        self.os = parse_operating_system(os_.family, os_.major, os_.minor, os_.patch,
-                                         os_.patch_minor) if os_ else \
-            parse_operating_system("Other")
-        self.device = parse_device(dev.family, dev.brand, dev.model) if dev else \
-            parse_device("Other", None, None)
+def _parse(raw: str) -> tuple[str, int | None]:
+    """(family, major version) by ``ua-parser``'s user-agent rules."""
+    found = _families().extract(raw)
+    if found is None:
+        return "Other", None
+    major = found.major
+    return found.family, int(major) if major and major.isdigit() else None
 
 
-def _major(version: tuple[int | str, ...]) -> int | None:
-    if version and isinstance(version[0], int):
-        return version[0]
-    return None
+def _crawler_words(raw: str) -> bool:
+    """Crawler words outside an Android device model (see ``_ANDROID_COMMENT``)."""
+    if _ANDROID_COMMENT.search(raw) is None:
+        return True
+    return _WORDS.search(_ANDROID_COMMENT.sub("", raw)) is not None
+
+
+def _kind(raw: str, ev: Evidence) -> tuple[str, str | None]:
+    """(kind, reason) of one non-empty string by the rules alone; see :mod:`.uarules`.
+
+    The order is the argument: a named tool beats everything; a listed crawler, crawler words
+    or a service token beat an app's name; a known app beats a contact address (feed readers
+    and podcast apps give their home page); a contact address beats the browser grammar; what
+    is neither browser-shaped nor an app is a program acting on its own.
+    """
+    if ev.tool is not None:
+        return "automation", ev.tool
+    if ev.listed:
+        return "crawler", "listed crawler"
+    if ev.words and _crawler_words(raw):
+        return "crawler", "names itself a crawler"
+    if ev.service:
+        return "crawler", "service token"
+    if ev.known_app:
+        return "app", None
+    if ev.contact:
+        return "crawler", "contact address"
+    if ev.browser_shaped:
+        return "browser", None
+    if ev.app_platform:
+        return "app", None
+    return "crawler", "neither a browser nor a known app"
 
 
 def classify(raw: str) -> UAInfo:
     """Classify one user-agent string (uncached; see :func:`lookup`)."""
     if not raw.strip():
-        return UAInfo(raw, "", None, "", False, False, False, None, False, False,
-                      "client without a user agent")
-    automation = automation_tool(raw)
+        return UAInfo(raw, "", None, False, False, False, None, False, False,
+                      "client without a user agent", "empty")
+    ev = rules().evidence(raw)
+    kind, why = _kind(raw, ev)
+    is_mobile = ev.handheld
     try:
-        parsed = _FastUserAgent(raw)
-        family = parsed.browser.family
-        major = _major(parsed.browser.version)
-        os_family = parsed.os.family
-        is_mobile = bool(parsed.is_mobile or parsed.is_tablet)
-        is_bot = bool(parsed.is_bot)
+        family, major = _parse(raw)
     except Exception:  # a parser fault must never reach the request; treat as unknown
-        family, major, os_family, is_mobile, is_bot = "Other", None, "Other", False, False
-    crawler = (is_bot or _crawler_automaton().search(raw) is not None
-               or SELF_IDENTIFIED.search(raw) is not None
-               or (not raw.startswith("Mozilla/") and CONTACT.search(raw) is not None))
+        family, major = "Other", None
+    automation = why if kind == "automation" else None
     headless = automation in HEADLESS_TOOLS
-    claims_browser = (family in MAINSTREAM and raw.startswith("Mozilla/") and not crawler
-                      and automation is None)
-    chromium = family in CHROMIUM and (major or 0) >= 89
+    crawler = kind == "crawler"
+    # An in-app web view or an Electron app is a browser engine too: what it sends is held to
+    # what that engine always sends (appending "Slack/4" must not excuse missing headers).
+    web_view = kind == "app" and ev.browser_shaped
+    claims_browser = (kind == "browser" and family in MAINSTREAM) or web_view
+    chromium = (family in CHROMIUM or (web_view and family not in NOT_CHROMIUM)) and \
+        (engine_major(raw) or 0) >= 89
     if automation is not None:
         label = "headless browser" if headless else f"{automation}-like client"
     elif crawler:
         label = "crawler"
+    elif kind == "app":
+        label = f"{family} app" if family != "Other" else "app"
     elif claims_browser:
         label = f"{family} browser"
     else:
         label = f"{family} client" if family != "Other" else "unrecognised client"
-    return UAInfo(raw, family, major, os_family, is_mobile, claims_browser, chromium,
-                  automation, headless, crawler, label)
+    return UAInfo(raw, family, major, is_mobile, claims_browser, chromium,
+                  automation, headless, crawler, label, kind, why if crawler else None)
 
 
-_CACHE: dict[str, UAInfo] = {}
 _CACHE_MAX = 20_000
+_CACHE: BoundedCache[str, UAInfo] = BoundedCache(_CACHE_MAX)
 _lock = threading.Lock()
 
 
@@ -211,9 +197,7 @@ def lookup(raw: str) -> UAInfo:
                 return info
         info = classify(raw)
         with _lock:
-            if len(_CACHE) >= _CACHE_MAX:
-                _CACHE.clear()
-            _CACHE[raw] = info
+            _CACHE.put(raw, info)
     return info
 
 
@@ -229,7 +213,7 @@ _warmed = False
 
 
 def warm() -> None:
-    """Build the parser and the crawler automaton now, once per process, by classifying a
+    """Build the parser and the rule set now, once per process, by classifying a
     few common kinds of user agent (not cached: nothing a client sent is at stake).
 
     Both are built on first use, which would cost the first request a few tenths of a

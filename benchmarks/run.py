@@ -11,6 +11,7 @@ import sys
 
 SCRIPTS = {
     "bench_core": ["--memory-ips", "1000000"],
+    "bench_useragent": [],
     "bench_adapters": [],
     "bench_enumeration": [],
     "bench_challenge": [],
@@ -23,6 +24,7 @@ SCRIPTS = {
 }
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
+    "bench_useragent": ["--rounds", "1", "--flood", "100", "--skip-detection"],
     "bench_adapters": ["--rounds", "2", "--batch", "100"],
     "bench_enumeration": ["--rounds", "1", "--batch", "50", "--reads", "1000"],
     "bench_challenge": ["--runs", "1", "--skip-browser"],

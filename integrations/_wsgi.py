@@ -7,13 +7,12 @@ Everything here only translates; decisions stay in the engine.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from antiscrape.decision import Headers
-from antiscrape.request import EMPTY
+from antiscrape.request import EMPTY, route_template
 
 _NAME_CACHE_MAX = 512
 _names: dict[str, str | None] = {}
@@ -42,7 +41,7 @@ def environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
     request, with one dictionary look-up per key (the server's own keys are remembered as
     None). The look-up is a subscript, not ``.get`` with a sentinel: after the first few
     requests every key is known, and a plain subscript is the cheapest dict access Python
-    has (measured 15-20% off this function); only a never-seen key pays for the KeyError.
+    has; only a never-seen key pays for the KeyError.
     Underscores in header names cannot be told from dashes in an environ; that is the
     server's choice (most drop such headers) and the same for every WSGI app.
     """
@@ -59,33 +58,22 @@ def environ_headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-_ANGLE = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
-
-
 @lru_cache(maxsize=1024)
 def angle_route(rule: str) -> str:
-    """``/users/<int:user_id>`` (werkzeug and Django ``path()`` syntax) -> ``/users/{user_id}``.
-
-    The core's route templates use ``{name}``; converting here lets one ``[[protect]]`` table
-    serve all three frameworks. Cached: an app has a fixed, small set of rules.
-    """
-    route = _ANGLE.sub(r"{\1}", rule)
-    return route if route.startswith("/") else "/" + route
+    """:func:`~antiscrape.request.route_template` of a werkzeug or Django ``path()`` rule,
+    cached: an app has a fixed, small set of rules."""
+    return route_template(rule)
 
 
 def text_params(params: Mapping[str, Any] | None) -> Mapping[str, str]:
     """Path parameters as text (frameworks hand back converted ints, UUIDs...).
 
-    No parameters is the shared read-only ``EMPTY``: nothing to allocate for most routes. A
-    plain loop, not a comprehension: on Python 3.11 a comprehension is one more frame, and
-    this runs on every request to a route with parameters.
+    No parameters is the shared read-only ``EMPTY``: nothing to allocate for most routes.
     """
     if not params:
         return EMPTY
-    out: dict[str, str] = {}
-    for name, value in params.items():
-        out[name] = value if value.__class__ is str else str(value)
-    return out
+    return {name: value if value.__class__ is str else str(value)
+            for name, value in params.items()}
 
 
 def merge_header(existing: str | None, value: str) -> str:

@@ -47,6 +47,7 @@ from antiscrape.decision import Decision, Headers
 from antiscrape.engine import Engine
 from antiscrape.errors import ConfigError
 from antiscrape.keystrength import key_weakness
+from antiscrape.replies import public_reason
 from antiscrape.request import EMPTY, PROTECT_ATTRIBUTE, RequestView, protect
 from antiscrape.server_rewrite import environment_warnings
 
@@ -194,11 +195,11 @@ def _view(request: HttpRequest, view_func: Any, account: str | None) -> RequestV
             captured = match.captured_kwargs
             if captured:
                 params = text_params(captured)
-    # Positional, in field order (see RequestView).
     return RequestView(
-        request.method or "GET", request.path, environ_headers(meta), meta.get("REMOTE_ADDR"),
-        meta.get("QUERY_STRING", ""), _scheme(request),
-        route, params, account, getattr(view_func, PROTECT_ATTRIBUTE, None), EMPTY)
+        method=request.method or "GET", path=request.path, headers=environ_headers(meta),
+        peer=meta.get("REMOTE_ADDR"), query=meta.get("QUERY_STRING", ""),
+        scheme=_scheme(request), route=route, path_params=params, user_id=account,
+        protect=getattr(view_func, PROTECT_ATTRIBUTE, None))
 
 
 def _account(user: Any) -> str | None:
@@ -244,8 +245,9 @@ def reply_response(decision: Decision) -> HttpResponse:
 
     HTML replies can be restyled by the project: a template ``antiscrape/<action>.html``
     (``throttle``, ``block``, ``challenge``) or ``antiscrape/reply.html`` gets the core's page
-    as ``body`` plus ``status``, ``reason``, ``retry_after``, ``action`` and ``decision``.
-    JSON replies stay as the core wrote them.
+    as ``body`` plus ``status``, ``reason`` (the exact rule only with ``expose_reasons``, as
+    on the core's page), ``retry_after``, ``action`` and ``decision``. JSON replies stay as
+    the core wrote them.
     """
     reply = decision.reply
     assert reply is not None
@@ -256,7 +258,8 @@ def reply_response(decision: Decision) -> HttpResponse:
             body = template.render({
                 "body": mark_safe(reply.body.decode("utf-8", "replace")),  # core-built
                 "status": reply.status,
-                "reason": decision.reason,
+                "reason": public_reason(reply.status, decision.reason,
+                                        (_slot.engine or _slot.get()).config.expose_reasons),
                 "retry_after": decision.retry_after,
                 "action": decision.action.value,
                 "decision": decision,
@@ -327,11 +330,10 @@ class AntiScrapeMiddleware:
                 return reply_response(decision)
         elif decision.reply is not None:
             return response  # the engine's own reply carries its headers already
-        if decision.access is not None:  # a protected read: a 404/410 feeds miss probing
-            engine = _slot.engine or _slot.get()
-            if response.status_code in engine.recorded_statuses:
-                engine.record_response(view or getattr(request, _VIEW_ATTR), decision,
-                                       response.status_code)
+        engine = _slot.engine or _slot.get()
+        if engine.counts_answer(decision, response.status_code):
+            engine.record_response(view or getattr(request, _VIEW_ATTR), decision,
+                                   response.status_code)
         if decision.headers:
             add_headers(response, decision.headers)
         return response
@@ -339,7 +341,7 @@ class AntiScrapeMiddleware:
     def _process_view(self, request: HttpRequest, view_func: Any, view_args: Any,
                       view_kwargs: Any) -> Response | None:
         # Every request comes here: the account and the engine are read in line, not through
-        # _account_sync and _slot.get (a Python call each, ~1 us together in bench_adapters).
+        # _account_sync and _slot.get (a Python call each).
         user = getattr(request, "user", None)  # None without AuthenticationMiddleware
         view = _view(request, view_func, None if user is None else _account(user))
         decision = (_slot.engine or _slot.get()).inspect(view)
@@ -364,11 +366,10 @@ class AntiScrapeMiddleware:
                 return reply_response(decision)
         elif decision.reply is not None:
             return response
-        if decision.access is not None:
-            engine = _slot.engine or _slot.get()
-            if response.status_code in engine.recorded_statuses:
-                await engine.arecord_response(view or getattr(request, _VIEW_ATTR), decision,
-                                              response.status_code)
+        engine = _slot.engine or _slot.get()
+        if engine.counts_answer(decision, response.status_code):
+            await engine.arecord_response(view or getattr(request, _VIEW_ATTR), decision,
+                                          response.status_code)
         if decision.headers:
             add_headers(response, decision.headers)
         return response

@@ -109,7 +109,7 @@ class _AppGuard:
         Only this hook is registered for every request: most decisions are a plain allow
         with nothing to add and nothing to record, so the after step is asked for per
         request (``after_this_request``) when there is something to do (an app-wide
-        ``after_request`` hook measured ~6 us a request, Flask's sync/async check included).
+        ``after_request`` hook costs every request a call, Flask's sync/async check included).
         Flask runs such per-request steps before the app's ``after_request`` hooks, so the
         headers go on, and the status is read from, the response the view produced.
         """
@@ -126,13 +126,13 @@ class _AppGuard:
         params = req.view_args
         loader = self.extension._account
         account = loader() if loader is not None else None
-        # Positional, in field order (see RequestView). Werkzeug copied the peer and the
-        # scheme from the environ as they are; its query string is bytes, the environ's text.
+        # Werkzeug copied the peer and the scheme from the environ as they are; its query
+        # string is bytes, the environ's text.
         view = RequestView(
-            req.method, req.path, environ_headers(environ), req.remote_addr,
-            environ.get("QUERY_STRING", ""), req.scheme, route,
-            text_params(params) if params else EMPTY,
-            None if account is None else str(account), marker, EMPTY)
+            method=req.method, path=req.path, headers=environ_headers(environ),
+            peer=req.remote_addr, query=environ.get("QUERY_STRING", ""), scheme=req.scheme,
+            route=route, path_params=text_params(params) if params else EMPTY,
+            user_id=None if account is None else str(account), protect=marker)
         decision = self.engine.inspect(view)
         per_request = g._get_current_object()  # type: ignore[attr-defined]
         per_request.antiscrape_decision = decision
@@ -153,7 +153,7 @@ class _AppGuard:
             headers = response.headers
             for name, value in decision.headers:
                 headers.add(name, value)
-        if decision.access is not None and response.status_code in self.engine.recorded_statuses:
+        if self.engine.counts_answer(decision, response.status_code):
             view: RequestView = g._antiscrape_view
             self.engine.record_response(view, decision, response.status_code)
         return response

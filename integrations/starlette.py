@@ -130,11 +130,12 @@ class AntiScrapeMiddleware:
                 if match is not None:
                     route, params, protect = template, match.groupdict(), spec
                     break
-        # Positional, in field order (see RequestView).
         return RequestView(
-            scope["method"], scope["path"], headers, client[0] if client else None,
-            scope.get("query_string", b"").decode("latin-1"), scope.get("scheme", "http"),
-            route, params or EMPTY, self.user_id(scope), protect, EMPTY)
+            method=scope["method"], path=scope["path"], headers=headers,
+            peer=client[0] if client else None,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            scheme=scope.get("scheme", "http"), route=route, path_params=params or EMPTY,
+            user_id=self.user_id(scope), protect=protect)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # websocket and lifespan pass through
@@ -162,7 +163,7 @@ class AntiScrapeMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-        if decision.access is not None and status in engine.recorded_statuses:
+        if engine.counts_answer(decision, status):
             await engine.arecord_response(view, decision, status)
 
 

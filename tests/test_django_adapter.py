@@ -230,8 +230,8 @@ TEMPLATES = [{
 
 @pytest.mark.parametrize("kind", ["wsgi", "asgi"])
 def test_an_overriding_template_renders_html_replies(kind):
-    engine = Engine({"secret_key": STRONG, "budgets": {"default": {"ip": "1/minute"}}},
-                    clock=ManualClock())
+    engine = Engine({"secret_key": STRONG, "budgets": {"default": {"ip": "1/minute"}},
+                     "expose_reasons": True}, clock=ManualClock())
     site = build_django(engine, kind)
     try:
         with override_settings(TEMPLATES=TEMPLATES):

@@ -174,18 +174,16 @@ def test_a_client_behind_a_trusted_proxy_is_kept_by_its_forwarding_headers():
 
 
 def test_building_an_engine_builds_the_user_agent_parser() -> None:
-    """The parser and the crawler automaton are built with the engine, at start-up, not by
-    the first request (a fresh process: in this one they were built long ago)."""
+    """The parser and the rule set are built with the engine, at start-up, not by the first
+    request (a fresh process: in this one they were built long ago)."""
     import subprocess
     import sys
 
-    code = ("from antiscrape import useragent as u\n"
-            "before = (u._parser.cache_info().currsize, u._crawler_automaton.cache_info()"
-            ".currsize)\n"
+    code = ("from antiscrape import uarules as r, useragent as u\n"
+            "before = (u._families.cache_info().currsize, r.rules.cache_info().currsize)\n"
             "from antiscrape.engine import Engine\n"
             "Engine({'secret_key': 'test-secret-key-0123456789abcdef'})\n"
-            "print(before, (u._parser.cache_info().currsize, u._crawler_automaton.cache_info()"
-            ".currsize))\n")
+            "print(before, (u._families.cache_info().currsize, r.rules.cache_info().currsize))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split() == ["(0,", "0)", "(1,", "1)"]

@@ -100,7 +100,7 @@ def test_ops_layout_and_judge_agree_through_real_storage():
     assert [type(op) for op in ops] == [DistinctAddAll, Recent, Get]  # counters, walk, misses
     counters = ops[0].counters
     assert len(counters) == 3  # ip, fingerprint, network
-    for key, expires, (older,) in counters:  # keys end with the bucket number
+    for key, expires, older in counters:  # keys end with the bucket number
         bucket = int(key.rsplit(":", 1)[1])
         assert older == key.rsplit(":", 1)[0] + f":{bucket - 1}"
         assert expires - int(1_000.0) == 3_600 * (bucket + 2) - 1_000  # two windows at most

@@ -67,19 +67,7 @@ def browse(page: Page, shop: str) -> list[str]:
 def test_chromium_as_people_run_it_is_never_refused(browser_page: Page, shop: str) -> None:
     """Chromium with the user agent a desktop Chrome sends (headless mode announces itself,
     which no person's browser does): every document it gets is a 200."""
-    version = browser_page.devtools.call("Browser.getVersion")["product"].split("/")[1]
-    major = version.split(".")[0]
-    browser_page.call("Network.setUserAgentOverride", {
-        "userAgent": f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     f"Chrome/{major}.0.0.0 Safari/537.36",
-        "acceptLanguage": "en-US,en;q=0.9",
-        "userAgentMetadata": {
-            "brands": [{"brand": "Chromium", "version": major},
-                       {"brand": "Not-A.Brand", "version": "24"}],
-            "fullVersion": version, "platform": "Linux", "platformVersion": "",
-            "architecture": "x86", "model": "", "mobile": False,
-        },
-    })
+    browser_page.as_desktop_chrome()
     visited = browse(browser_page, shop)
     assert len(visited) == PROFILES
     statuses = [status for _, status in browser_page.documents()]

@@ -10,7 +10,6 @@ from redis.crc import key_slot
 
 from antiscrape.errors import StorageError
 from antiscrape.state import (
-    DistinctAdd,
     DistinctAddAll,
     Get,
     Hit,
@@ -41,24 +40,24 @@ def test_plan_groups_ops_by_slot_and_keeps_batch_order() -> None:
 
 def test_distinct_buckets_get_one_hash_tag() -> None:
     namer = KeyNamer("p", cluster=True)
-    op = DistinctAdd("p:enum:ip:abc:101", "m", 60, ("p:enum:ip:abc:100", "p:enum:ip:abc:99"))
+    op = DistinctAddAll("m", (("p:enum:ip:abc:101", 60, "p:enum:ip:abc:100"),), 0)
     keys = namer.keys_of(op)
-    assert keys[0] == "{p:enum:ip:abc}:101"
+    assert keys == ("{p:enum:ip:abc}:101", "{p:enum:ip:abc}:100")
     assert len({_slot(k) for k in keys}) == 1
     assert KeyNamer("p").keys_of(op)[0] == "p:enum:ip:abc:101"  # no tag outside a cluster
 
 
 def test_distinct_keys_that_cannot_share_a_slot_are_refused() -> None:
-    op = DistinctAdd("p:a:1", "m", 60, ("p:b:1",))
+    op = DistinctAddAll("m", (("p:a:1", 60, "p:b:1"),), 0)
     with pytest.raises(StorageError, match="hash slots"):
         plan([op], "", KeyNamer("p", cluster=True), _slot)
 
 
-def _counters(t: int, names: str = "abcdef") -> tuple[tuple[str, int, tuple[str]], ...]:
+def _counters(t: int, names: str = "abcdef") -> tuple[tuple[str, int, str], ...]:
     """A DistinctAddAll's counters as the enumeration guard builds them at time ``t``: one per
     name, 10-minute buckets."""
     bucket = t // 600
-    return tuple((f"c:en:{n}:{bucket}", 600 * (bucket + 2), (f"c:en:{n}:{bucket - 1}",))
+    return tuple((f"c:en:{n}:{bucket}", 600 * (bucket + 2), f"c:en:{n}:{bucket - 1}")
                  for n in names)
 
 
@@ -96,8 +95,6 @@ def test_cluster_gives_the_memory_backends_answers(redis_cluster: str) -> None:
         ops = [Hit(f"c:ip:{step % 4}", 60, 5), Incr(f"c:n:{step % 3}", 120),
                Put(f"c:s:{step}", f"v{step}", 60), Get(f"c:s:{step - 1}"),
                Recent(f"c:r:{step % 2}", str(step), 3, 60),
-               DistinctAdd(f"c:d:x:{step // 4}", f"m{step}", 600,
-                           tuple(f"c:d:x:{b}" for b in range(step // 4))),
                Hit(f"c:net:{step % 5}", 60, 8),
                DistinctAddAll(f"m{step % 5}", _counters(int(now)), int(now))]
         assert store.execute(ops, now) == memory.execute(ops, now), step

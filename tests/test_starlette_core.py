@@ -67,7 +67,7 @@ def statuses(responses) -> list[int]:
 
 
 async def test_burst_from_one_ip_gets_429_with_retry_after(clock):
-    app = starlette_app(clock, budgets={"default": {"ip": "20/minute"}})
+    app = starlette_app(clock, budgets={"default": {"ip": "20/minute"}}, expose_reasons=True)
     responses = await burst(app, "203.0.113.7", CHROME, 25)
     assert statuses(responses)[:20] == [200] * 20
     refused = responses[20]
@@ -107,7 +107,7 @@ async def test_curl_is_cut_off_long_before_a_browser(clock):
 
 async def test_api_clients_get_problem_json(clock):
     app = starlette_app(clock, budgets={"default": {"ip": "1/minute"},
-                                        "api": {"ip": "1/minute"}})
+                                        "api": {"ip": "1/minute"}}, expose_reasons=True)
     responses = await burst(app, "203.0.113.7", CURL, 2, "/api/items")
     refused = responses[1]
     assert refused.status_code == 429

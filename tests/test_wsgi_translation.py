@@ -1,16 +1,13 @@
-"""The translation the WSGI-shaped adapters share (Flask, Django under WSGI and ASGI), and the
-``RequestView`` contract they build on: header names from environ keys, path parameters as
-text, and the field order the adapters pass positionally."""
+"""The translation the WSGI-shaped adapters share (Flask, Django under WSGI and ASGI): header
+names from environ keys, path parameters as text."""
 
 from __future__ import annotations
-
-from dataclasses import fields
 
 import pytest
 
 from antiscrape.integrations import _wsgi
 from antiscrape.integrations._wsgi import environ_headers, text_params
-from antiscrape.request import EMPTY, RequestView
+from antiscrape.request import EMPTY
 
 SERVER = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "a=1", "wsgi.input": None,
           "wsgi.url_scheme": "http", "REMOTE_ADDR": "192.0.2.1", "SERVER_NAME": "example"}
@@ -50,11 +47,3 @@ def test_names_are_translated_when_the_name_cache_is_full(monkeypatch: pytest.Mo
 def test_path_parameters_become_text_and_none_is_the_shared_empty_mapping():
     assert text_params(None) is EMPTY and text_params({}) is EMPTY
     assert text_params({"user_id": 42, "slug": "a/b"}) == {"user_id": "42", "slug": "a/b"}
-
-
-def test_request_view_fields_keep_the_order_the_adapters_pass_them_in():
-    # The adapters build RequestView positionally: a field added in the middle would shift
-    # every value after it into the wrong field without any error.
-    assert [f.name for f in fields(RequestView)] == [
-        "method", "path", "headers", "peer", "query", "scheme", "route", "path_params",
-        "user_id", "protect", "extra"]

@@ -27,9 +27,18 @@ from ..replies import refusal, wants_html
 from ..request import RequestView, cookie_value
 from ..state.ops import Get, Hit, Incr, Op, PutIfAbsent
 from ..throttle import Rate, retry_after
+from ..useragent import lookup
 from . import pages
+from . import traits as automation_traits
 from .return_path import is_safe_return_path, safe_return_path
-from .tokens import ChallengeToken, ClearanceToken, Signer, leading_zero_bits_ok, random_id
+from .tokens import (
+    AUTOMATED,
+    ChallengeToken,
+    ClearanceToken,
+    Signer,
+    leading_zero_bits_ok,
+    random_id,
+)
 
 CLOCK_SKEW = 60
 """Seconds a token's issue time may lie in the future (several servers, slightly apart)."""
@@ -243,6 +252,7 @@ class Challenges:
             params = {}
         encoded = (params.get("t") or [""])[0]
         nonce = "0" if nojs else (params.get("n") or [""])[0]
+        seen = automation_traits.parse((params.get("a") or [""])[0])
         token = ChallengeToken.decode(self._signer, encoded)
         now = self._clock()
         why = self._check(token, nonce, view, identity, now, nojs)
@@ -267,14 +277,14 @@ class Challenges:
             if int(results[2] or 0) >= self.settings.max_failures:
                 return self._rejected(view, identity, score, "void", token)
             if bool(results[0]):  # stored now: the first redemption
-                return self._cleared(view, identity, score, token, now)
+                return self._cleared(view, identity, score, token, now, seen)
             return self._rejected(view, identity, score, "replayed", token)
 
         def storage_down() -> Decision:
             # The answer is verified; only the once-only check is missing. Failing open lets
             # the browser in (budgets still apply); failing closed asks it to retry later.
             if self._fail_open:
-                return self._cleared(view, identity, score, token, now)
+                return self._cleared(view, identity, score, token, now, seen)
             return self._rejected(view, identity, score, "unavailable", token, 503)
 
         def settle(results: Sequence[Any], _decision: Decision) -> Sequence[Op]:
@@ -330,14 +340,21 @@ class Challenges:
     # -- outcomes --------------------------------------------------------------------------
 
     def _cleared(self, view: RequestView, identity: Identity, score: int,
-                 token: ChallengeToken, now: float) -> Decision:
+                 token: ChallengeToken, now: float, seen: str) -> Decision:
+        """The clearance cookie and the way back. An automated solver (traits the page saw,
+        or an automated user agent) gets a clearance marked so: it keeps its automation
+        score and budget (see :func:`.tokens.is_automated`)."""
+        user_agent = view.header("user-agent")
+        if lookup(user_agent).automated:
+            seen = automation_traits.parse(seen + ".automation-ua")
         # Re-bound under the current first key, in case the challenge predates a rotation.
-        bind = self.binding(identity.network, view.header("user-agent"))
+        bind = self.binding(identity.network, user_agent)
         # A browser that kept its visitor cookie is cleared under its visitor's id: a new
         # clearance then continues the counts of the last one (and of the visitor) instead of
         # starting afresh, so solving again buys nothing.
-        clearance = ClearanceToken(id=identity.visitor or random_id(), issued=int(now),
-                                   bind=bind)
+        clearance = ClearanceToken(id=(AUTOMATED if seen else "") + (identity.visitor or
+                                                                     random_id()),
+                                   issued=int(now), bind=bind, traits=seen)
         cookie = self._cookies.set_cookie(view, self.settings.cookie_name,
                                           clearance.encode(self._signer),
                                           self.settings.clearance_ttl)

@@ -18,6 +18,7 @@ from string import Template
 from typing import Any
 
 from ..decision import Headers, Reply
+from ..replies import protective_headers
 
 CHALLENGE_HEADER = "x-antiscrape-challenge"
 """Tells monitors and well-behaved crawlers that this answer is a challenge, not the page."""
@@ -63,17 +64,6 @@ def assets() -> Assets:
     )
 
 
-def _security_headers(content_type: str, csp: str | None) -> list[tuple[str, str]]:
-    headers = [
-        ("content-type", content_type),
-        ("cache-control", "no-store"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "same-origin"),
-        ("x-robots-tag", "noindex, nofollow"),
-    ]
-    if csp:
-        headers += [("content-security-policy", csp), ("x-frame-options", "DENY")]
-    return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +122,7 @@ def challenge_page(data: PageData, status: int, extra: Headers = ()) -> Reply:
         reference=e(data.seed),
     )
     kind = "wait" if data.difficulty == 0 else "proof-of-work"
-    headers = _security_headers("text/html; charset=utf-8", a.page_csp)
+    headers = protective_headers("text/html; charset=utf-8", a.page_csp)
     headers.append((CHALLENGE_HEADER, kind))
     return Reply(status, (*headers, *extra), body.encode("utf-8"))
 
@@ -142,7 +132,7 @@ def message_page(status: int, title: str, text: str, again: str, kind: str) -> R
     a = assets()
     body = a.message.substitute(style=a.style, title=escape(title), text=escape(text),
                                 again=escape(again))
-    headers = _security_headers("text/html; charset=utf-8", a.message_csp)
+    headers = protective_headers("text/html; charset=utf-8", a.message_csp)
     headers.append((CHALLENGE_HEADER, kind))
     return Reply(status, tuple(headers), body.encode("utf-8"))
 
@@ -151,7 +141,7 @@ def problem(status: int, kind: str, title: str, detail: str, **members: Any) -> 
     """An RFC 9457 problem document; ``json.dumps`` escapes every value it is given."""
     doc = {"type": f"urn:antiscrape:{kind}", "title": title, "status": status,
            "detail": detail, **members}
-    headers = _security_headers(PROBLEM_TYPE, "default-src 'none'; frame-ancestors 'none'")
+    headers = protective_headers(PROBLEM_TYPE, "default-src 'none'; frame-ancestors 'none'")
     headers.append((CHALLENGE_HEADER, kind))
     return Reply(status, tuple(headers), json.dumps(doc, separators=(",", ":")).encode("utf-8"))
 

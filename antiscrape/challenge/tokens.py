@@ -36,10 +36,14 @@ def _b64encode(raw: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes | None:
+    """The bytes of canonical unpadded URL-safe base64, else None: the decoder alone would
+    also take padding, the standard alphabet and stray characters, so one token would have
+    many spellings (each a new string to cache, log or count)."""
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    return raw if _b64encode(raw) == text else None
 
 
 def random_id(nbytes: int = 12) -> str:
@@ -139,17 +143,32 @@ class ChallengeToken:
             return None
 
 
+AUTOMATED = "auto."
+"""Prefix of the id of a clearance an automated client earned ('.' is not in the random
+ids' alphabet): the id travels as the identity's clearance, so every part of the engine can
+tell, without another field, that this clearance keeps its holder's automation budget."""
+
+
+def is_automated(clearance_id: str) -> bool:
+    return clearance_id.startswith(AUTOMATED)
+
+
 @dataclass(frozen=True, slots=True)
 class ClearanceToken:
-    """The clearance cookie's content: who was cleared, when, and for which network + UA."""
+    """The clearance cookie's content: who was cleared, when, and for which network + UA,
+    and what automation the challenge page saw (``traits``, "." separated, "" for none)."""
 
     id: str
     issued: int
     bind: str
     key_index: int = 0
+    traits: str = ""
 
     def encode(self, signer: Signer) -> str:
-        return signer.sign(CLEARANCE, f"{self.id}|{self.issued}|{self.bind}")
+        payload = f"{self.id}|{self.issued}|{self.bind}"
+        if self.traits:
+            payload += "|" + self.traits
+        return signer.sign(CLEARANCE, payload)
 
     @classmethod
     def decode(cls, signer: Signer, token: str) -> ClearanceToken | None:
@@ -157,10 +176,11 @@ class ClearanceToken:
         if unsigned is None:
             return None
         parts = unsigned[0].split("|")
-        if len(parts) != 3:
+        if len(parts) not in (3, 4):
             return None
         try:
-            return cls(parts[0], int(parts[1]), parts[2], unsigned[1])
+            return cls(parts[0], int(parts[1]), parts[2], unsigned[1],
+                       parts[3] if len(parts) == 4 else "")
         except ValueError:
             return None
 

@@ -23,6 +23,8 @@ popular browser build is also shared by many real people, that level gets a larg
 by default) and, like every shared level, only *challenges*; a person then counts on their
 own clearance. A crawler that keeps solving challenges is held by the clearance budget, and
 one that drops its clearance to start afresh pays a new proof of work every 250 records.
+A clearance earned by an automated browser (see ``challenge.traits``) keeps the automation
+budget: its personal budgets are the share of a person's that a headless browser's score gets.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from collections.abc import Sequence
 from operator import le
 from typing import Any
 
+from ..cache import BoundedCache
+from ..challenge.tokens import is_automated
 from ..config import Config, parse_window
 from ..decision import Action, Identity
 from ..keys import Keys
 from ..request import RequestView
+from ..signals import budget_factor
 from ..state.ops import DistinctAddAll, Get, Incr, Op, Put, Recent
 from .judgement import LEVEL_TEXT, Verdict, detect_walk, escalate, window_text
 from .judgement import worst as strictest
@@ -52,7 +57,7 @@ WALK_TTL = 3_600
 WALK_PENALTY = 4
 """While a cleared client walks ids in order, its budgets count as a quarter."""
 _CACHE_MAX = 16_384
-"""Identities whose keys are kept ready (about 3 KiB each): an IP-rotating crawler must not
+"""Identities whose keys are kept ready: an IP-rotating crawler must not
 grow the cache without bound, and an active visitor's keys come back on its next request."""
 
 
@@ -88,11 +93,11 @@ class _Bound:
 
     __slots__ = ("counters", "layout", "since", "until", "walk_key")
 
-    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, tuple[str]], ...],
+    def __init__(self, layout: _Layout, counters: tuple[tuple[str, int, str], ...],
                  since: float, until: float, walk_key: str) -> None:
         self.layout = layout
         self.counters = counters
-        """(current bucket's key, its expiry time, (previous bucket's key,)) per counter: the
+        """(current bucket's key, its expiry time, previous bucket's key) per counter: the
         ``counters`` of :class:`~antiscrape.state.ops.DistinctAddAll` as they are."""
         self.since = since
         self.until = until
@@ -106,9 +111,11 @@ class _Who:
                  "miss_key", "primary", "probe_level")
 
     def __init__(self, hashed: dict[str, str], primary: str, probe_level: str,
-                 miss_key: str, depth_key: str, convictions: list[str]) -> None:
+                 miss_key: str, depth_key: str, convictions: list[str],
+                 automated: bool = False) -> None:
         self.hashed = hashed
-        self.mask = tuple(level in hashed for level in LEVEL_ORDER)
+        self.mask = (*(level in hashed for level in LEVEL_ORDER), automated)
+        """The levels present, then whether the clearance is an automated one."""
         self.primary = primary
         """Hashed id of the walk level: the most personal one, fingerprint before IP."""
         self.probe_level = probe_level
@@ -131,14 +138,20 @@ class EnumerationGuard:
         self._windows: dict[str, list[tuple[int, str, int]]] = {}
         self._layouts: dict[tuple[str, tuple[bool, ...]], _Layout] = {}
         self._walk_prefixes: dict[str, str] = {}
-        self._identities: dict[tuple[str, str, str, str | None, str | None, str | None],
-                               _Who] = {}
-        self._objects: dict[int, tuple[Identity, _Who]] = {}
+        self._identities: BoundedCache[
+            tuple[str, str, str, str | None, str | None, str | None], _Who] = \
+            BoundedCache(_CACHE_MAX)
+        self._objects: BoundedCache[int, tuple[Identity, _Who]] = BoundedCache(_CACHE_MAX)
         """The same, by identity object: the engine keeps one Identity per client, so a
         returning client is found by ``id()`` without hashing five fields (the entry keeps
         the object, so its id cannot be reused while cached)."""
-        self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
+        self._spec_ids: BoundedCache[tuple[str | None, str | None, tuple[str, ...]],
+                                     str | None] = BoundedCache(4_096)
         self._block_factor = s.block_factor
+        self._automation_share = budget_factor(config.scoring.headless_browser,
+                                               config.scoring.budget_floor)
+        """An automated clearance's share of a person's budget: the request-budget share its
+        score gives a headless browser (the engine scores such a clearance so)."""
         self._walk = s.walk_length
         self._max_stride = s.walk_max_stride
         self._max_page = s.max_page
@@ -192,10 +205,7 @@ class EnumerationGuard:
         id_param = names[-1]
         if id_param == page_param and len(names) > 1:
             id_param = names[-2]
-        if len(self._spec_ids) >= 4_096:
-            self._spec_ids.clear()
-        self._spec_ids[key] = id_param
-        return id_param
+        return self._spec_ids.put(key, id_param)
 
     # -- per-kind and per-identity preparation (cached) ---------------------------------------
 
@@ -219,6 +229,8 @@ class EnumerationGuard:
             factor = s.levels.get(level, 1.0)
             if factor <= 0 or level not in who.hashed:
                 continue
+            if level == "clearance" and who.mask[-1]:
+                factor *= self._automation_share
             if level == "ip" and "visitor" in who.hashed:
                 continue  # the person is counted as itself; its address's budget is theirs
             wanted = s.level_windows.get(level)
@@ -236,15 +248,14 @@ class EnumerationGuard:
         bucket number, the Redis cluster hash-tag convention)."""
         layout = self._layout(kind, who)
         hashed = who.hashed
-        counters: list[tuple[str, int, tuple[str]]] = []
+        counters: list[tuple[str, int, str]] = []
         since = -float("inf")
         until = float("inf")
         for level, c in zip(layout.levels, layout.counters, strict=True):
             seconds = c.seconds
             bucket = int(now // seconds)
             base = c.prefix + hashed[level]
-            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds,
-                             (f"{base}:{bucket - 1}",)))
+            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds, f"{base}:{bucket - 1}"))
             since = max(since, bucket * seconds)
             until = min(until, (bucket + 1) * seconds)
         walk_prefix = self._walk_prefixes.get(kind)
@@ -264,13 +275,8 @@ class EnumerationGuard:
                identity.clearance, identity.visitor)
         who = self._identities.get(key)
         if who is None:
-            who = self._derive_who(identity)
-            if len(self._identities) >= _CACHE_MAX:
-                self._identities.clear()  # cheap bound; active identities come straight back
-            self._identities[key] = who
-        if len(self._objects) >= _CACHE_MAX:
-            self._objects.clear()
-        self._objects[id(identity)] = (identity, who)
+            who = self._identities.put(key, self._derive_who(identity))
+        self._objects.put(id(identity), (identity, who))
         return who
 
     def _derive_who(self, identity: Identity) -> _Who:
@@ -292,7 +298,8 @@ class EnumerationGuard:
         # Conviction keys cost another keyed hash: only built where canaries can convict.
         convictions = self._conviction_keys(identity, hashed) if self._convicts else []
         return _Who(hashed, primary, probe[0], self._miss_prefix + probe_key,
-                    self._depth_prefix + probe_key, convictions)
+                    self._depth_prefix + probe_key, convictions,
+                    identity.clearance is not None and is_automated(identity.clearance))
 
     def _conviction_keys(self, identity: Identity, hashed: dict[str, str]) -> list[str]:
         """IP, fingerprint within its network (and everywhere, when configured), clearance

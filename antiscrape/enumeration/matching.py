@@ -9,26 +9,25 @@ path parameters or the query string.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from ..cache import BoundedCache
 from ..config import ProtectRule
+from ..request import route_template
 
 MAX_ID_LENGTH = 128
 """Longer ids are replaced by a digest: a client must not fill memory with huge ids."""
 
-_ANGLE = re.compile(r"<(?:[^:>]+:)?([^>]+)>")
-_BRACE_CONVERTER = re.compile(r"\{([^}:]+):[^}]*\}")
 
 
 @dataclass(slots=True, unsafe_hash=True)
 class Access:
     """One read of one protected record.
 
-    Treat it as immutable. It is built on every protected request, and a frozen dataclass
-    (every field set through ``object.__setattr__``) measured four times slower to build.
+    Treat it as immutable. It is built on every protected request: a plain slotted dataclass,
+    for the reason given in ``antiscrape/decision.py``.
     """
 
     kind: str
@@ -48,14 +47,10 @@ class Access:
 
 
 def normalize_template(route: str) -> str:
-    """``/users/<int:pk>`` and ``/users/{pk:int}`` -> ``/users/{pk}``; no trailing slash."""
-    route = _ANGLE.sub(r"{\1}", route)
-    route = _BRACE_CONVERTER.sub(r"{\1}", route)
-    if not route.startswith("/"):
-        route = "/" + route
-    if len(route) > 1:
-        route = route.rstrip("/")
-    return route
+    """:func:`~antiscrape.request.route_template` without a trailing slash: the form the
+    guard keys its rules by (``/users/<int:pk>/`` -> ``/users/{pk}``)."""
+    route = route_template(route)
+    return route.rstrip("/") if len(route) > 1 else route
 
 
 def _segments(path: str) -> list[str]:
@@ -122,7 +117,7 @@ class RouteMatcher:
                                        []).append(compiled)
             self._by_template.setdefault(compiled.template, compiled)
             self._by_template.setdefault(rule.route, compiled)
-        self._route_cache: dict[str, _Compiled | None] = {}
+        self._route_cache: BoundedCache[str, _Compiled | None] = BoundedCache(4_096)
 
     @staticmethod
     def _compile(rule: ProtectRule) -> _Compiled:
@@ -149,11 +144,7 @@ class RouteMatcher:
         cache = self._route_cache
         if route in cache:
             return cache[route]
-        found = self._by_template.get(normalize_template(route))
-        if len(cache) > 4_096:
-            cache.clear()
-        cache[route] = found
-        return found
+        return cache.put(route, self._by_template.get(normalize_template(route)))
 
     def by_path(self, path: str) -> tuple[_Compiled, dict[str, str]] | None:
         parts = path.strip("/").split("/")  # _segments, inline: runs on every request

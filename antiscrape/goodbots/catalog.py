@@ -15,8 +15,9 @@ Categories:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+import re2
 
 CATEGORIES = ("search", "ai", "seo", "social", "monitor", "archive")
 
@@ -200,11 +201,15 @@ class UserAgentMatcher:
             for token in bot.tokens:
                 self._by_token.setdefault(token.lower(), bot)
         tokens = sorted(self._by_token, key=len, reverse=True)
-        alternation = "|".join(re.escape(t) for t in tokens)
-        self._pattern = re.compile(rf"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])", re.IGNORECASE)
+        alternation = "|".join(re2.escape(t) for t in tokens)
+        # RE2, linear in the string: Python's engine tried the whole alternation at every
+        # position (~90 µs a string, paid by every request of a crawler, seen or not). RE2 has
+        # no look-around, so the boundaries are matched (not captured) around the token, and
+        # its leftmost-first alternation keeps the longest-first order.
+        self._pattern = re2.compile(rf"(?i)(?:^|[^a-z0-9])({alternation})(?:$|[^a-z0-9])")
 
     def match(self, user_agent: str) -> BotSpec | None:
         found = self._pattern.search(user_agent)
         if found is None:
             return None
-        return self._by_token[found.group(0).lower()]
+        return self._by_token[found.group(1).lower()]

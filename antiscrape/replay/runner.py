@@ -187,8 +187,8 @@ def replay_lines(lines: Iterable[str], config: Config, *, fmt: str = "auto",
             path, _, query = target.partition("?")
         else:
             path, query = target_parts(target)
-        view = RequestView(method, path, headers, ip, query, "http", None, empty_params,
-                           None, None, extra)
+        view = RequestView(method=method, path=path, headers=headers, peer=ip, query=query,
+                           path_params=empty_params, extra=extra)
         decision = inspect(view)
         if decision.access is not None:
             record_response(view, decision, status)

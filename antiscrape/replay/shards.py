@@ -73,7 +73,7 @@ class NetworkShards:
         if index is None:
             if self._slash24 and _CANONICAL_V4(ip):
                 # What the engine's addressing gives for a plain dotted quad, without
-                # ``ipaddress`` (~10 us per new address; a log holds millions of them).
+                # ``ipaddress`` for each new address (a log holds millions of them).
                 network = ip[:ip.rfind(".")] + ".0/24"
             else:
                 network = self._addressing.keys(ip)[1]
@@ -133,8 +133,8 @@ def choose_workers(requested: int | None, path: str, config: Config, *,
     if load is None:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     # A CPU counts as free while less than half of it is busy; load also counts processes
-    # waiting on I/O, so it overstates how busy the CPUs are (measured: at load 1.4 on 2
-    # CPUs two workers were 1.3x faster, at load 2.2 they were 0.83x as fast).
+    # waiting on I/O, so it overstates how busy the CPUs are (benchmarks/RESULTS.md has the
+    # measurement behind the rule).
     workers = max(1, min(cpus, int(cpus - load + 1.5)))
     if workers == 1:
         return 1, f"one process: no idle CPU (load {load:.1f} on {cpus} CPUs)"

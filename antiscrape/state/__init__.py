@@ -5,7 +5,6 @@ from __future__ import annotations
 from .base import AsyncStorage, Storage
 from .memory import AsyncMemoryStorage, MemoryStorage
 from .ops import (
-    DistinctAdd,
     DistinctAddAll,
     Get,
     Hit,
@@ -20,7 +19,7 @@ from .ops import (
 )
 
 __all__ = [
-    "AsyncMemoryStorage", "AsyncStorage", "DistinctAdd", "DistinctAddAll", "Get", "Hit",
+    "AsyncMemoryStorage", "AsyncStorage", "DistinctAddAll", "Get", "Hit",
     "HitResult", "Incr", "MemoryStorage", "Op", "Pulse", "PulseResult", "Put", "PutIfAbsent",
     "Recent", "Storage", "check_storage", "open_storage", "storage_schemes",
 ]

@@ -2,9 +2,10 @@
 
 ``limits``' own MemoryStorage keeps every key until it expires, so an attacker rotating
 millions of IPs inside one window would grow it without bound; and calling a ``limits``
-strategy per identity level costs a lock and several dict operations each. This backend keeps
-the same sliding-window-counter arithmetic as ``limits`` but executes a request's whole batch
-in one pass over one bounded ``OrderedDict``.
+strategy per identity level costs a lock and several dict operations each. This backend
+counts budgets with ``limits``' sliding-window-counter arithmetic, without its floor (see
+:class:`~.ops.Hit`), and executes a request's whole batch in one pass over one bounded
+``OrderedDict``.
 
 Per process only: several workers do not share it (use Redis for that).
 
@@ -29,7 +30,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .ops import (
-    DistinctAdd,
     DistinctAddAll,
     Get,
     Hit,
@@ -50,7 +50,13 @@ def window_reset(prev: float, cur: float, elapsed: float, window: int, limit: in
     """Seconds until a sliding-window counter admits ``cost`` more under ``limit``.
 
     The weighted count is ``prev * (1 - elapsed/window) + cur``; it only falls as the previous
-    bucket's weight shrinks, and jumps down when the current bucket becomes the previous one.
+    bucket's weight shrinks, and jumps down when the current bucket becomes the previous one:
+
+    * ``room = limit - cost - cur >= 0``: the previous bucket must shrink to ``room``, which
+      happens when ``elapsed`` reaches ``(1 - room / prev) * window`` (0 if ``prev <= 0``);
+    * else, past the bucket's end (``window - elapsed`` away) ``cur`` becomes the previous
+      count and must shrink to ``limit - cost``: a further ``(1 - (limit - cost) / cur) *
+      window`` (``inf`` when ``cost > limit``: never).
     """
     room = limit - cost - cur
     if room >= 0:
@@ -133,8 +139,7 @@ class MemoryStorage:
     # depends on the op kind. A tuple of numbers and strings is dropped from the garbage
     # collector's lists after its first collection, where a list stays on them for good: a
     # full collection then visits each entry once instead of walking every list and the
-    # numbers in it (about 40 % less time for a full store of 200 000 budget entries; see
-    # benchmarks/RESULTS.md). Sketches stay objects the collector walks.
+    # numbers in it (benchmarks/RESULTS.md). Sketches stay objects the collector walks.
 
     def _entry(self, key: str, now: float) -> tuple[Any, ...] | None:
         entry = self._data.get(key)
@@ -200,7 +205,7 @@ class MemoryStorage:
             self._data[op.key] = (entry[0], count)
         return int(count)
 
-    def _get(self, op: Get, now: float) -> Any:
+    def _get(self, op: Get, now: float) -> str | int | None:
         data = self._data
         key = op.key
         entry = data.get(key)
@@ -210,7 +215,9 @@ class MemoryStorage:
             del data[key]
             return None
         data.move_to_end(key)
-        return entry[1]
+        value = entry[1]
+        # A str (Put) or an int (Incr) is (expires, value); a window has four fields.
+        return value if len(entry) == 2 and type(value) in (str, int) else None
 
     def _kept_value(self, key: str, now: float) -> str | None:
         kept = self._kept
@@ -255,11 +262,6 @@ class MemoryStorage:
     # dictionary read each) instead of through ``_entry`` and ``_store``, with the same
     # expiry, recency and eviction behaviour.
 
-    def _distinct_add(self, op: DistinctAdd, now: float) -> int:
-        """The one-counter case of :class:`DistinctAddAll` (expiry ``ttl`` after time 0)."""
-        one = DistinctAddAll(op.member, ((op.key, op.ttl, op.also),), 0)
-        return self._distinct_add_all(one, now)[0]
-
     def _distinct_add_all(self, op: DistinctAddAll, now: float) -> tuple[int, ...]:
         """Every counter of one protected read in one step: the member is hashed once and
         each counter costs two dictionary reads and one sketch call."""
@@ -269,7 +271,7 @@ class MemoryStorage:
         key_bytes = hash_bytes(h)  # what exact sketches keep: built once, like the hash
         t = op.now
         counts: list[int] = []
-        for key, expires, also in op.counters:
+        for key, expires, older_key in op.counters:
             entry = data.get(key)
             if entry is None or entry[0] <= now:
                 sketch = DistinctSketch()
@@ -278,39 +280,16 @@ class MemoryStorage:
                 move(key)
                 sketch = entry[1]
             older = None
-            if also:
-                if len(also) > 1:
-                    counts.append(self._union_add(sketch, h, also, now))
-                    continue
-                other = also[0]
-                e = data.get(other)
-                if e is not None:
-                    if e[0] <= now:
-                        del data[other]
-                    else:
-                        move(other)
-                        # a counter named as its own older bucket is counted alone
-                        older = e[1] if e[1] is not sketch else None
+            e = data.get(older_key)
+            if e is not None:
+                if e[0] <= now:
+                    del data[older_key]
+                else:
+                    move(older_key)
+                    # a counter named as its own older bucket is counted alone
+                    older = e[1] if e[1] is not sketch else None
             counts.append(sketch.add_count(h, older, key_bytes))
         return tuple(counts)
-
-    def _union_add(self, sketch: DistinctSketch, h: int, also: tuple[str, ...],
-                   now: float) -> int:
-        """A counter with several older buckets (the guard never builds one): add, then
-        count the union of the live ones."""
-        sketch.add_count(h, None)
-        sketches = [sketch]
-        data = self._data
-        for other in also:
-            e = data.get(other)
-            if e is None:
-                continue
-            if e[0] <= now:
-                del data[other]
-                continue
-            data.move_to_end(other)
-            sketches.append(e[1])
-        return DistinctSketch.union_count(sketches)
 
     def _recent(self, op: Recent, now: float) -> tuple[str, ...]:
         data = self._data
@@ -333,15 +312,14 @@ class MemoryStorage:
 
     _HANDLERS: dict[type, Any] = {
         Hit: _hit, Incr: _incr, Get: _get, Put: _put, PutIfAbsent: _put_if_absent,
-        DistinctAdd: _distinct_add, DistinctAddAll: _distinct_add_all, Recent: _recent,
-        Pulse: _pulse,
+        DistinctAddAll: _distinct_add_all, Recent: _recent, Pulse: _pulse,
     }
 
     def execute(self, ops: Sequence[Op], now: float) -> list[Any]:
         handlers = self._HANDLERS  # an unknown op type is a KeyError naming it
         out: list[Any] = []
         append = out.append
-        with self._lock:  # a plain loop: measured cheaper than a list comprehension here
+        with self._lock:
             for op in ops:
                 append(handlers[type(op)](self, op, now))
         return out

@@ -1,27 +1,41 @@
-"""The few storage operations the engine needs, as values.
+"""The few storage operations the engine needs, as values, and what each one answers.
 
 The engine gathers every operation one request needs into a list and a backend executes the
 whole list at once: the memory backend in a loop, Redis in one round trip. Because operations
 are values, the decision logic is written once and the sync and async paths differ only in how
 the list is executed (``Storage.execute`` vs ``AsyncStorage.execute``).
+
+Each op's docstring is its specification; ``docs/storage-operations.md`` gathers them with the
+arithmetic spelled out. ``state/memory.py`` is the readable reference implementation, the
+Redis script (``state/lua/batch.lua``) is held to it by ``tests/test_storage_conformance.py``.
+Every op runs at the batch's ``now`` (seconds, a float); a key whose expiry is ``<= now`` is
+absent. Kinds of state never share a key: an op on a live key holding another kind of state
+is undefined (the engine never does it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Hot-path values are plain slotted dataclasses, not frozen ones: a frozen dataclass builds
-# each field through object.__setattr__, which measured 3-4x slower to construct, and these
-# are built on every request. Treat them as immutable all the same (``dataclasses.replace``).
+# Plain slotted dataclasses, for the reason given in ``antiscrape/decision.py``.
 
 
 @dataclass(slots=True, unsafe_hash=True)
 class Hit:
-    """Sliding-window-counter hit (the algorithm of ``limits``' SlidingWindowCounter).
+    """One hit on a sliding-window counter (``limits``' SlidingWindowCounter, unfloored).
 
-    Result: :class:`HitResult`. ``count`` is the weighted count *before* this hit; the hit is
-    recorded only while ``count + cost <= limit`` so a refused request does not push the
-    window further away (a client that waits gets its budget back).
+    With ``bucket = floor(now / window)``, ``elapsed = now - bucket * window``, ``cur`` the
+    cost counted in this bucket and ``prev`` in the bucket before (0 when older or absent)::
+
+        count = prev * (1 - elapsed / window) + cur      # before this hit
+        counted = count + cost <= limit                   # then cur += cost
+
+    Unlike ``limits``, which compares ``floor(count) + cost``, the weighted count is not
+    floored: a client may be refused up to one request earlier than ``limits`` would. A
+    refused hit is not recorded, so a client that waits gets its budget back. The state
+    expires at ``(bucket + 2) * window``, when neither bucket can weigh any more.
+
+    Result: :class:`HitResult`.
     """
 
     key: str
@@ -32,17 +46,21 @@ class Hit:
 
 @dataclass(slots=True, unsafe_hash=True)
 class HitResult:
+    """What every backend answers a :class:`Hit` (equal and hashable by value)."""
+
     count: float
     """Weighted count before this hit."""
     reset: float
-    """Seconds until the count has dropped enough for one more hit."""
+    """0.0 when counted; else seconds until the weighted count has fallen enough for
+    ``cost`` more (``inf`` when ``cost > limit``), see ``memory.window_reset``."""
     counted: bool
     """Whether this hit was recorded."""
 
 
 @dataclass(slots=True, unsafe_hash=True)
 class Incr:
-    """Add ``amount`` to a counter that expires ``ttl`` seconds after it was created.
+    """Add ``amount`` (may be negative) to a counter; an absent counter starts at 0 and
+    expires ``ttl`` seconds after this op created it (later increments keep that expiry).
 
     Result: the new value (int).
     """
@@ -54,14 +72,16 @@ class Incr:
 
 @dataclass(slots=True, unsafe_hash=True)
 class Get:
-    """Result: the stored string or None."""
+    """Read a value stored by :class:`Put`, :class:`PutIfAbsent` (a str) or :class:`Incr`
+    (an int). Result: that value, or None when the key is absent or holds another kind of
+    state (a window, a list, a distinct counter)."""
 
     key: str
 
 
 @dataclass(slots=True, unsafe_hash=True)
 class Put:
-    """Store a string for ``ttl`` seconds. Result: None."""
+    """Store a string for ``ttl`` seconds, replacing whatever the key held. Result: None."""
 
     key: str
     value: str
@@ -70,7 +90,8 @@ class Put:
 
 @dataclass(slots=True, unsafe_hash=True)
 class PutIfAbsent:
-    """Store only if the key does not exist (one-time tokens). Result: True if stored."""
+    """Store a string for ``ttl`` seconds only if the key is absent (one-time tokens).
+    Result: True if stored, False if the key held anything."""
 
     key: str
     value: str
@@ -78,43 +99,34 @@ class PutIfAbsent:
 
 
 @dataclass(slots=True, unsafe_hash=True)
-class DistinctAdd:
-    """Add ``member`` to the distinct-count sketch ``key`` (kept ``ttl`` seconds) and return the
-    approximate number of distinct members in the union of ``key`` and ``also`` (int).
-
-    Callers split long windows into time buckets and pass the older buckets in ``also``.
-    """
-
-    key: str
-    member: str
-    ttl: int
-    also: tuple[str, ...] = ()
-
-
-@dataclass(slots=True, unsafe_hash=True)
 class DistinctAddAll:
-    """One member added to several distinct counters at once: a :class:`DistinctAdd` per
-    counter, as one op. Result: the counts, a tuple of int in the order of ``counters``.
+    """Add one member to several distinct counters, each counted with its older bucket.
 
-    A protected read adds the same record to every (level, window) counter of its reader;
-    one op (built once per request, handled in one backend step, one script record on
-    Redis) measured far cheaper than one op per counter.
+    ``counters`` holds ``(key, expires, older)`` per counter: ``key`` is the counter of the
+    current time bucket, ``older`` the one of the bucket before (read, never written; absent
+    counts as empty, and a counter named as its own older bucket is counted alone). A counter
+    this op creates is kept ``expires - now`` seconds (``now``: the caller's clock in whole
+    seconds), so the caller can build ``counters`` once per time bucket. On Redis a counter's
+    key and older key must differ only in their last ``:`` part (one cluster hash slot).
 
-    ``counters`` holds ``(key, expires, also)`` per counter: ``also`` as in
-    :class:`DistinctAdd`, and a counter created by this op is kept ``expires - now``
-    seconds (``now``: the caller's clock in whole seconds). Keeping the expiry absolute lets
-    the caller build ``counters`` once per time bucket instead of once per request.
+    Result: a tuple of int, per counter the number of distinct members in ``key`` and
+    ``older`` together, this member included. Exact up to 64 members in the reference (then a
+    4096-register HyperLogLog, about 1.6 % standard error); Redis counts with its own
+    HyperLogLog (about 0.8 %), so backends agree within those errors, not to the unit.
+
+    A protected read adds the same record to every (level, window) counter of its reader: one
+    op, built once per request and handled in one backend step.
     """
 
     member: str
-    counters: tuple[tuple[str, int, tuple[str, ...]], ...]
+    counters: tuple[tuple[str, int, str], ...]
     now: int
 
 
 @dataclass(slots=True, unsafe_hash=True)
 class Recent:
-    """Push ``value`` onto a short list (newest first, at most ``size`` long, kept ``ttl``
-    seconds) and return the list after the push as a tuple of strings."""
+    """Push ``value`` onto a short list (newest first, at most ``size`` long) and keep the
+    list ``ttl`` seconds from this op. Result: the list after the push, a tuple of str."""
 
     key: str
     value: str
@@ -161,4 +173,4 @@ class PulseResult:
     one request sees each transition, so it is logged and counted once across workers."""
 
 
-Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAdd | DistinctAddAll | Recent | Pulse
+Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAddAll | Recent | Pulse

@@ -3,11 +3,11 @@ the result types of ``state.ops`` (pure: no I/O, so it is tested without a serve
 
 The script (``lua/batch.lua``) interprets the whole batch, which is what makes one request cost
 one round trip. On a Redis Cluster the keys of one script call must share a hash slot, so a
-batch is split into one call per slot (sent together in one pipeline) and the keys of a
-:class:`~antiscrape.state.ops.DistinctAdd` (counted together with PFCOUNT) are given a hash tag.
+batch is split into one call per slot (sent together in one pipeline), and a distinct
+counter's key and its older bucket's (counted together with PFCOUNT) are given one hash tag.
 A :class:`~antiscrape.state.ops.DistinctAddAll` is one record on a single server; on a cluster
-its counters (each with its own hash tag) usually fall in different slots, so it is split into
-one part per slot and :func:`assemble` puts the counts back in the order of its counters.
+its counters usually fall in different slots, so it is split into one part per slot and
+:func:`assemble` puts the counts back in the order of its counters.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 from ..errors import StorageError
 from .ops import (
-    DistinctAdd,
     DistinctAddAll,
     Get,
     Hit,
@@ -59,10 +58,10 @@ class Call:
 
 class KeyNamer:
     """Physical key names: every key lives under ``prefix:`` (keys the engine built with
-    :class:`antiscrape.keys.Keys` already do), and on a cluster the keys of a DistinctAdd get a
-    hash tag so a key and its older buckets share a slot.
+    :class:`antiscrape.keys.Keys` already do), and on a cluster a distinct counter's keys get a
+    hash tag so a key and its older bucket share a slot.
 
-    The cluster convention: a DistinctAdd's ``key`` and ``also`` keys differ only in their last
+    The cluster convention: a counter's key and older key differ only in their last
     ``:``-separated part (the time bucket); everything before it becomes the hash tag.
     """
 
@@ -87,14 +86,12 @@ class KeyNamer:
         t = type(op)
         if t is DistinctAddAll:
             return tuple(k for c in op.counters for k in self.counter_keys(c))  # type: ignore[union-attr]
-        if t is DistinctAdd:
-            return self.counter_keys((op.key, 0, op.also))  # type: ignore[union-attr]
         return (self.plain(op.key),)  # type: ignore[union-attr]
 
-    def counter_keys(self, counter: tuple[str, int, tuple[str, ...]]) -> tuple[str, ...]:
-        """One distinct counter's key and older keys, in the order the script reads them."""
+    def counter_keys(self, counter: tuple[str, int, str]) -> tuple[str, str]:
+        """One distinct counter's key and older key, in the order the script reads them."""
         distinct = self.distinct
-        return (distinct(counter[0]), *(distinct(k) for k in counter[2]))
+        return distinct(counter[0]), distinct(counter[2])
 
 
 def record(op: Op) -> list[Arg]:
@@ -110,13 +107,10 @@ def record(op: Op) -> list[Arg]:
         return ["P", op.value, op.ttl]  # type: ignore[union-attr]
     if t is PutIfAbsent:
         return ["A", op.value, op.ttl]  # type: ignore[union-attr]
-    if t is DistinctAdd:
-        return ["D", op.member, op.ttl, len(op.also)]  # type: ignore[union-attr]
     if t is DistinctAddAll:
         now = op.now  # type: ignore[union-attr]
         out: list[Arg] = ["M", op.member, len(op.counters)]  # type: ignore[union-attr]
-        for _key, expires, also in op.counters:  # type: ignore[union-attr]
-            out += (expires - now, len(also))
+        out += (expires - now for _key, expires, _older in op.counters)  # type: ignore[union-attr]
         return out
     if t is Recent:
         return ["R", op.value, op.size, op.ttl]  # type: ignore[union-attr]
@@ -158,7 +152,8 @@ def _slot(keys: Sequence[str], op: Op, slot_of: Callable[[str], int]) -> int:
     if any(slot_of(k) != slot for k in keys[1:]):
         raise StorageError(
             f"cluster: the keys {keys[0]!r}... of {type(op).__name__} fall in different hash "
-            "slots; 'also' keys must differ from their counter's key only in the last ':' part")
+            "slots; an older bucket's key must differ from its counter's key only in the last ':' "
+            "part")
     return slot
 
 
@@ -189,15 +184,13 @@ def decode(op: Op, raw: Any) -> Any:
     if t is Hit:
         count, reset, counted = _text(raw).split(" ")
         return HitResult(float(count), float(reset), counted == "1")
-    if t is Incr or t is DistinctAdd:
+    if t is Incr:
         return int(raw)
     if t is DistinctAddAll:
         return tuple(int(v) for v in raw)
     if t is Get:
         if raw is None or isinstance(raw, int):
             return raw
-        if isinstance(raw, list):
-            return _texts(raw)
         return _text(raw)
     if t is Put:
         return None

@@ -10,9 +10,8 @@ attacker reads.
   bytes each, in a ``bytearray``: counts are exact, which covers every ordinary visitor (tens
   of records a day); a look-up is one C-speed ``find`` over at most 512 bytes, and adding is
   an append. Not a ``set``: the garbage collector walks every member of a set on each full
-  collection, and a busy site holds a sketch per identity, kind and time bucket (100 000
-  sketches of about 20 members in the memory backend: a full collection took 105-118 ms with
-  sets, 42-50 ms with byte arrays, and the sketches 205 MiB against 55).
+  collection, and a busy site holds a sketch per identity, kind and time bucket (the
+  collection pauses and memory of both are in ``benchmarks/RESULTS.md``).
 * Beyond that it turns into a HyperLogLog with ``2**P`` = 4096 one-byte registers (P = 12):
   4 KiB however many members follow. The estimate uses Ertl's improved estimator (the one
   Redis also uses), which is unbiased from small to huge counts without empirical bias tables.
@@ -23,10 +22,10 @@ attacker reads.
 
 Agreement with Redis
 --------------------
-The Redis backend runs the same ``DistinctAdd`` op (and each counter of a ``DistinctAddAll``,
-the enumeration guard's one op per protected read) as ``PFADD key member`` then
-``PFCOUNT key also...`` (a union), over the same time-bucket keys the enumeration guard
-builds; the memory backend hashes the member once for all the counters of one op. Redis'
+The Redis backend runs each counter of a ``DistinctAddAll`` (the enumeration guard's one op
+per protected read) as ``PFADD key member`` then ``PFCOUNT key older`` (a union), over the same
+time-bucket keys the enumeration guard builds; the memory backend hashes the member once for
+all the counters of one op and keeps the union with the older bucket (:meth:`count_with`). Redis'
 HyperLogLog has 16 384 registers (standard error 0.81 %) and counts small sets approximately
 rather than exactly, so the two backends may differ by a few percent on large counts and by at
 most one or two on small ones; the bucket scheme and union semantics are identical.
@@ -87,11 +86,6 @@ _HIGH_BITS = int.from_bytes(b"\x80" * M, "big")
 _ALL_BITS = (1 << (8 * M)) - 1
 
 
-def _rank(h: int) -> int:
-    """Position of the first 1-bit in the Q rank bits, counted from the top (1..Q+1)."""
-    return Q + 1 - (h >> P).bit_length()
-
-
 def _sigma(x: float) -> float:
     # Ertl (2017), used for the share of empty registers.
     if x == 1.0:
@@ -105,21 +99,6 @@ def _sigma(x: float) -> float:
         y += y
         if z == z_old:
             return z
-
-
-def _tau(x: float) -> float:
-    # Ertl (2017), used for the share of saturated registers (practically never non-zero).
-    if x == 0.0 or x == 1.0:
-        return 0.0
-    y = 1.0
-    z = 1.0 - x
-    while True:
-        x = math.sqrt(x)
-        z_old = z
-        y *= 0.5
-        z -= (1.0 - x) ** 2 * y
-        if z == z_old:
-            return z / 3.0
 
 
 _RANK_TOP = Q + 1
@@ -258,7 +237,8 @@ class DistinctSketch:
         """Raise one register if ``h`` ranks higher there; True when something changed."""
         registers: bytearray = self.registers  # type: ignore[assignment]
         index = h & _INDEX_MASK
-        rank = _RANK_TOP - (h >> P).bit_length()  # _rank(h), inline: runs on every union add
+        # The position of the first 1-bit in the Q rank bits, from the top (1..Q+1).
+        rank = _RANK_TOP - (h >> P).bit_length()
         old = registers[index]
         if rank <= old:
             return False  # the register (and so the union's, at least as high) holds
@@ -330,31 +310,17 @@ class DistinctSketch:
         return size
 
     def count_with(self, older: DistinctSketch) -> int:
-        """``union_count([self, older])``: the memory backend's usual case (one older bucket),
-        answered from the kept join while it is fresh."""
+        """Distinct members of this sketch and ``older`` together (what ``PFCOUNT key older``
+        answers in Redis), from the kept join while it is fresh.
+
+        No member's own count can exceed the union's: the merged registers are at least each
+        sketch's, the estimate only grows with any register, and every count past the exact
+        limit is floored at ``EXACT_LIMIT + 1`` (which exceeds any exact sketch).
+        """
         if self._older is not older or older.version != self._older_version:
             self._join(older)
         union = self._union
         return self._union_count if union is None else union.count()
-
-    @classmethod
-    def union_count(cls, sketches: list[DistinctSketch]) -> int:
-        """Distinct members across ``sketches`` (what ``PFCOUNT k1 k2 ...`` answers in Redis).
-
-        The memory backend passes the bucket being added to first and older, closed buckets
-        after it. With one older bucket the union is kept (see :meth:`count_with`); more are
-        merged afresh (the enumeration guard never asks for that).
-        """
-        head = sketches[0]
-        if len(sketches) == 1:
-            return head.count()
-        if len(sketches) == 2:
-            return head.count_with(sketches[1])
-        exact_count, union = _union_of(sketches)
-        # No member's own count can exceed this: the merged registers are at least each
-        # sketch's, the estimate only grows with any register, and every count past the
-        # exact limit is floored at EXACT_LIMIT + 1 (which exceeds any exact sketch).
-        return exact_count if union is None else union.count()
 
 
 def _union_of(sketches: list[DistinctSketch]) -> tuple[int, DistinctSketch | None]:

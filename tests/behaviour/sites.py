@@ -74,13 +74,16 @@ class Site:
              peer: str = PEER) -> httpx.Response:
         return self.request("POST", path, headers=headers, peer=peer)
 
-    def body_parts(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str],
-                                                                     list[bytes]]:
+    def body_parts(self, path: str, headers: Pairs, *, method: str = "GET", query: str = "",
+                   peer: str = PEER) -> tuple[int, dict[str, str], list[bytes]]:
         """Status, headers and the body *as the server handed it out*, part by part, to
-        see that a streamed body was not buffered into one piece by the middleware."""
+        see that a streamed body was not buffered into one piece by the middleware; the
+        request is built below any HTTP client's validation (raw method, path, query,
+        repeated or odd headers, any peer text)."""
         if self.kind == "wsgi":
-            return _wsgi_parts(self.app, path, headers)
-        return self._run(_asgi_parts(self.app, path, headers))
+            return _wsgi_parts(self.app, path, headers, method=method, query=query, peer=peer)
+        return self._run(_asgi_parts(self.app, path, headers, method=method, query=query,
+                                     peer=peer))
 
     def _run(self, coro: Any) -> Any:
         if self._loop is None:
@@ -94,19 +97,29 @@ class Site:
             self._loop.close()
 
 
-def _wsgi_parts(app: Any, path: str,
-                headers: dict[str, str]) -> tuple[int, dict[str, str], list[bytes]]:
+Pairs = dict[str, str] | list[tuple[str, str]]
+
+
+def _pairs(headers: Pairs) -> list[tuple[str, str]]:
+    return list(headers.items()) if isinstance(headers, dict) else headers
+
+
+def _wsgi_parts(app: Any, path: str, headers: Pairs, *, method: str = "GET",
+                query: str = "", peer: str = PEER) -> tuple[int, dict[str, str], list[bytes]]:
+    """Call a WSGI app with an environ built by hand (text as a server hands it over:
+    latin-1 strings, repeated headers joined with ``,``)."""
     import io
 
     environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
         "SERVER_NAME": "shop.example", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": PEER, "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""),
+        "REMOTE_ADDR": peer, "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""),
         "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": False,
         "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
-    for name, value in headers.items():
-        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    for name, value in _pairs(headers):
+        key = "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = environ[key] + "," + value if key in environ else value
     started: dict[str, Any] = {}
 
     def start_response(status: str, response_headers: list[tuple[str, str]],
@@ -125,8 +138,11 @@ def _wsgi_parts(app: Any, path: str,
     return started["status"], started["headers"], parts
 
 
-async def _asgi_parts(app: Any, path: str,
-                      headers: dict[str, str]) -> tuple[int, dict[str, str], list[bytes]]:
+async def _asgi_parts(app: Any, path: str, headers: Pairs, *, method: str = "GET",
+                      query: str = "", peer: str = PEER
+                      ) -> tuple[int, dict[str, str], list[bytes]]:
+    """Call an ASGI app with a scope built by hand (any bytes a server would pass on; the
+    client stays until the answer is complete)."""
     sent: list[dict[str, Any]] = []
     done = asyncio.Event()
     requested = False
@@ -144,15 +160,19 @@ async def _asgi_parts(app: Any, path: str,
         if message["type"] == "http.response.body" and not message.get("more_body"):
             done.set()
 
+    def raw(text: str) -> bytes:
+        return text.encode("utf-8", "surrogateescape")
+
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "client": (PEER, 40000),
-             "server": ("shop.example", 80),
-             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+             "method": method, "scheme": "http", "path": path, "raw_path": raw(path),
+             "query_string": raw(query), "root_path": "",
+             "client": (peer, 40000) if peer else None, "server": ("shop.example", 80),
+             "headers": [(raw(k), raw(v)) for k, v in _pairs(headers)]}
     await app(scope, receive, send)
     start = sent[0]
     parts = [m["body"] for m in sent[1:] if m.get("body")]
-    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, parts
+    return start["status"], {k.decode("latin-1").lower(): v.decode("latin-1")
+                             for k, v in start["headers"]}, parts
 
 
 # -- builders --------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ def test_a_browser_is_let_through_untouched(make_site: MakeSite):
 
 
 def test_over_budget_gets_429_with_retry_after_then_recovers(make_site: MakeSite, clock):
-    site = make_site(budgets={"default": {"ip": "5/minute"}})
+    # The client reads the exact rule only with expose_reasons (tests/security covers both).
+    site = make_site(budgets={"default": {"ip": "5/minute"}}, expose_reasons=True)
     assert statuses(site, 5) == [200] * 5
     refused = site.get("/", CHROME)
     assert refused.status_code == 429
@@ -54,7 +55,7 @@ def test_api_clients_get_problem_json_browsers_get_html(make_site: MakeSite):
 
 
 def test_deny_list_blocks_with_403(make_site: MakeSite):
-    site = make_site(deny={"ips": ["203.0.113.0/24"]})
+    site = make_site(deny={"ips": ["203.0.113.0/24"]}, expose_reasons=True)
     html = site.get("/", CHROME)
     assert html.status_code == 403
     assert "on the deny list" in html.text

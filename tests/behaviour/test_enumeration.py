@@ -4,10 +4,6 @@ and the response status handed back after the app answered, all reach the engine
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from tests.browsers import CHROME, FIREFOX
 
 from .conftest import MakeSite
@@ -19,15 +15,6 @@ PER_IP = {"ip": 1.0}
 one person per IP so small budgets show the behaviour."""
 SCATTERED = [17, 4, 230, 61, 9, 88, 502, 35]
 """Ids in no order, so a sequential walk never adds to what a test looks at."""
-
-# Visible, not silent: until the enumeration guard (issue 4) is in the tree these cases are
-# reported as expected failures with this reason, and strict=True turns an unexpected pass
-# into a failure so the marker cannot outlive the feature.
-pytestmark = pytest.mark.xfail(
-    importlib.util.find_spec("antiscrape.enumeration") is None,
-    reason="the enumeration guard (antiscrape.enumeration, issue 4) has not landed yet",
-    strict=True)
-
 
 def refused(status: int) -> bool:
     return status in (403, 429)

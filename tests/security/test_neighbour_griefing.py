@@ -61,5 +61,28 @@ def test_a_cleared_victim_is_not_blocked_by_challenges_a_neighbour_abandons(
     assert get(e, "/x", victim, OFFICE).action is Action.ALLOW
     for _ in range(6):  # ... a neighbour with the same browser abandons challenge pages
         get(e, "/x", HEADLESS, OFFICE)
-    assert get(e, "/x", HEADLESS, OFFICE).action is Action.BLOCK  # the neighbour is
+    assert get(e, "/x", HEADLESS, OFFICE).action is Action.CHALLENGE  # the neighbour is
     assert get(e, "/x", victim, OFFICE).action is Action.ALLOW        # the victim is not
+
+
+def test_a_victim_without_clearance_is_never_blocked_by_a_neighbours_abandoned_pages(
+        clock: ManualClock):
+    """The neighbour provokes challenge pages with the victim's exact browser from the same
+    address and leaves them unanswered. The count is per address and user agent (nothing
+    else tells them apart before a clearance), so it may only ask the victim to prove
+    itself: a challenge, at worst the hardest rung, which the victim solves."""
+    # A low challenge line, so the neighbour's sloppy copy of the victim's browser is shown
+    # challenge pages at all (under the default one it only gets a smaller budget).
+    e, _ = engine(clock, challenge={"max_failures": 3}, scoring={"challenge_at": 40})
+    sloppy = {k: v for k, v in VICTIM.items() if not k.startswith(("accept", "sec-fetch"))}
+    for _ in range(20):  # the neighbour: the victim's user agent, few other headers
+        get(e, "/x", {**sloppy, "accept": "text/html"}, OFFICE)
+    d = get(e, "/x", VICTIM, OFFICE)
+    assert d.action is Action.CHALLENGE, d  # never a block
+    page = get(e, "/x", {**VICTIM, "accept": "application/json"}, OFFICE)
+    assert page.action is Action.CHALLENGE
+    ch = challenge(e, OFFICE, {**VICTIM, "accept": "application/json"})
+    cookie = cookie_of(answer(e, ch["token"], solve(ch["seed"], ch["difficulty"]), OFFICE,
+                              {**VICTIM, "accept": "application/json"}))
+    assert cookie
+    assert get(e, "/x", {**VICTIM, "cookie": cookie}, OFFICE).action is Action.ALLOW

@@ -13,10 +13,48 @@
 
   function say(text) { status.textContent = text; }
 
+  // Automation the page can see: sent with the answer, kept in the signed clearance, so an
+  // automated browser's clearance keeps its automation budget (codes: challenge/traits.py).
+  function traits() {
+    var out = [];
+    var nav = window.navigator;
+    var ua = nav.userAgent || "";
+    var uaData = nav.userAgentData;
+    try {
+      if (nav.webdriver === true) out.push("webdriver");
+      // (Not the zero-sized outer window of old headless builds: some WebViews report it too.)
+      if (/HeadlessChrome/.test(ua)) out.push("headless");
+      var chrome = /\b(?:Chrome|Chromium)\/(\d+)/.exec(ua);
+      // userAgentData exists in secure contexts of Chromium 90+ only; Chrome on iOS is WebKit,
+      // and Android's WebView (in-app browsers, "; wv)") gained it later than Chrome did.
+      var chromium = chrome && parseInt(chrome[1], 10) >= 90 &&
+        !/\b(?:CriOS|EdgiOS)\//.test(ua) && !/; wv\)/.test(ua);
+      if (chromium && window.isSecureContext) {
+        if (!uaData) {
+          out.push("no-ua-data");
+        } else {
+          var engine = null;
+          (uaData.brands || []).forEach(function (b) {
+            if (b.brand === "Chromium") engine = parseInt(b.version, 10);
+            if (/Headless/.test(b.brand)) out.push("headless");
+          });
+          if (engine === null) out.push("ua-data-brands");
+          else if (Math.abs(engine - parseInt(chrome[1], 10)) > 1) out.push("ua-data-version");
+        }
+      } else if (!chrome && uaData) {
+        out.push("ua-data-unexpected");
+      }
+    } catch (err) {
+      // A property that throws tells nothing for sure: report what was seen so far.
+    }
+    return out.join(".");
+  }
+
   function answer(nonce) {
     bar.value = 1;
     say("Done. Taking you to the page\u2026");
-    form.action = data.verify + "?t=" + encodeURIComponent(data.token) + "&n=" + nonce;
+    form.action = data.verify + "?t=" + encodeURIComponent(data.token) + "&n=" + nonce +
+      "&a=" + encodeURIComponent(traits());
     form.submit();
   }
 

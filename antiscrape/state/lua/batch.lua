@@ -1,17 +1,19 @@
 -- antiscrape: run every storage operation of one request in one call (one round trip).
 --
--- KEYS: the keys of the ops, in op order (a DistinctAdd contributes 1 + #also keys, a
---       DistinctAddAll those of each of its counters in turn).
+-- KEYS: the keys of the ops, in op order (a DistinctAddAll contributes two per counter: its
+--       key and its older bucket's).
 -- ARGV[1]: "" to take the time from this server's TIME (every host then agrees), or the
 --          caller's clock in seconds (tests drive Redis with a manual clock this way).
 -- ARGV[2..]: op records, each an op code followed by its fields:
---   H window limit cost | I ttl amount | G | P value ttl | A value ttl
---   D member ttl n_also | R value size ttl
---   M member n (ttl n_also){n}   (DistinctAddAll: n counters, one member; replies a list)
+--   H window limit cost | I ttl amount | G | P value ttl | A value ttl | R value size ttl
+--   M member n ttl{n}   (DistinctAddAll: n counters, one member; replies a list)
 --   U amount bucket alpha factor floor cooldown ttl   (Pulse: a site-wide series)
 --
--- The arithmetic mirrors antiscrape/state/memory.py step for step (same IEEE doubles, same
--- order of operations) so both backends give identical answers for identical inputs.
+-- Each op is specified in antiscrape/state/ops.py (and docs/storage-operations.md); the
+-- reference is antiscrape/state/memory.py. The arithmetic follows it step for step (same
+-- IEEE doubles, same order of operations), and tests/test_storage_conformance.py holds this
+-- script to it: identical answers for identical inputs (distinct counts within HyperLogLog's
+-- error).
 --
 -- Stored values (except HyperLogLogs) are strings "<kind><expires_at>|<payload>": the logical
 -- expiry is checked here, so a manual clock that jumps days ahead sees keys expire exactly as
@@ -115,9 +117,7 @@ local function get(key)
   local kind, payload = read(key)
   if kind == "s" then return payload end
   if kind == "i" then return tonumber(payload) end
-  if kind == "r" then return cmsgpack.unpack(payload) end
-  if kind == "h" then return tonumber(string.match(payload, "^(%S+)")) end
-  return false
+  return false  -- absent, or another kind of state (a window, a list, a distinct counter)
 end
 
 local function recent(key, value, size, ttl)
@@ -185,19 +185,18 @@ local function hll_alive(key)
   return false
 end
 
-local function distinct_add(key, member, ttl, also)
+local function distinct_add(key, member, ttl, older)
   local fresh = not hll_alive(key)
   redis.call("PFADD", key, member)
   if fresh then
     redis.call("PEXPIRE", key, ttl * 1000)
     if caller_clock then redis.call("SET", key .. "|x", fmt(now + ttl), "PX", ttl * 1000) end
   end
-  local keys = {key}
-  for _, other in ipairs(also) do
-    -- a missing key counts as empty, so only the caller clock needs the check
-    if not caller_clock or hll_alive(other) then keys[#keys + 1] = other end
+  -- a missing key counts as empty, so only the caller clock needs the check
+  if older == key or (caller_clock and not hll_alive(older)) then
+    return redis.call("PFCOUNT", key)
   end
-  return redis.call("PFCOUNT", unpack(keys))
+  return redis.call("PFCOUNT", key, older)
 end
 
 local out = {}
@@ -232,25 +231,15 @@ while a <= #ARGV do
     end
     a = a + 3
     k = k + 1
-  elseif code == "D" then
-    local n = tonumber(ARGV[a + 3])
-    local also = {}
-    for j = 1, n do also[j] = KEYS[k + j] end
-    r = distinct_add(key, ARGV[a + 1], tonumber(ARGV[a + 2]), also)
-    a = a + 4
-    k = k + 1 + n
   elseif code == "M" then
     local n = tonumber(ARGV[a + 2])
     local member = ARGV[a + 1]
     r = {}
     a = a + 3
     for c = 1, n do
-      local n_also = tonumber(ARGV[a + 1])
-      local also = {}
-      for j = 1, n_also do also[j] = KEYS[k + j] end
-      r[c] = distinct_add(KEYS[k], member, tonumber(ARGV[a]), also)
-      a = a + 2
-      k = k + 1 + n_also
+      r[c] = distinct_add(KEYS[k], member, tonumber(ARGV[a]), KEYS[k + 1])
+      a = a + 1
+      k = k + 2
     end
   elseif code == "U" then
     r = pulse(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
