@@ -16,10 +16,11 @@ to mean anything: that is how one machine plays a proxy pool.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import requests
 
@@ -71,14 +72,16 @@ def run(base_url: str, *, max_requests: int = 600, give_up_after: int = 10,
         jitter: tuple[float, float] = (0.05, 0.3), persistent: bool = False,
         back_off: float = 900.0, duration: float = 86_400.0,
         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
-        one_address: str | None = None, user_count: int = 5_000, seed: int = 11,
-        timeout: float = 5.0) -> Outcome:
+        one_address: str | None = None, client_ips: Sequence[str] = (),
+        user_count: int = 5_000, seed: int = 11, timeout: float = 5.0) -> Outcome:
     """Read random profiles from a new /24 each time; return what was obtained.
 
     ``persistent``: after ``give_up_after`` refusals in a row, wait ``back_off`` seconds and
     carry on until ``duration`` seconds have passed (by ``clock``) or ``max_requests`` were
     sent; otherwise stop at the first such run. ``sleep`` and ``clock`` let a test drive the
-    crawler on a simulated clock. ``one_address``: no rotation, every request from it.
+    crawler on a simulated clock. ``one_address``: no rotation, every request from it;
+    ``client_ips``: the pool to rotate through, in order (default: a new random /24 each
+    time).
     """
     base = require_local(base_url)
     what = ["rotating /24s"] if one_address is None else ["nothing but its ids"]
@@ -87,7 +90,8 @@ def run(base_url: str, *, max_requests: int = 600, give_up_after: int = 10,
     outcome = Outcome(f"crawler rotating {' and '.join(what)}, cookies "
                       + ("kept" if keep_cookies else "dropped"))
     rng = random.Random(seed)
-    addresses = networks(rng) if one_address is None else iter(lambda: one_address, None)
+    addresses = iter(lambda: one_address, None) if one_address is not None else \
+        itertools.cycle(client_ips) if client_ips else networks(rng)
     give_up = GiveUp(give_up_after)
     fixed = {**CHROME_NAVIGATION}
     started = clock()
