@@ -120,7 +120,8 @@ class MatchOnly(EnumerationGuard):
     def ops(self, access: Any, identity: Identity, now: float) -> list[Any]:
         return []
 
-    def judge(self, access: Any, identity: Identity, results: Any, *, cleared: bool) -> None:
+    def judge(self, access: Any, identity: Identity, results: Any, *, cleared: bool,
+              **_: Any) -> None:
         return None
 
 
