@@ -117,8 +117,27 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   "secrets masked)\n")
         out.write(to_toml(data) + "\n")
     err.write(describe_client_ip(config.trusted_proxies, config.forwarded_header) + "\n")
+    err.write(describe_guard(config) + "\n")
     err.write(f"{args.config}: OK\n")
     return 0
+
+
+def describe_guard(config: Config) -> str:
+    """One line on the site guard: forced on or off in config, learned, or not running."""
+    if not config.visitor.enabled:
+        return "site guard: off (visitor.enabled = false: no visitors, no anonymous pool)"
+    mode = config.guard.mode
+    if mode == "on":
+        return ("site guard: forced ON (guard.mode = \"on\"): every anonymous protected read "
+                "needs a clearance")
+    if mode == "off":
+        return ("site guard: forced OFF (guard.mode = \"off\"): only the anonymous "
+                "allowances apply")
+    g = config.guard
+    return (f"site guard: learned (guard.mode = \"auto\"): enters when anonymous reads of a "
+            f"kind exceed {g.factor:g}x their usual rate (at least {g.min_reads} per "
+            f"{g.bucket} s) or new visitors {g.factor:g}x theirs (at least "
+            f"{g.min_new_visitors}); leaves after {g.cooldown} s calm")
 
 
 def replay_config(path: str | None) -> Config:

@@ -120,9 +120,11 @@ class Budget:
     """Off by default: one popular browser build is shared by many people on many networks."""
     account: RateText = "300/minute"
     clearance: RateText = "300/minute"
+    visitor: RateText = "300/minute"
+    """Per established visitor (antiscrape's own visitor cookie, see ``[visitor]``)."""
 
     def validate(self, path: str) -> None:
-        for level in ("ip", "network", "fingerprint", "account", "clearance"):
+        for level in ("ip", "network", "fingerprint", "account", "clearance", "visitor"):
             parse_rate(getattr(self, level), f"{path}.{level}")
 
 
@@ -130,7 +132,7 @@ def _default_budgets() -> dict[str, Budget]:
     return {
         "default": Budget(),
         "api": Budget(ip="120/minute", network="600/minute", account="240/minute",
-                      clearance="240/minute"),
+                      clearance="240/minute", visitor="240/minute"),
     }
 
 
@@ -242,7 +244,7 @@ def parse_window(text: str, path: str) -> int:
     return int(number) * unit
 
 
-ENUMERATION_LEVELS = ("account", "clearance", "ip", "fingerprint", "network")
+ENUMERATION_LEVELS = ("account", "clearance", "visitor", "ip", "fingerprint", "network")
 
 
 def _default_distinct_budget() -> dict[str, int]:
@@ -250,12 +252,13 @@ def _default_distinct_budget() -> dict[str, int]:
 
 
 def _default_level_factors() -> dict[str, float]:
-    return {"account": 1.0, "clearance": 1.0, "ip": 1.0, "fingerprint": 8.0, "network": 20.0}
+    return {"account": 1.0, "clearance": 1.0, "visitor": 1.0, "ip": 1.0, "fingerprint": 8.0,
+            "network": 20.0}
 
 
 def _default_level_windows() -> dict[str, tuple[str, ...]]:
-    return {"clearance": ("1d", "7d"), "ip": ("1d",), "fingerprint": ("1d", "7d"),
-            "network": ("7d",)}
+    return {"clearance": ("1d", "7d"), "visitor": ("10m", "1d"), "ip": ("1d",),
+            "fingerprint": ("1d", "7d"), "network": ("7d",)}
 
 
 @dataclass(frozen=True)
@@ -278,8 +281,8 @@ class EnumerationSettings:
     default_budget: dict[str, int] = field(default_factory=_default_distinct_budget)
     """Per-person budget of every kind without its own entry in ``budgets``."""
     levels: dict[str, float] = field(default_factory=_default_level_factors)
-    """Budget multiplier per identity level (account, clearance, ip, fingerprint, network);
-    0 stops counting a level."""
+    """Budget multiplier per identity level (account, clearance, visitor, ip, fingerprint,
+    network); 0 stops counting a level."""
     level_windows: dict[str, tuple[str, ...]] = field(default_factory=_default_level_windows)
     """Windows counted at a level (a level not listed, or none of whose windows the kind's
     budget has, counts every window of the budget).
@@ -300,6 +303,10 @@ class EnumerationSettings:
     IP-rotating crawler's next reads at once). Off by default: a popular browser build is
     shared by many people, and anyone could otherwise lock all of them out by fetching a
     canary URL. Sites whose fingerprints are specific (a TLS fingerprint header) may set it."""
+    canary_cooldown: int = 3_600
+    """Seconds after a canary read in which its browser fingerprint needs a clearance on
+    every network (no account or clearance: challenged) and its network carries risk
+    evidence for everyone on it."""
     walk_length: int = 8
     """Consecutive numeric ids read in strictly ascending or descending order, each step at
     most ``walk_max_stride`` (constant strides included), that count as a sequential walk;
@@ -336,7 +343,8 @@ class EnumerationSettings:
                 parse_window(window, f"{path}.level_windows.{level}[{i}]")
         if self.block_factor < 1:
             raise ConfigError(f"{path}.block_factor", "must be at least 1")
-        for name in ("conviction_ttl", "max_page", "miss_budget", "deep_page_budget"):
+        for name in ("conviction_ttl", "max_page", "miss_budget", "deep_page_budget",
+                     "canary_cooldown"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{path}.{name}", "must be at least 1")
         if self.fingerprint_conviction_ttl < 0 or self.walk_length < 0:
@@ -345,6 +353,116 @@ class EnumerationSettings:
             raise ConfigError(f"{path}.walk_length", "a walk needs at least 2 ids (or 0: off)")
         if self.walk_max_stride < 1:
             raise ConfigError(f"{path}.walk_max_stride", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class VisitorSettings:
+    """antiscrape's own first-party visitor cookie: a person-level identity without sign-in.
+
+    A signed random id and its issue time, set on answers to clients that present no valid
+    one. It is a strictly necessary security cookie: it names no person, is never shared
+    with another site, and only lets budgets follow the browser rather than its address.
+    """
+
+    enabled: bool = True
+    """Set the visitor cookie and count established visitors as people (off: clients are
+    known by address, fingerprint, clearance and account only)."""
+    cookie_name: str = "antiscrape_visitor"
+    """Name of the visitor cookie."""
+    lifetime: int = 30 * 86_400
+    """Seconds a visitor cookie stays valid (30 days)."""
+    established_after: int = 0
+    """Seconds a visitor must be old, besides having come back with its cookie, before it
+    counts as established (0: the first return is enough)."""
+    new_per_ip: int = 60
+    """New visitors per IP and hour before more count as cookie rotation (a risk signal)."""
+    new_per_network: int = 200
+    """New visitors per network and hour before more count as cookie rotation."""
+    new_per_fingerprint: int = 400
+    """New visitors per browser fingerprint and hour before more count as cookie rotation."""
+    rotation_score: int = 25
+    """Risk points added while new visitors from the client's IP, network or fingerprint are
+    over their hourly budget."""
+    people_cap: int = 50
+    """Most people (established visitors, clearances, accounts seen in the last hour) an IP
+    or network budget is multiplied by."""
+
+    def validate(self, path: str) -> None:
+        if not self.cookie_name or not all(c.isalnum() or c in "_-." for c in self.cookie_name):
+            raise ConfigError(f"{path}.cookie_name", "letters, digits, '_', '-' or '.' only")
+        if self.lifetime < 3_600:
+            raise ConfigError(f"{path}.lifetime", "must be at least 3600 seconds")
+        if self.established_after < 0:
+            raise ConfigError(f"{path}.established_after", "must be 0 or more seconds")
+        for name in ("new_per_ip", "new_per_network", "new_per_fingerprint", "people_cap"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{path}.{name}", "must be at least 1")
+        if not 0 <= self.rotation_score <= 100:
+            raise ConfigError(f"{path}.rotation_score", "must be 0..100")
+
+
+@dataclass(frozen=True)
+class AnonymousSettings:
+    """Free allowances of *anonymous* protected reads: reads by a client with no account, no
+    clearance and no established visitor (a first visit, or a client that drops cookies).
+
+    Past an allowance such a read needs a clearance: a browser is challenged once, an API
+    client is told to sign in or retry later. The defaults let a person arriving from a
+    search engine read a page or two without any challenge.
+    """
+
+    network: int = 3
+    """Anonymous protected reads per network and hour (times the people seen behind it)."""
+    fingerprint: int = 60
+    """Anonymous protected reads per browser fingerprint and hour."""
+    site: int = 40
+    """Anonymous protected reads of one kind, site-wide, per day. Raise it to about the
+    number of first visits that land straight on such a page in a day (people who keep
+    cookies only read anonymously once)."""
+
+    def validate(self, path: str) -> None:
+        for name in ("network", "fingerprint", "site"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{path}.{name}", "must be 0 or more reads")
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """The site-wide guard: when anonymous protected reads of a kind (or new visitors) come
+    much faster than usual, anonymous reads of that kind need a clearance from the first.
+
+    The usual rate is learned (an exponentially weighted average of ``bucket``-long counts,
+    kept in the shared storage so every worker agrees) and not learned while guarded.
+    """
+
+    mode: Literal["auto", "on", "off"] = "auto"
+    """``auto`` follows the learned rates; ``on``/``off`` force the guarded state."""
+    factor: float = 4.0
+    """Enter when the current rate exceeds this multiple of the learned rate."""
+    min_reads: int = 20
+    """Anonymous protected reads of a kind per ``bucket`` that never trigger the guard."""
+    min_new_visitors: int = 120
+    """New visitors per ``bucket`` (site-wide) that never trigger the guard."""
+    bucket: int = 600
+    """Seconds per counting bucket: the current rate is the count of the last bucket-length."""
+    half_life: int = 86_400
+    """Seconds after which a bucket weighs half in the learned rate (hours to days)."""
+    cooldown: int = 1_800
+    """Seconds the rate must stay at or under the learned rate before the guard leaves."""
+
+    def validate(self, path: str) -> None:
+        if self.factor <= 1:
+            raise ConfigError(f"{path}.factor", "must be above 1")
+        if self.bucket < 10 or self.half_life < self.bucket:
+            raise ConfigError(path, "need bucket >= 10 and half_life >= bucket (seconds)")
+        for name in ("min_reads", "min_new_visitors", "cooldown"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{path}.{name}", "must be 0 or more")
+
+    @property
+    def alpha(self) -> float:
+        """The weight of one complete bucket in the learned rate."""
+        return 1.0 - 0.5 ** (self.bucket / self.half_life)
 
 
 @dataclass(frozen=True)
@@ -502,6 +620,9 @@ class Config:
     challenge: ChallengeSettings = field(default_factory=ChallengeSettings)
     protect: tuple[ProtectRule, ...] = ()
     enumeration: EnumerationSettings = field(default_factory=EnumerationSettings)
+    visitor: VisitorSettings = field(default_factory=VisitorSettings)
+    anonymous: AnonymousSettings = field(default_factory=AnonymousSettings)
+    guard: GuardSettings = field(default_factory=GuardSettings)
     log: LogSettings = field(default_factory=LogSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     good_bots: GoodBotSettings = field(default_factory=GoodBotSettings)

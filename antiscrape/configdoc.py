@@ -37,6 +37,13 @@ _UNITS_BY_NAME = {
     "block_factor": "multiple of the budget", "levels": "share of the kind's budget",
     "default_budget": "distinct records per window", "budgets.*": "distinct records per window",
     "level_windows": "windows like 10m, 1d",
+    "lifetime": SECONDS, "established_after": SECONDS, "new_per_ip": "new visitors per hour",
+    "new_per_network": "new visitors per hour", "new_per_fingerprint": "new visitors per hour",
+    "rotation_score": "score 0..100", "people_cap": "people",
+    "anonymous.network": "reads per hour", "anonymous.fingerprint": "reads per hour",
+    "anonymous.site": "reads per day", "factor": "multiple of the learned rate",
+    "min_reads": "reads per bucket", "min_new_visitors": "new visitors per bucket",
+    "bucket": SECONDS, "half_life": SECONDS, "cooldown": SECONDS,
 }
 
 
@@ -55,6 +62,7 @@ FALLBACK: dict[str, str] = {
     "budgets.<name>.network": "Budget per network (``ipv4_prefix`` / ``ipv6_prefix``).",
     "budgets.<name>.account": "Budget per signed-in account.",
     "budgets.<name>.clearance": "Budget per clearance cookie (a solved challenge).",
+    "budgets.<name>.visitor": "Budget per established visitor (the visitor cookie).",
     "allow.ips": "IPs/CIDRs never inspected further (always allowed).",
     "allow.user_agents": "User-agent regular expressions always allowed (case-insensitive).",
     "deny.ips": "IPs/CIDRs always blocked.",
@@ -119,6 +127,8 @@ def _unit(cls: type, name: str, tp: Any, path: str) -> str:
         return "points"
     if name in _UNITS_BY_NAME:
         return _UNITS_BY_NAME[name]
+    if path in _UNITS_BY_NAME:
+        return _UNITS_BY_NAME[path]
     if path.startswith("enumeration.budgets"):
         return _UNITS_BY_NAME["budgets.*"]
     if name.endswith(("_ttl", "_window")):

@@ -64,7 +64,10 @@ class CookiePolicy:
     def set_cookie(self, view: RequestView, name: str, value: str, max_age: int) -> str:
         """A ``Set-Cookie`` value: host-only, whole site, HttpOnly, SameSite=Lax, and
         ``Secure`` as decided above."""
-        header = f"{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
-        if self.secure(view):
-            header += "; Secure"
-        return header
+        return cookie_header(name, value, max_age, self.secure(view))
+
+
+def cookie_header(name: str, value: str, max_age: int, secure: bool) -> str:
+    """The ``Set-Cookie`` value of every cookie antiscrape sets (see ``set_cookie``)."""
+    header = f"{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
+    return header + "; Secure" if secure else header

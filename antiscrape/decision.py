@@ -47,6 +47,8 @@ class Identity:
     fingerprint: str
     account: str | None = None
     clearance: str | None = None
+    visitor: str | None = None
+    """The established visitor's id (antiscrape's visitor cookie); None for a new visitor."""
 
 
 @dataclass(frozen=True, slots=True)

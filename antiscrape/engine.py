@@ -28,21 +28,32 @@ from .cache import BoundedCache
 from .challenge.tokens import is_automated
 from .clock import Clock, system_clock
 from .config import Config, compile_patterns, parse_networks
+from .cookies import CookiePolicy
 from .decision import SEVERITY, Action, Decision, Headers, Identity, Reply, Verdict
 from .errors import StorageError
 from .identity import ClientAddressing, fingerprint_material, parse_ip
 from .keys import Keys
 from .logonce import LogOnce
 from .paths import PathPrefixes
+from .people import People, Ticket
 from .plan import Plan
 from .replies import public_reason, refusal, wants_html
-from .request import RequestView
+from .request import RequestView, cookie_value
 from .server_rewrite import ServerRewriteCheck
 from .signals import ScoreTraits, budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Op, Storage, open_storage
 from .status import StatusBoard
-from .throttle import LEVEL_NAMES, Rate, RouteClass, build_route_classes, retry_after, route_class
+from .throttle import (
+    LEVEL_NAMES,
+    SHARED_BY_PEOPLE,
+    Rate,
+    RouteClass,
+    build_route_classes,
+    retry_after,
+    route_class,
+)
 from .useragent import UAInfo, lookup
+from .visitor import Visitor
 
 log = logging.getLogger("antiscrape")
 
@@ -89,8 +100,9 @@ class _Client:
     """What plan derives from who asks (see ``Engine._client``), kept per client: identity,
     user agent, risk score, and the operations every request of this client sends."""
 
-    __slots__ = ("allowed", "base_score", "bot", "bot_allowed", "cls", "identity", "keep",
-                 "limits", "listed", "ops", "plain", "reasons", "score", "slots", "ua", "until")
+    __slots__ = ("addresses", "allowed", "base_score", "bot", "bot_allowed", "cls", "identity",
+                 "keep", "limits", "listed", "ops", "people", "plain", "quiet", "reasons",
+                 "score", "slots", "ua", "until", "visitor")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -113,13 +125,24 @@ class _Client:
         """A verified search engine: decided after the challenge endpoints."""
         self.bot: Any = None
         self.keep = True
-        self.limits: tuple[tuple[Rate, int], ...] = ()
-        """Each budget hit's rate and the limit it was sent with, in the order of the hits."""
+        self.limits: tuple[tuple[Rate, int, int], ...] = ()
+        """Each budget hit's rate, the limit it was sent with and the people multiplier in
+        that limit, in the order of the hits."""
+        self.visitor: Visitor | None = None
+        """The visitor of a valid visitor cookie (None: none presented, or not valid)."""
+        self.addresses = ("", "")
+        """Hashed IP and network: what people are counted behind."""
+        self.people = (1, 1)
+        """The people multipliers of the IP and network budgets the hits were sent with."""
         self.ops: tuple[Op, ...] = ()
         self.slots = Slots.of(0, False, 0)
         self.plain: Decision | None = None
         """The allow of an unprotected request that found nothing (one object, reused; built
         when first needed)."""
+        self.quiet = False
+        """Nothing about the client itself calls for a verdict or a header (score below the
+        challenge line, on no list, no bot, no headers configured): when nothing stored
+        does either, conclude can answer the allow straight away."""
 
 
 class Engine:
@@ -172,7 +195,7 @@ class Engine:
         self._scores: BoundedCache[ScoreTraits, tuple[int, tuple[str, ...]]] = \
             BoundedCache(_SCORE_CACHE_MAX)
         self._clients: BoundedCache[tuple[Any, ...], _Client] = BoundedCache(_CLIENT_CACHE_MAX)
-        self._hits: BoundedCache[tuple[Any, ...], tuple[tuple[tuple[Rate, int], ...],
+        self._hits: BoundedCache[tuple[Any, ...], tuple[tuple[tuple[Rate, int, int], ...],
                                                         tuple[Hit, ...]]] = \
             BoundedCache(_CLIENT_CACHE_MAX)
         self._tls_header = cfg.tls_fingerprint_header
@@ -181,6 +204,17 @@ class Engine:
         self.enumeration = _build_enumeration(cfg, self.keys) if enumeration is _DEFAULT \
             else enumeration
         self.goodbots = _build_goodbots(cfg) if goodbots is _DEFAULT else goodbots
+        self.people: People | None = None
+        """Visitors, anonymous reads and the site guard (off with ``visitor.enabled = false``)."""
+        if cfg.visitor.enabled:
+            from .challenge.tokens import Signer
+
+            self.people = People(cfg, self.keys, Signer(cfg.signing_keys or (_random_key(),)),
+                                 clock(), CookiePolicy(cfg.cookie_secure,
+                                                       self.addressing.trusted,
+                                                       cfg.forwarded_header),
+                                 self._fingerprint)
+        self._visitor_cookie = cfg.visitor.cookie_name
         self.observers: list[Observer] = []
         self.refusal_observers: list[Observer] = []
         """Observers of every decision but an allow (the default decision log, which samples
@@ -189,6 +223,8 @@ class Engine:
         if cfg.status_page.enabled:  # the live status page: an observer that also answers
             self.status_board = StatusBoard.from_config(cfg, clock=clock)
             self.observers.append(self.status_board)
+        if self.status_board is not None:
+            self.status_board.guard = self.people
         self.storage_errors = LogOnce(log)
         self.internal_errors = LogOnce(log)
         self.metrics: Any = None
@@ -196,6 +232,10 @@ class Engine:
         metrics.attach(self)
         useragent.warm()  # at start-up: the first request must not pay for building it
         self._exempt_plan = Plan.decided(Decision(Action.ALLOW, "exempt path", rule="exempt"))
+        # Where an allow carries headers, or no stored failure count is needed to block, no
+        # client is quiet (see _Client.quiet).
+        self._quiet_possible = not (cfg.rate_limit_headers or cfg.decision_header or
+                                    cfg.challenge.max_failures <= 0)
 
     # -- public API: the three steps, sync and async ----------------------------------------
 
@@ -333,11 +373,35 @@ class Engine:
         if client.bot_allowed is not None:
             return client.bot_allowed
         ops: Sequence[Op] = client.ops
+        people = self.people
+        if people is None:
+            if access is not None:
+                ops = [*ops, *enumeration.ops(access, client.identity, self.clock())]
+            return Plan(ops,
+                        lambda results: self.conclude(view, client, access, results),
+                        lambda: self.conclude(view, client, access, None),
+                        lambda results, decision: self._challenge_follow_up(view, decision))
+        now = self.clock()
+        counts = (people.factor(client.addresses[0]), people.factor(client.addresses[1]))
+        if counts != client.people:  # more (or fewer) people behind the address than before
+            self._rebuild_hits(client, counts)
+            ops = client.ops
+        identity = client.identity
+        ticket, people_ops = people.plan(
+            identity, client.visitor, access.kind if access is not None else None, view,
+            client.addresses, now, len(ops))
+        if identity.visitor is not None and not ticket.visitor_counts:
+            identity = replace(identity, visitor=None)  # not (yet) a person: not counted as one
+        if people_ops:
+            ops = [*ops, *people_ops]
         if access is not None:
-            ops = [*ops, *enumeration.ops(access, client.identity, self.clock())]
+            ops = [*ops, *enumeration.ops(access, identity, now)]
+            if access.canary:  # after the guard's ops: its judge reads them by position
+                ops += people.canary_ops(identity, ticket, enumeration.canary_reason(access))
         return Plan(ops,
-                    lambda results: self.conclude(view, client, access, results),
-                    lambda: self.conclude(view, client, access, None),
+                    lambda results: self.conclude(view, client, access, results, ticket,
+                                                  identity),
+                    lambda: self.conclude(view, client, access, None, ticket, identity),
                     lambda results, decision: self._challenge_follow_up(view, decision))
 
     def _client(self, view: RequestView, cls: RouteClass, with_fingerprint: bool) -> _Client:
@@ -368,18 +432,23 @@ class Engine:
         # Most requests carry no cookie at all: then there is no clearance to look for.
         cookie = challenges.clearance_cookie(view) \
             if challenges is not None and "cookie" in headers else None
-        key = (view.peer, forwarded, shape, secure, view.user_id, cookie, cls.name)
+        visitor_cookie = cookie_value(headers["cookie"], self._visitor_cookie) \
+            if self.people is not None and "cookie" in headers else None
+        key = (view.peer, forwarded, shape, secure, view.user_id, cookie, visitor_cookie,
+               cls.name)
         client = self._clients.get(key)
         if client is not None and (client.until is None or self.clock() < client.until):
             return client
         client = self._derive(view, cls, traits or score_traits(headers, secure), material,
-                              cookie)
-        if kept and client.keep and (cookie is None or len(cookie) <= _KEPT_TEXT_MAX):
+                              cookie, visitor_cookie)
+        if kept and client.keep and (cookie is None or len(cookie) <= _KEPT_TEXT_MAX) and \
+                (visitor_cookie is None or len(visitor_cookie) <= _KEPT_TEXT_MAX):
             self._clients.put(key, client)
         return client
 
     def _derive(self, view: RequestView, cls: RouteClass, traits: ScoreTraits,
-                material: str | None, cookie: str | None) -> _Client:
+                material: str | None, cookie: str | None,
+                visitor_cookie: str | None = None) -> _Client:
         """Identity, user agent, risk score and the operations of one client (see _client)."""
         cfg = self.config
         headers = view.headers
@@ -399,9 +468,21 @@ class Engine:
         challenges = self.challenges
         clearance, until = challenges.clearance(cookie, network, user_agent) \
             if challenges is not None else (None, _NEVER)
-        identity = Identity(client_key, network, fingerprint, view.user_id, clearance)
+        people = self.people
+        visitor = people.visitor(visitor_cookie, self.clock()) \
+            if people is not None and visitor_cookie is not None else None
+        identity = Identity(client_key, network, fingerprint, view.user_id, clearance,
+                            visitor.id if visitor is not None else None)
+        if visitor is not None:  # kept no longer than the visitor cookie is valid
+            expires = visitor.issued + cfg.visitor.lifetime
+            until = min(until, expires) if clearance is not None else expires
         client = _Client(identity, ua, base_score, reasons, listed,
-                         until if clearance is not None else None, cls)
+                         until if clearance is not None or visitor is not None else None, cls)
+        client.visitor = visitor
+        if people is not None:
+            client.addresses = (self.keys.hashed(client_key), self.keys.hashed(network))
+            client.people = (people.factor(client.addresses[0]),
+                             people.factor(client.addresses[1]))
         if listed == "allow":
             client.allowed = Plan.decided(Decision(Action.ALLOW, "on the allow list",
                                                    rule="allow"))
@@ -431,7 +512,7 @@ class Engine:
         # Budget hits depend only on who asks, under which budget share: ops are values
         # nobody changes, so every request of this client sends the same ones.
         factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
-        limits, hit_ops = self._budget_hits(cls, factor, identity)
+        limits, hit_ops = self._budget_hits(cls, factor, identity, client.people)
         ops: list[Op] = [*hit_ops]
         if challenges is not None:
             ops.append(Get(challenges.failure_key(identity, user_agent)))
@@ -440,6 +521,8 @@ class Engine:
         ops += [Get(k) for k in conviction_keys]
         client.limits = limits
         client.ops = tuple(ops)
+        client.quiet = self._quiet_possible and score < cfg.scoring.challenge_at and \
+            listed is None and client.bot is None
         client.slots = Slots.of(len(hit_ops), challenges is not None, len(conviction_keys))
         return client
 
@@ -452,29 +535,44 @@ class Engine:
                 self._scores.put(traits, scored)
         return scored
 
-    def _budget_hits(self, cls: RouteClass, factor: float, identity: Identity
-                     ) -> tuple[tuple[tuple[Rate, int], ...], tuple[Hit, ...]]:
-        """The budget hits of an identity under a budget share, and their limits.
+    def _rebuild_hits(self, client: _Client, people: tuple[int, int]) -> None:
+        """New budget hits for a client whose address now has more (or fewer) people behind
+        it: the hits lead its ops, the rest stays."""
+        factor = budget_factor(client.score, self.config.scoring.budget_floor) \
+            if client.score else 1.0
+        limits, hit_ops = self._budget_hits(client.cls, factor, client.identity, people)
+        client.ops = (*hit_ops, *client.ops[len(client.limits):])
+        client.limits = limits
+        client.people = people
+        client.plain = None
+
+    def _budget_hits(self, cls: RouteClass, factor: float, identity: Identity,
+                     people: tuple[int, int] = (1, 1)
+                     ) -> tuple[tuple[tuple[Rate, int, int], ...], tuple[Hit, ...]]:
+        """The budget hits of an identity under a budget share, and their limits (IP and
+        network limits times the people seen behind them, see ``antiscrape.people``).
 
         Kept per identity, apart from the per-client derivations: a crawler that sends a new
         user agent with every request is a new client each time, but its address's budget
         reads are the same values and are built once.
         """
         key = (cls.name, factor, identity.ip, identity.network, identity.fingerprint,
-               identity.account, identity.clearance)
+               identity.account, identity.clearance, identity.visitor, people)
         cached = self._hits.get(key)
         if cached is not None:
             return cached
         hashed = self.keys.hashed
         ops: list[Hit] = []
-        limits: list[tuple[Rate, int]] = []
+        limits: list[tuple[Rate, int, int]] = []
         for rate, prefix in self._rate_keys[cls.name]:
             who = getattr(identity, rate.level)
             if not who:
                 continue
-            limit = rate.amount if factor == 1.0 else rate.scaled(factor)
+            mult = 1 if rate.level not in SHARED_BY_PEOPLE else \
+                people[0] if rate.level == "ip" else people[1]
+            limit = (rate.amount if factor == 1.0 else rate.scaled(factor)) * mult
             ops.append(Hit(prefix + hashed(who), rate.window, limit))
-            limits.append((rate, limit))
+            limits.append((rate, limit, mult))
         return self._hits.put(key, (tuple(limits), tuple(ops)))
 
     def _fingerprint(self, headers: Mapping[str, str]) -> str:
@@ -517,15 +615,39 @@ class Engine:
     # -- step 3: conclude ------------------------------------------------------------------
 
     def conclude(self, view: RequestView, client: _Client, access: Any,
-                 results: Sequence[Any] | None) -> Decision:
+                 results: Sequence[Any] | None, ticket: Ticket | None = None,
+                 identity: Identity | None = None) -> Decision:
         """Every verdict the stored answers and the client call for; the strictest wins.
 
-        ``results`` answer ``client.ops`` (then the guard's operations for a protected read),
-        read by their named :class:`Slots`; None when storage could not be reached and the
-        engine fails open: verdicts that need no state still apply.
+        ``results`` answer ``client.ops``, then the person-level operations of ``ticket``
+        (see ``antiscrape.people``), then the guard's operations for a protected read, read
+        by their named :class:`Slots`; None when storage could not be reached and the
+        engine fails open: verdicts that need no state still apply. ``identity``: the
+        client's, without its visitor when the visitor does not count as a person yet.
         """
         score, reasons = client.score, client.reasons
+        identity = identity or client.identity
         verdicts: list[Verdict] = []
+        cookie: Headers = ()
+        skip = 0
+        if ticket is not None:
+            skip = ticket.n_ops
+            cookie = (ticket.cookie,) if ticket.cookie is not None else ()
+            if results is not None and self.people is not None:
+                found, points, why = self.people.judge(
+                    ticket, results, html=wants_html(view.headers.get("accept", "")))
+                verdicts += [Verdict(action, reason, rule, retry)
+                             for action, rule, reason, retry in found]
+                if points:
+                    score, reasons = min(100, score + points), (*reasons, *why)
+        walked = None
+        if results is not None and access is not None:
+            walked = self.enumeration.judge(access, identity, results[client.slots.guard + skip:],
+                                            cleared=identity.clearance is not None,
+                                            people=client.people)
+        if walked is None and not verdicts and score == client.score and client.quiet and \
+                results is not None and _nothing_stored(results, client.slots):
+            return self._allow(client, access, score, reasons, cookie)  # the usual request
         headers: Headers = ()
         if results is not None:
             slots = client.slots
@@ -533,17 +655,15 @@ class Engine:
                 score, reasons, failed = self._failures(results[slots.failures], client,
                                                         score, reasons)
                 verdicts += failed
-            found, headers = self._budgets(client, results[slots.hits], score)
-            verdicts += found
+            budgets, headers = self._budgets(client, results[slots.hits], score)
+            verdicts += budgets
             verdicts += [Verdict(Action.BLOCK, str(conviction), "conviction")
                          for conviction in results[slots.convictions] if conviction]
-            if access is not None:
-                walked = self.enumeration.judge(access, client.identity, results[slots.guard:],
-                                                cleared=client.identity.clearance is not None)
-                if walked is not None:
-                    verdicts.append(walked)
+            if walked is not None:
+                verdicts.append(walked)
         verdicts += self._client_verdicts(client, score, reasons)
-        if not verdicts:  # the usual answer
+        headers = (*headers, *cookie) if cookie else headers
+        if not verdicts:
             return self._allow(client, access, score, reasons, headers)
         return self._refuse(view, client, access, score, reasons, verdicts, headers)
 
@@ -579,9 +699,9 @@ class Engine:
         want_headers = self.config.rate_limit_headers
         verdicts: list[Verdict] = []
         tightest: tuple[int, float, float] | None = None  # limit, remaining, reset
-        for (rate, limit), hit in zip(client.limits, hits, strict=True):
+        for (rate, limit, people), hit in zip(client.limits, hits, strict=True):
             if factor is not None:
-                limit = min(limit, rate.scaled(factor))
+                limit = min(limit, rate.scaled(factor) * people)
             if not hit.counted or hit.count + 1 > limit:
                 verdicts.append(Verdict(
                     Action.THROTTLE,
@@ -608,12 +728,11 @@ class Engine:
         verdicts: list[Verdict] = []
         if client.listed == "deny":
             verdicts.append(Verdict(Action.BLOCK, "on the deny list", "deny"))
-        why = "; ".join(reasons) if reasons else client.ua.label
         if score >= sc.block_at:
-            verdicts.append(Verdict(Action.BLOCK, f"risk score {score}: {why}", "score"))
+            verdicts.append(Verdict(Action.BLOCK, _risk(score, reasons, client), "score"))
         elif score >= sc.challenge_at and client.identity.clearance is None and \
                 self.challenges is not None:
-            verdicts.append(Verdict(Action.CHALLENGE, f"risk score {score}: {why}", "score"))
+            verdicts.append(Verdict(Action.CHALLENGE, _risk(score, reasons, client), "score"))
         bot = client.bot
         if bot is not None:
             configured = self.config.good_bots.action_for(bot.category)
@@ -725,6 +844,20 @@ class Engine:
                              exc=exc, level=logging.ERROR)
         return Decision(Action.ALLOW, "antiscrape internal error (failing open)",
                         rule="internal")
+
+
+def _nothing_stored(results: Sequence[Any], slots: Slots) -> bool:
+    """Every budget hit counted, and no challenge failure or conviction stored: nothing in
+    ``results`` (before the guard's part) can raise a verdict or change the score."""
+    for hit in results[slots.hits]:
+        if not hit.counted:  # counted only while count + 1 <= limit: the whole budget test
+            return False
+    return not any(results[slots.hits.stop:slots.guard])
+
+
+def _risk(score: int, reasons: tuple[str, ...], client: _Client) -> str:
+    """The reason of a verdict on the score: the signals behind it (or the user agent)."""
+    return f"risk score {score}: {'; '.join(reasons) if reasons else client.ua.label}"
 
 
 def _keepable(traits: ScoreTraits) -> bool:

@@ -17,6 +17,8 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from .cache import BoundedCache
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _UNKNOWN = "unknown"
@@ -92,9 +94,8 @@ class ClientAddressing:
         self.v4_prefix = v4_prefix
         self.v6_prefix = v6_prefix
         self.v6_client_prefix = v6_client_prefix
-        self._keys: dict[str, tuple[str, str]] = {}
-        self._trusted_peer: dict[str, bool] = {}
-        self._cache_size = cache_size
+        self._keys: BoundedCache[str, tuple[str, str]] = BoundedCache(cache_size)
+        self._trusted_peer: BoundedCache[str, bool] = BoundedCache(cache_size)
 
     def is_trusted(self, ip: IPAddress) -> bool:
         return any(ip in net for net in self.trusted)
@@ -103,10 +104,7 @@ class ClientAddressing:
         known = self._trusted_peer.get(peer)
         if known is None:
             ip = parse_ip(peer)
-            known = ip is not None and self.is_trusted(ip)
-            if len(self._trusted_peer) >= self._cache_size:
-                self._trusted_peer.clear()
-            self._trusted_peer[peer] = known
+            known = self._trusted_peer.put(peer, ip is not None and self.is_trusted(ip))
         return known
 
     def client_ip(self, peer: str | None, headers: Mapping[str, str]) -> str:
@@ -147,10 +145,7 @@ class ClientAddressing:
             net = ipaddress.ip_network(f"{ip}/{self.v6_prefix}", strict=False)
             key = str(ip) if self.v6_client_prefix == 128 else str(client)
             result = (key, str(net))
-        if len(self._keys) >= self._cache_size:
-            self._keys.clear()
-        self._keys[ip_text] = result
-        return result
+        return self._keys.put(ip_text, result)
 
 
 #: Headers whose values (and order) say which client software built the request.

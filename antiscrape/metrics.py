@@ -44,7 +44,7 @@ def require_prometheus() -> Any:
     return prometheus_client
 
 
-_collectors: dict[tuple[str, int], tuple[Any, Any, Any, Any]] = {}
+_collectors: dict[tuple[str, int], tuple[Any, Any, Any, Any, Any]] = {}
 _collectors_lock = threading.Lock()
 
 
@@ -69,6 +69,9 @@ def _make(namespace: str, buckets: tuple[float, ...], registry: Any) -> tuple[An
                              namespace=namespace, registry=registry),
                 prom.Histogram("inspect_seconds", "Time antiscrape spent per request.",
                                namespace=namespace, buckets=buckets, registry=registry),
+                prom.Counter("guard_transitions", "Site guard entries and exits, by series "
+                             "(a protected kind, or *visitors for new visitors).",
+                             ("series", "change"), namespace=namespace, registry=registry),
             )
             _collectors[key] = found
         return found
@@ -82,8 +85,8 @@ class Metrics:
         if registry is None:
             registry = require_prometheus().REGISTRY
         self.registry = registry
-        (self._decisions, self._challenges, self._storage_errors,
-         self._latency) = _make(settings.namespace, settings.latency_buckets, registry)
+        (self._decisions, self._challenges, self._storage_errors, self._latency,
+         self._guard) = _make(settings.namespace, settings.latency_buckets, registry)
         self._rules: set[str] = set()
 
     def _rule(self, rule: str) -> str:
@@ -124,6 +127,10 @@ class Metrics:
     def storage_error(self) -> None:
         self._storage_errors.inc()
 
+    def guard(self, series: str, entered: bool, result: Any) -> None:
+        """Count a site guard transition (see ``antiscrape.people``)."""
+        self._guard.labels(series, "entered" if entered else "left").inc()
+
 
 class _CountingReporter:
     """Wraps the engine's storage-error reporter (a ``LogOnce``): counts, then delegates."""
@@ -156,6 +163,11 @@ def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
     engine.observers[:] = [o for o in engine.observers if not isinstance(o, Metrics)]
     engine.observers.append(metrics)
     engine.metrics = metrics
+    people = getattr(engine, "people", None)
+    if people is not None:
+        people.transitions[:] = [t for t in people.transitions
+                                 if not isinstance(getattr(t, "__self__", None), Metrics)]
+        people.transitions.append(metrics.guard)
     reporter = getattr(engine, "storage_errors", None)
     if isinstance(reporter, _CountingReporter):
         reporter._count = metrics.storage_error

@@ -35,8 +35,9 @@ def ua_signals(ua: UAInfo, w: Scoring) -> list[tuple[int, str]]:
     elif ua.automation:
         out.append((w.automation_tool, f"HTTP library in user agent ({ua.automation})"))
     elif ua.crawler:
-        out.append((w.known_crawler, "crawler user agent"))
-    elif ua.family in ("Other", ""):
+        out.append((w.known_crawler, f"crawler user agent ({ua.why})" if ua.why else
+                    "crawler user agent"))
+    elif ua.family in ("Other", "") and ua.kind != "app":
         out.append((w.unparseable_user_agent, "unrecognised user agent"))
     return out
 

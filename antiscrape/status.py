@@ -24,6 +24,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 from .clock import Clock, system_clock
@@ -280,8 +281,19 @@ class StatusBoard:
                         if unquote_plus(part.partition("=")[0]) != "token")
         return replace(view, query=kept)
 
+    guard: Any = None
+    """The engine's site guard (``antiscrape.people.People``) when visitors are on: its mode
+    and each series' state are shown."""
+
+    def guard_state(self) -> dict[str, object] | None:
+        """The site guard's mode (forced or learned) and each series as last seen."""
+        if self.guard is None:
+            return None
+        return {"mode": self.guard.guard.mode, "series": self.guard.state()}
+
     def snapshot(self) -> dict[str, object]:
         return {
+            "guard": self.guard_state(),
             "counts": self.counts(),
             "top": [asdict(s) for s in self.top()],
             "recent_refusals": [asdict(r) for r in self.recent(refusals_only=True)[:50]],
@@ -314,6 +326,20 @@ class StatusBoard:
                 for r in rows[:100]
             )
 
+        guard = self.guard_state()
+        guard_html = ""
+        if guard is not None:
+            mode = str(guard["mode"])
+            said = {"on": "forced ON in config", "off": "forced OFF in config",
+                    "auto": "learned (guard.mode = auto)"}[mode]
+            rows = "".join(
+                f"<tr><td>{e(name)}</td><td class={'block' if st['guarded'] else 'allow'}>"
+                f"{'GUARDED' if st['guarded'] else 'calm'}</td><td>{st['rate']:.0f}</td>"
+                f"<td>{st['usual']:.1f}</td></tr>"
+                for name, st in guard["series"].items())  # type: ignore[union-attr]
+            guard_html = (f"<h2>Site guard: {e(said)}</h2><table><tr><th>series</th>"
+                          "<th>state</th><th>last bucket</th><th>usual</th></tr>"
+                          f"{rows}</table>")
         head = ("<tr><th>ago</th><th>action</th><th>score</th><th>request</th><th>who</th>"
                 "<th>rule</th><th>reason</th><th>µs</th></tr>")
         uptime = time.strftime("%H:%M:%S", time.gmtime(max(0.0, now - self._started)))
@@ -324,7 +350,7 @@ class StatusBoard:
             "collapse;margin-bottom:2rem}td,th{border-bottom:1px solid #ddd;padding:.2rem "
             ".5rem;text-align:left;vertical-align:top}.block{color:#b00020}.challenge{color:"
             "#a15c00}.throttle{color:#6a5acd}.allow{color:#2e7d32}</style></head><body>"
-            f"<h1>antiscrape status</h1><p>Up {uptime} · decisions: {counts}</p>"
+            f"<h1>antiscrape status</h1><p>Up {uptime} · decisions: {counts}</p>{guard_html}"
             "<h2>Top identities by score</h2><table><tr><th>who</th><th>network</th>"
             "<th>fingerprint</th><th>requests</th><th>refused</th><th>score</th><th>max</th>"
             f"<th>last action</th><th>last reason</th><th>seen</th></tr>{top_rows}</table>"

@@ -15,11 +15,13 @@ import limits
 from .config import Config, parse_rate
 from .paths import PathPrefixes
 
-LEVELS = ("ip", "network", "fingerprint", "account", "clearance")
+LEVELS = ("ip", "network", "fingerprint", "account", "clearance", "visitor")
 LEVEL_NAMES = {
     "ip": "per IP", "network": "per network", "fingerprint": "per fingerprint",
-    "account": "per account", "clearance": "per clearance",
+    "account": "per account", "clearance": "per clearance", "visitor": "per visitor",
 }
+SHARED_BY_PEOPLE = frozenset({"ip", "network"})
+"""Levels whose budgets are multiplied by the people seen behind them (``people``)."""
 _UNIT = {1: "s", 60: "min", 3600: "h", 86400: "day"}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import re2
 import ua_parser
 
+from .cache import BoundedCache
 from .clienthints import engine_major
 from .uarules import HEADLESS_TOOLS, SELF_IDENTIFIED, Evidence, rules
 
@@ -33,10 +34,6 @@ _ANDROID_COMMENT = re2.compile(r"(?i)\([^()]*\bandroid[^()]*\)|\bandroid \([^()]
 _WORDS = re2.compile("(?i)" + "|".join(f"(?:{p})" for p in SELF_IDENTIFIED))
 
 
-def automation_tool(raw: str) -> str | None:
-    """The name of the HTTP library or automation tool ``raw`` names, if any."""
-    return rules().evidence(raw).tool
-
 #: Browser families ``ua-parser`` reports for mainstream browsers, and which are Chromium.
 MAINSTREAM = frozenset({
     "Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chrome Mobile WebView", "Chromium",
@@ -44,6 +41,9 @@ MAINSTREAM = frozenset({
     "Mobile Safari", "Mobile Safari UI/WKWebView", "Opera", "Opera Mobile", "Samsung Internet",
     "Yandex Browser", "Brave", "Vivaldi",
 })
+#: Families whose user agent may carry a ``Chrome/N`` token without being Chromium (iOS).
+NOT_CHROMIUM = frozenset({"Chrome Mobile iOS", "Edge Mobile", "Firefox iOS",
+                          "Mobile Safari UI/WKWebView"})
 CHROMIUM = frozenset({
     "Chrome", "Chrome Mobile", "Chromium", "Chrome Mobile WebView", "Edge", "Opera",
     "Opera Mobile", "Samsung Internet", "Yandex Browser", "Brave", "Vivaldi",
@@ -59,7 +59,8 @@ class UAInfo:
     major: int | None
     is_mobile: bool
     claims_browser: bool
-    """Claims to be a mainstream browser (by the parsed family and the browser grammar)."""
+    """Claims to be a mainstream browser (by the parsed family and the browser grammar), an
+    app's web view included."""
     chromium: bool
     """A Chromium engine new enough to send ``sec-ch-ua`` client hints (``Chrome/89``+, by
     the engine token, not the family's own version: Yandex Browser 24 is Chromium 118)."""
@@ -73,6 +74,9 @@ class UAInfo:
     """How reasons name this client: "curl-like client", "Chrome browser", "crawler"..."""
     kind: str = "browser"
     """One of :data:`KINDS`."""
+    why: str | None = None
+    """For a crawler, which rule said so ("listed crawler", "contact address", "neither a
+    browser nor a known app"...): what the decision's reason shows."""
 
     @property
     def empty(self) -> bool:
@@ -149,8 +153,12 @@ def classify(raw: str) -> UAInfo:
     automation = why if kind == "automation" else None
     headless = automation in HEADLESS_TOOLS
     crawler = kind == "crawler"
-    claims_browser = kind == "browser" and family in MAINSTREAM
-    chromium = family in CHROMIUM and (engine_major(raw) or 0) >= 89
+    # An in-app web view or an Electron app is a browser engine too: what it sends is held to
+    # what that engine always sends (appending "Slack/4" must not excuse missing headers).
+    web_view = kind == "app" and ev.browser_shaped
+    claims_browser = (kind == "browser" and family in MAINSTREAM) or web_view
+    chromium = (family in CHROMIUM or (web_view and family not in NOT_CHROMIUM)) and \
+        (engine_major(raw) or 0) >= 89
     if automation is not None:
         label = "headless browser" if headless else f"{automation}-like client"
     elif crawler:
@@ -162,11 +170,11 @@ def classify(raw: str) -> UAInfo:
     else:
         label = f"{family} client" if family != "Other" else "unrecognised client"
     return UAInfo(raw, family, major, is_mobile, claims_browser, chromium,
-                  automation, headless, crawler, label, kind)
+                  automation, headless, crawler, label, kind, why if crawler else None)
 
 
-_CACHE: dict[str, UAInfo] = {}
 _CACHE_MAX = 20_000
+_CACHE: BoundedCache[str, UAInfo] = BoundedCache(_CACHE_MAX)
 _lock = threading.Lock()
 
 
@@ -185,9 +193,7 @@ def lookup(raw: str) -> UAInfo:
                 return info
         info = classify(raw)
         with _lock:
-            if len(_CACHE) >= _CACHE_MAX:
-                _CACHE.clear()
-            _CACHE[raw] = info
+            _CACHE.put(raw, info)
     return info
 
 

@@ -20,6 +20,7 @@ SCRIPTS = {
     "bench_examples": [],
     "bench_instructions": [],
     "bench_first_request": [],
+    "bench_identity": [],
 }
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
@@ -33,6 +34,7 @@ QUICK = {
     "bench_instructions": ["--scenes", "starlette", "--variants", "guarded", "--requests", "20",
                            "--warm", "20"],
     "bench_first_request": ["--runs", "1", "--settle", "0.3"],
+    "bench_identity": ["--rounds", "1", "--batch", "50"],
 }
 """Short rounds of every script: a smoke run (the test suite runs it so no script rots), not
 figures to quote."""

@@ -1,11 +1,11 @@
-"""``make demo``: the Starlette shop under antiscrape, four clients against it, a table.
+"""``make demo``: the Starlette shop under antiscrape, six clients against it, a table.
 
     python -m example_apps.demo              # the show, then the shop stays up until Ctrl-C
     python -m example_apps.demo --once       # the show only, then exit (CI); --port to move it
 
 State is in memory and nothing else needs to run. Every client runs on this machine, so the
 demo trusts ``X-Forwarded-For`` from 127.0.0.1 and gives each client an address of its own
-(documentation ranges): that is how the shop tells four visitors apart here. Do not copy that
+(documentation ranges): that is how the shop tells six visitors apart here. Do not copy that
 line into production unless a proxy you run really is in front of the app.
 """
 
@@ -28,7 +28,13 @@ import uvicorn
 
 from antiscrape.status import StatusBoard
 
-from .attacks import browsing_session, naive_enumerator, scrapy_crawler, stealth_enumerator
+from .attacks import (
+    browsing_session,
+    naive_enumerator,
+    rotating_crawler,
+    scrapy_crawler,
+    stealth_enumerator,
+)
 from .attacks.common import Outcome
 from .starlette_shop.app import create_app
 
@@ -42,6 +48,10 @@ NAIVE_IP = "198.51.100.7"
 SCRAPY_IP = "100.64.3.9"
 ROTATING_IPS = tuple(f"198.18.{n}.{20 + n}" for n in range(40))
 """The stealthy client's "residential proxies": 40 addresses in 40 different /24s."""
+POOL_IPS = tuple(f"198.19.{n}.{n % 250 + 1}" for n in range(256))
+"""A bigger proxy pool: 256 /24s, one per request, for the crawler that keeps its cookies."""
+DROPPING_IPS = tuple(f"100.{64 + n // 256}.{n % 256}.9" for n in range(1_024))
+"""1 024 /24s for the crawler that also rotates User-Agents and drops every cookie."""
 
 
 def demo_overrides(status_token: str) -> dict[str, Any]:
@@ -88,6 +98,15 @@ def clients(max_requests: int, jitter: float) -> list[Client]:
         Client("crawler (Scrapy spider)", SCRAPY_IP, lambda url: scrapy_crawler.run(
             url, client_ip=SCRAPY_IP, max_requests=max_requests), attacker=True,
             addresses=(SCRAPY_IP,)),
+        Client("crawler, new /24 each request, cookies kept", "a new /24 each time",
+               lambda url: rotating_crawler.run(
+                   url, client_ips=POOL_IPS, max_requests=max_requests,
+                   jitter=(0.0, jitter)), attacker=True, addresses=POOL_IPS),
+        Client("crawler, new /24 and User-Agent, cookies dropped", "a new /24 each time",
+               lambda url: rotating_crawler.run(
+                   url, client_ips=DROPPING_IPS, max_requests=max_requests,
+                   keep_cookies=False, rotate_user_agents=True, jitter=(0.0, jitter)),
+               attacker=True, addresses=DROPPING_IPS),
     ]
 
 
@@ -187,7 +206,7 @@ def verdict(cast: list[Client], outcomes: list[Outcome]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m example_apps.demo",
                                      description="The example shop under antiscrape, with a "
-                                                 "short show of four clients.")
+                                                 "short show of six clients.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--once", action="store_true",

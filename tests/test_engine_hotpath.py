@@ -57,7 +57,13 @@ def test_an_allow_carries_who_was_counted_and_what_was_read():
                "accept-encoding": "gzip", "sec-fetch-mode": "navigate"}
     view = RequestView("GET", "/users/7", headers, "198.51.100.4", route="/users/{user_id}",
                        path_params={"user_id": "7"}, protect=Protect("profile"))
-    decision = engine.inspect(view)
+    first = engine.inspect(view)  # a new visitor: its cookie is set
+    assert [name for name, _ in first.headers] == ["set-cookie"]
+    cookie = first.headers[0][1].split(";")[0]
+    view = RequestView("GET", "/users/7", {**headers, "cookie": cookie}, "198.51.100.4",
+                       route="/users/{user_id}", path_params={"user_id": "7"},
+                       protect=Protect("profile"))
+    decision = engine.inspect(view)  # the visitor came back: nothing to add
     assert decision.action is Action.ALLOW and decision.enforced is True
     assert (decision.reason, decision.score, decision.rule) == ("ok", 0, "")
     assert (decision.retry_after, decision.reply, decision.headers) == (None, None, ())
@@ -69,8 +75,10 @@ def test_an_allow_carries_who_was_counted_and_what_was_read():
     odd = engine.inspect(RequestView("GET", "/", {"user-agent": "curl/8.5.0"}, "198.51.100.5"))
     assert odd.action is Action.ALLOW and odd.score > 0 and odd.signals
     assert odd.reason == "; ".join(odd.signals) and odd.kind is None and odd.access is None
-    again = engine.inspect(RequestView("GET", "/", {"user-agent": "curl/8.5.0"}, "198.51.100.5"))
-    assert again == odd
+    kept = {"user-agent": "curl/8.5.0", "cookie": odd.headers[0][1].split(";")[0]}
+    again = engine.inspect(RequestView("GET", "/", kept, "198.51.100.5"))
+    assert again.headers == () and again.signals == odd.signals  # came back with its cookie
+    assert engine.inspect(RequestView("GET", "/", kept, "198.51.100.5")) == again
 
 
 def test_oversized_client_text_is_scored_and_counted_but_not_kept():

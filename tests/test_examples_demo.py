@@ -97,7 +97,7 @@ def test_table_and_verdict() -> None:
     assert "never" in lines[2] and "request 13: " in lines[3] and "200: 12, 429: 3" in lines[3]
     assert demo.verdict(cast, outcomes) == []
     greedy = [*outcomes[:3], outcome(cast[3].label, demo.DEMO_PROFILE_BUDGET + 1, {200: 40},
-                                     None)]
+                                     None), *outcomes[4:]]
     refused_person = [outcome(cast[0].label, 3, {200: 3, 429: 1}, 4), *outcomes[1:]]
     assert "budget" in demo.verdict(cast, greedy)[0]
     assert "refused 1 time" in demo.verdict(cast, refused_person)[0]

@@ -114,7 +114,7 @@ def test_reply_needs_the_token_and_only_answers_its_path(clock: ManualClock) -> 
     assert ("cache-control", "no-store") in ok.headers
     as_json = board.reply(view(path="/_antiscrape", query=f"token={TOKEN}&format=json"))
     assert as_json is not None and set(json.loads(as_json.body)) == {
-        "counts", "top", "recent_refusals", "recent"}
+        "guard", "counts", "top", "recent_refusals", "recent"}
     disabled = StatusBoard(StatusPageSettings(enabled=False, token=TOKEN), clock=clock)
     assert disabled.reply(view(path="/_antiscrape/", query=f"token={TOKEN}")) is None
 

@@ -33,6 +33,7 @@ from antiscrape.state.ops import (
     Hit,
     HitResult,
     Incr,
+    Pulse,
     Put,
     PutIfAbsent,
     Recent,
@@ -216,6 +217,9 @@ OWN = {
     LIST: ("r0", "r1"),
     SKETCH: ("d0", "d1", "d2", "d3"),
 }
+SERIES = ("u0", "u1")
+"""Keys of site-wide series (``Pulse``): one bucket size each, as the engine has."""
+BUCKET_OF = {"u0": 5, "u1": 60}
 ALL_KEYS = SHARED + tuple(key for keys in OWN.values() for key in keys)
 WINDOWS = st.sampled_from([1, 2, 3, 7, 60])
 WINDOW_OF = {"h0": 1, "h1": 3, "h2": 7}
@@ -293,7 +297,7 @@ def draw_batch(data: st.DataObject, kinds: dict[str, str | None], now: float) ->
     ops: list[Any] = []
     for _ in range(data.draw(st.integers(0, 8))):
         what = data.draw(st.sampled_from(
-            ["hit", "incr", "get", "put", "put_if_absent", "recent", "add", "bulk"]))
+            ["hit", "incr", "get", "put", "put_if_absent", "recent", "add", "bulk", "pulse"]))
         if what == "hit":  # a burst, so that budgets run out and windows carry counts over
             key = key_for(WINDOW)
             window = WINDOW_OF.get(key) or data.draw(WINDOWS)
@@ -323,6 +327,14 @@ def draw_batch(data: st.DataObject, kinds: dict[str, str | None], now: float) ->
             counters = tuple((key_for(SKETCH), t + data.draw(EXPIRES_IN), older())
                              for _ in range(data.draw(st.integers(1, 3))))
             ops.append(DistinctAddAll(data.draw(MEMBERS), counters, t))
+        elif what == "pulse":  # a burst, so that series enter (and later leave) the guard
+            key = data.draw(st.sampled_from(SERIES))
+            pulse = Pulse(key, data.draw(st.integers(0, 3)), BUCKET_OF[key],
+                          data.draw(st.sampled_from([0.1, 0.25, 1 / 3])),
+                          data.draw(st.sampled_from([2.0, 3.5])),
+                          data.draw(st.sampled_from([0.0, 2.0, 4.5])),
+                          data.draw(st.sampled_from([0, 7, 60])), data.draw(TTLS))
+            ops.extend([pulse] * data.draw(st.integers(1, 6)))
         else:  # enough members for one counter to pass the exact limit in a single batch
             t = int(now)
             counter = (key_for(SKETCH), t + data.draw(EXPIRES_IN), older())

@@ -120,3 +120,24 @@ def test_vetted_pattern_list_ships_and_drops_what_matched_browsers():
              "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/141.0.7390.122 Mobile "
              "Safari/537.36")
     assert classify(phone).kind == "browser"
+
+
+def test_an_app_is_not_scored_as_unrecognised_and_a_crawler_says_which_rule():
+    from antiscrape.config import Scoring
+    from antiscrape.signals import score_request, score_traits
+
+    def score(ua: str) -> tuple[int, tuple[str, ...]]:
+        headers = {"user-agent": ua, "accept": "*/*"}
+        return score_request(classify(ua), score_traits(headers, True), Scoring())
+
+    assert score("MyShop/4.2.1 CFNetwork/1410.0.3 Darwin/22.6.0") == (0, ())
+    points, reasons = score("Hello, world")
+    assert points == Scoring().known_crawler
+    assert reasons == ("crawler user agent (neither a browser nor a known app)",)
+
+
+def test_a_web_view_app_is_held_to_what_its_browser_sends():
+    slack = classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+                     "like Gecko) Slack/4.36.140 Chrome/120.0.6099.291 Electron/28.2.5 "
+                     "Safari/537.36")
+    assert slack.kind == "app" and slack.claims_browser and slack.chromium

@@ -349,7 +349,11 @@ class Challenges:
             seen = automation_traits.parse(seen + ".automation-ua")
         # Re-bound under the current first key, in case the challenge predates a rotation.
         bind = self.binding(identity.network, user_agent)
-        clearance = ClearanceToken(id=(AUTOMATED if seen else "") + random_id(),
+        # A browser that kept its visitor cookie is cleared under its visitor's id: a new
+        # clearance then continues the counts of the last one (and of the visitor) instead of
+        # starting afresh, so solving again buys nothing.
+        clearance = ClearanceToken(id=(AUTOMATED if seen else "") + (identity.visitor or
+                                                                     random_id()),
                                    issued=int(now), bind=bind, traits=seen)
         cookie = self._cookies.set_cookie(view, self.settings.cookie_name,
                                           clearance.encode(self._signer),

@@ -13,9 +13,9 @@ from __future__ import annotations
 #: Code -> what it means (the codes are what the page sends, and what logs show).
 TRAITS: dict[str, str] = {
     "webdriver": "navigator.webdriver is true (the browser is driven by automation)",
-    "headless": "the browser says it is headless (HeadlessChrome in its user agent or "
-                "brands, or a zero-sized outer window)",
-    "no-ua-data": "a Chromium user agent in a secure context without navigator.userAgentData",
+    "headless": "the browser says it is headless (HeadlessChrome in its user agent or brands)",
+    "no-ua-data": "a Chromium user agent (not a WebView) in a secure context without "
+                  "navigator.userAgentData",
     "ua-data-brands": "navigator.userAgentData without a Chromium brand",
     "ua-data-version": "navigator.userAgentData's Chromium version is not the user agent's",
     "ua-data-unexpected": "navigator.userAgentData in a browser whose user agent is not "

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from operator import le
 from typing import Any
 
+from ..cache import BoundedCache
 from ..challenge.tokens import is_automated
 from ..config import Config, parse_window
 from ..decision import Action, Identity
@@ -47,7 +48,7 @@ from .matching import Access, RouteMatcher
 
 alerts = logging.getLogger("antiscrape.alert")
 
-LEVEL_ORDER = ("account", "clearance", "ip", "fingerprint", "network")
+LEVEL_ORDER = ("account", "clearance", "visitor", "ip", "fingerprint", "network")
 MISS_WINDOW = 3_600
 MISS_STATUSES = frozenset((404, 410))
 """Answers that say a record does not exist: what an id prober collects."""
@@ -137,12 +138,15 @@ class EnumerationGuard:
         self._windows: dict[str, list[tuple[int, str, int]]] = {}
         self._layouts: dict[tuple[str, tuple[bool, ...]], _Layout] = {}
         self._walk_prefixes: dict[str, str] = {}
-        self._identities: dict[tuple[str, str, str, str | None, str | None], _Who] = {}
-        self._objects: dict[int, tuple[Identity, _Who]] = {}
+        self._identities: BoundedCache[
+            tuple[str, str, str, str | None, str | None, str | None], _Who] = \
+            BoundedCache(_CACHE_MAX)
+        self._objects: BoundedCache[int, tuple[Identity, _Who]] = BoundedCache(_CACHE_MAX)
         """The same, by identity object: the engine keeps one Identity per client, so a
         returning client is found by ``id()`` without hashing five fields (the entry keeps
         the object, so its id cannot be reused while cached)."""
-        self._spec_ids: dict[tuple[str | None, str | None, tuple[str, ...]], str | None] = {}
+        self._spec_ids: BoundedCache[tuple[str | None, str | None, tuple[str, ...]],
+                                     str | None] = BoundedCache(4_096)
         self._block_factor = s.block_factor
         self._automation_share = budget_factor(config.scoring.headless_browser,
                                                config.scoring.budget_floor)
@@ -201,10 +205,7 @@ class EnumerationGuard:
         id_param = names[-1]
         if id_param == page_param and len(names) > 1:
             id_param = names[-2]
-        if len(self._spec_ids) >= 4_096:
-            self._spec_ids.clear()
-        self._spec_ids[key] = id_param
-        return id_param
+        return self._spec_ids.put(key, id_param)
 
     # -- per-kind and per-identity preparation (cached) ---------------------------------------
 
@@ -230,6 +231,8 @@ class EnumerationGuard:
                 continue
             if level == "clearance" and who.mask[-1]:
                 factor *= self._automation_share
+            if level == "ip" and "visitor" in who.hashed:
+                continue  # the person is counted as itself; its address's budget is theirs
             wanted = s.level_windows.get(level)
             if wanted is not None and not any(name in wanted for _, name, _ in windows):
                 wanted = None  # the kind's budget has none of them: count what it has
@@ -267,17 +270,13 @@ class EnumerationGuard:
         found = self._objects.get(id(identity))
         if found is not None and found[0] is identity:
             return found[1]
+        # a tuple hashes and compares in C, a dataclass does not
         key = (identity.ip, identity.network, identity.fingerprint, identity.account,
-               identity.clearance)  # a tuple hashes and compares in C, a dataclass does not
+               identity.clearance, identity.visitor)
         who = self._identities.get(key)
         if who is None:
-            who = self._derive_who(identity)
-            if len(self._identities) >= _CACHE_MAX:
-                self._identities.clear()  # cheap bound; active identities come straight back
-            self._identities[key] = who
-        if len(self._objects) >= _CACHE_MAX:
-            self._objects.clear()
-        self._objects[id(identity)] = (identity, who)
+            who = self._identities.put(key, self._derive_who(identity))
+        self._objects.put(id(identity), (identity, who))
         return who
 
     def _derive_who(self, identity: Identity) -> _Who:
@@ -314,7 +313,7 @@ class EnumerationGuard:
             convictions.append(cv + "fpn:" + h(identity.fingerprint + "|" + identity.network))
             if self.settings.fingerprint_conviction_ttl > 0:
                 convictions.append(cv + "fp:" + hashed["fingerprint"])
-        for level in ("clearance", "account"):
+        for level in ("clearance", "visitor", "account"):
             if level in hashed:
                 convictions.append(cv + level[:2] + ":" + hashed[level])
         return convictions
@@ -354,8 +353,12 @@ class EnumerationGuard:
         return out
 
     def judge(self, access: Access, identity: Identity, results: Sequence[Any], *,
-              cleared: bool) -> Verdict | None:
-        """Conclude from the results of exactly the ops :meth:`ops` returned."""
+              cleared: bool, people: tuple[int, int] = (1, 1)) -> Verdict | None:
+        """Conclude from the results of exactly the ops :meth:`ops` returned.
+
+        ``people``: how many people's budget the IP and the network get (see
+        ``antiscrape.people``): an office's address reads for all of its people.
+        """
         if access.canary:
             return Verdict(Action.BLOCK, self.canary_reason(access), "enumeration:canary")
         who = self._who(identity)  # what ops() derived: cached, found by the identity object
@@ -382,12 +385,14 @@ class EnumerationGuard:
                 all(map(le, counts, layout.budgets)):
             return None
         penalty = WALK_PENALTY if step is not None else 1
-        over = [(c, int(count)) for c, count in zip(layout.counters, counts, strict=True)
-                if count * penalty > c.budget]
+        scale = {"ip": people[0], "network": people[1]}
+        over = [(c, int(count), c.budget * scale.get(c.level, 1))
+                for c, count in zip(layout.counters, counts, strict=True)
+                if count * penalty > c.budget * scale.get(c.level, 1)]
         return self._conclude(access, over, step, _as_int(misses), deep, who.probe_level,
                               cleared)
 
-    def _conclude(self, access: Access, over: list[tuple[_Counter, int]], step: int | None,
+    def _conclude(self, access: Access, over: list[tuple[_Counter, int, int]], step: int | None,
                   misses: int, deep: Any, probe_level: str, cleared: bool) -> Verdict | None:
         s = self.settings
         kind = access.kind
@@ -400,13 +405,13 @@ class EnumerationGuard:
                 f"walked {self._walk} {kind} ids in {order} order (step {abs(step)})",
                 "enumeration:walk")))
         penalty = WALK_PENALTY if step is not None else 1
-        for c, count in over:
-            ratio = count * penalty / c.budget
+        for c, count, budget in over:
+            ratio = count * penalty / budget
             action = escalate(ratio, c.level, cleared, block_factor)
             if action is None:
                 continue
-            budget_text = f"budget {c.budget}" if penalty == 1 else \
-                f"budget {c.budget // penalty} while walking ids in order"
+            budget_text = f"budget {budget}" if penalty == 1 else \
+                f"budget {budget // penalty} while walking ids in order"
             found.append((ratio, Verdict(
                 action,
                 f"read {count} distinct {kind} records in {window_text(c.seconds)} "

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from ..decision import SEVERITY, Action, Verdict
 
-PERSONAL_LEVELS = frozenset({"account", "clearance"})
+PERSONAL_LEVELS = frozenset({"account", "clearance", "visitor"})
 """Levels that belong to one person. The others (ip, fingerprint, network) are shared by
 innocent people, so counts there only ever challenge: a person proves themselves once and is
 then counted on their own clearance."""
 
-LEVEL_TEXT = {"account": "account", "clearance": "clearance", "ip": "IP",
+LEVEL_TEXT = {"account": "account", "clearance": "clearance", "visitor": "visitor", "ip": "IP",
               "fingerprint": "browser fingerprint", "network": "network"}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from ..cache import BoundedCache
 from ..config import ProtectRule
 from ..request import route_template
 
@@ -116,7 +117,7 @@ class RouteMatcher:
                                        []).append(compiled)
             self._by_template.setdefault(compiled.template, compiled)
             self._by_template.setdefault(rule.route, compiled)
-        self._route_cache: dict[str, _Compiled | None] = {}
+        self._route_cache: BoundedCache[str, _Compiled | None] = BoundedCache(4_096)
 
     @staticmethod
     def _compile(rule: ProtectRule) -> _Compiled:
@@ -143,11 +144,7 @@ class RouteMatcher:
         cache = self._route_cache
         if route in cache:
             return cache[route]
-        found = self._by_template.get(normalize_template(route))
-        if len(cache) > 4_096:
-            cache.clear()
-        cache[route] = found
-        return found
+        return cache.put(route, self._by_template.get(normalize_template(route)))
 
     def by_path(self, path: str) -> tuple[_Compiled, dict[str, str]] | None:
         parts = path.strip("/").split("/")  # _segments, inline: runs on every request

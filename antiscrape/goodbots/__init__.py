@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cache import BoundedCache
 from ..config import Config
 from .catalog import ALL_BOTS, BOT_NAMES, CATEGORIES, BotSpec, UserAgentMatcher
 from .ranges import Intervals, RangeData, load_ranges, shipped_path
@@ -57,8 +58,8 @@ class GoodBots:
         data = ranges if ranges is not None else load_ranges(settings.ranges_file or None)
         self._tables: dict[str, Intervals] = data.tables()
         self._dns = ReverseDNSCache(ttl=settings.dns_cache_ttl, ptr=ptr, forward=forward)
-        self._ua_cache: dict[str, BotSpec | None] = {}
-        self._verdicts: dict[tuple[str, str], bool] = {}
+        self._ua_cache: BoundedCache[str, BotSpec | None] = BoundedCache(_CACHE_MAX)
+        self._verdicts: BoundedCache[tuple[str, str], bool] = BoundedCache(_CACHE_MAX)
 
     def claimed(self, user_agent: str) -> BotSpec | None:
         """The catalogued bot this user agent names, if any (cached; pure)."""
@@ -66,11 +67,8 @@ class GoodBots:
             return self._ua_cache[user_agent]
         except KeyError:
             pass
-        spec = self._matcher.match(user_agent) if user_agent else None
-        if len(self._ua_cache) >= _CACHE_MAX:
-            self._ua_cache.clear()
-        self._ua_cache[user_agent] = spec
-        return spec
+        return self._ua_cache.put(user_agent,
+                                  self._matcher.match(user_agent) if user_agent else None)
 
     def assess(self, ip: str, user_agent: str) -> BotClaim | None:
         spec = self.claimed(user_agent)
@@ -103,10 +101,7 @@ class GoodBots:
         return matches_suffix(hostname, spec.rdns_suffixes)
 
     def _remember(self, key: tuple[str, str], verdict: bool) -> bool:
-        if len(self._verdicts) >= _CACHE_MAX:
-            self._verdicts.clear()
-        self._verdicts[key] = verdict
-        return verdict
+        return self._verdicts.put(key, verdict)
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait for pending reverse-DNS lookups (tests and offline replay)."""

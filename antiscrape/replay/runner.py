@@ -59,6 +59,10 @@ def replay_config(config: Config) -> Config:
         log=off(config.log, decisions=False, sample_allow=0.0),
         metrics=off(config.metrics, enabled=False),
         status_page=off(config.status_page, enabled=False),
+        # Access logs carry no cookies: every replayed request would be a new visitor, an
+        # anonymous read and a step towards the site guard. Replay judges addresses,
+        # fingerprints and accounts only.
+        visitor=off(config.visitor, enabled=False),
         rate_limit_headers=False, decision_header=False)
 
 

@@ -11,6 +11,8 @@ from .ops import (
     HitResult,
     Incr,
     Op,
+    Pulse,
+    PulseResult,
     Put,
     PutIfAbsent,
     Recent,
@@ -18,8 +20,8 @@ from .ops import (
 
 __all__ = [
     "AsyncMemoryStorage", "AsyncStorage", "DistinctAddAll", "Get", "Hit",
-    "HitResult", "Incr", "MemoryStorage", "Op", "Put", "PutIfAbsent", "Recent", "Storage",
-    "check_storage", "open_storage", "storage_schemes",
+    "HitResult", "Incr", "MemoryStorage", "Op", "Pulse", "PulseResult", "Put", "PutIfAbsent",
+    "Recent", "Storage", "check_storage", "open_storage", "storage_schemes",
 ]
 
 

@@ -36,6 +36,8 @@ from .ops import (
     HitResult,
     Incr,
     Op,
+    Pulse,
+    PulseResult,
     Put,
     PutIfAbsent,
     Recent,
@@ -70,6 +72,46 @@ def window_reset(prev: float, cur: float, elapsed: float, window: int, limit: in
         return math.inf
     need = 1.0 - room_next / cur if cur > 0 else 0.0
     return to_next + max(0.0, need) * window
+
+
+def pulse_step(state: tuple[float, ...] | None, op: Pulse, now: float
+               ) -> tuple[tuple[float, ...], PulseResult]:
+    """One :class:`~antiscrape.state.ops.Pulse` on a series' state, as a pure function.
+
+    ``state`` is ``(bucket, current, previous, baseline, since, last_over)`` (None: never
+    seen); ``baseline`` is -1 until the first bucket is complete and ``since`` 0 while not
+    guarded. ``batch.lua`` repeats these steps in the same order, on the same doubles.
+    """
+    size = op.bucket
+    bucket = float(now // size)
+    if state is None:
+        last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, -1.0, 0.0, 0.0
+    else:
+        last, cur, prev, base, since, last_over = state
+    if bucket > last:
+        gap = bucket - last
+        if since == 0.0:  # learn only from calm buckets
+            base = cur if base < 0 else base + op.alpha * (cur - base)
+            if gap > 1 and base > 0:  # quiet buckets since then count as zero
+                base = base * (1.0 - op.alpha) ** min(gap - 1, 100_000.0)
+        prev = cur if gap == 1 else 0.0
+        cur = 0.0
+    cur += op.amount
+    elapsed = now - bucket * size
+    rate = prev * (1.0 - elapsed / size) + cur
+    known = base if base > 0 else 0.0
+    changed = 0
+    if rate > max(op.floor, op.factor * known):
+        if since == 0.0:
+            since = now
+            changed = 1
+        last_over = now
+    elif since != 0.0 and rate > max(op.floor, known):
+        last_over = now
+    if since != 0.0 and changed == 0 and now - last_over >= op.cooldown:
+        since = 0.0
+        changed = -1
+    return (bucket, cur, prev, base, since, last_over), PulseResult(rate, known, since, changed)
 
 
 class MemoryStorage:
@@ -262,9 +304,15 @@ class MemoryStorage:
         data.move_to_end(key)
         return values
 
+    def _pulse(self, op: Pulse, now: float) -> PulseResult:
+        entry = self._entry(op.key, now)
+        state, result = pulse_step(entry[1:] if entry is not None else None, op, now)
+        self._store(op.key, (now + op.ttl, *state))
+        return result
+
     _HANDLERS: dict[type, Any] = {
         Hit: _hit, Incr: _incr, Get: _get, Put: _put, PutIfAbsent: _put_if_absent,
-        DistinctAddAll: _distinct_add_all, Recent: _recent,
+        DistinctAddAll: _distinct_add_all, Recent: _recent, Pulse: _pulse,
     }
 
     def execute(self, ops: Sequence[Op], now: float) -> list[Any]:

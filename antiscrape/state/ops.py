@@ -134,4 +134,43 @@ class Recent:
     ttl: int
 
 
-Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAddAll | Recent
+@dataclass(slots=True, unsafe_hash=True)
+class Pulse:
+    """Count ``amount`` events on a site-wide series, learn its normal rate, and keep the
+    guarded flag that every worker and host must agree on (see ``antiscrape.sitewatch``).
+
+    The series is counted in buckets of ``bucket`` seconds; ``rate`` is the sliding count
+    over the last bucket-length (the previous bucket weighted, as a :class:`Hit`). When a
+    bucket is complete it is folded into an exponentially weighted baseline with weight
+    ``alpha`` (the first bucket seeds it), except while guarded: an attack must not teach
+    the site that attacks are normal. The series enters the guarded state when ``rate``
+    exceeds ``max(floor, factor * baseline)`` and leaves it once it has stayed at or under
+    ``max(floor, baseline)`` for ``cooldown`` seconds. An ``amount`` of 0 only reads.
+
+    Result: :class:`PulseResult`. The state is kept ``ttl`` seconds after the last event.
+    """
+
+    key: str
+    amount: int
+    bucket: int
+    alpha: float
+    factor: float
+    floor: float
+    cooldown: int
+    ttl: int
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class PulseResult:
+    rate: float
+    """Events in the last bucket-length, this one included."""
+    baseline: float
+    """The learned events per bucket (0 until the first bucket is complete)."""
+    since: float
+    """When the guarded state began (0.0: not guarded)."""
+    changed: int
+    """+1 when this very op entered the guarded state, -1 when it left it, else 0: exactly
+    one request sees each transition, so it is logged and counted once across workers."""
+
+
+Op = Hit | Incr | Get | Put | PutIfAbsent | DistinctAddAll | Recent | Pulse

@@ -26,6 +26,8 @@ from .ops import (
     HitResult,
     Incr,
     Op,
+    Pulse,
+    PulseResult,
     Put,
     PutIfAbsent,
     Recent,
@@ -112,6 +114,9 @@ def record(op: Op) -> list[Arg]:
         return out
     if t is Recent:
         return ["R", op.value, op.size, op.ttl]  # type: ignore[union-attr]
+    if t is Pulse:
+        return ["U", op.amount, op.bucket, repr(op.alpha), repr(op.factor),  # type: ignore[union-attr]
+                repr(op.floor), op.cooldown, op.ttl]  # type: ignore[union-attr]
     raise TypeError(f"unknown storage operation {op!r}")
 
 
@@ -193,6 +198,9 @@ def decode(op: Op, raw: Any) -> Any:
         return bool(raw)
     if t is Recent:
         return _texts(raw)
+    if t is Pulse:
+        rate, baseline, since, changed = _text(raw).split(" ")
+        return PulseResult(float(rate), float(baseline), float(since), int(changed))
     raise TypeError(f"unknown storage operation {op!r}")
 
 

@@ -44,6 +44,8 @@ class Outcome:
     """Why the client stopped: finished its plan, gave up after refusals, hit its cap."""
     refused_at: int | None = None
     """Request number of the first refusal (None: never refused)."""
+    refused_after: float | None = None
+    """Seconds from the start to the first refusal, where the client measured it."""
     refused_how: str = ""
     """How the first refusal was made: the decision header antiscrape adds (``decision_header``
     on), or its challenge marker."""

@@ -35,14 +35,30 @@ class Site:
     engine: Engine
     _loop: asyncio.AbstractEventLoop | None = None
     _cleanup: list[Callable[[], None]] = field(default_factory=list)
+    _jars: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                 peer: str = PEER) -> httpx.Response:
+        """One request of the browser at ``peer`` with these headers. Like a browser it
+        keeps the cookies it is given (per address and user agent), unless the test sends
+        a ``cookie`` header of its own."""
+        own = headers is not None and any(k.lower() == "cookie" for k in headers)
+        jar = None if own else self._jars.setdefault(
+            (peer, (headers or {}).get("user-agent", "")), {})
+        if jar:
+            headers = {**(headers or {}),
+                       "cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
         if self.kind == "wsgi":
             transport = httpx.WSGITransport(app=self.app, remote_addr=peer)
             with httpx.Client(transport=transport, base_url=BASE) as client:
-                return client.request(method, path, headers=headers)
-        return self._run(self._arequest(method, path, headers, peer))
+                response = client.request(method, path, headers=headers)
+        else:
+            response = self._run(self._arequest(method, path, headers, peer))
+        if jar is not None:
+            for value in response.headers.get_list("set-cookie"):
+                name, _, val = value.split(";", 1)[0].partition("=")
+                jar[name.strip()] = val.strip()
+        return response
 
     async def _arequest(self, method: str, path: str, headers: dict[str, str] | None,
                         peer: str) -> httpx.Response:

@@ -22,6 +22,7 @@ from antiscrape.request import RequestView
 from antiscrape.state import AsyncMemoryStorage, Hit, MemoryStorage, Op
 from tests.browsers import CHROME
 from tests.conftest import SECRET
+from tests.jar import keep_decision, with_cookies
 
 
 class FollowUpFails(MemoryStorage):
@@ -49,14 +50,17 @@ def test_a_walk_stays_challenged_when_the_pending_write_fails(fail: str, face: s
                     clock=clock, storage=(store, AsyncMemoryStorage(store)))
     headers = {**CHROME, "accept": "text/html"}  # a page, so the challenge is recorded
     decisions = []
+    jar: dict[str, str] = {}  # a browser: it keeps its visitor cookie
     for user in range(1_000, 1_008):  # eight ids in order: walk_length
-        view = RequestView("GET", f"/users/{user}", headers=headers, peer="203.0.113.50")
+        view = RequestView("GET", f"/users/{user}", headers=with_cookies(headers, jar),
+                           peer="203.0.113.50")
         if face == "sync":
             decisions.append(engine.inspect(view))
         else:
             import asyncio
 
             decisions.append(asyncio.run(engine.ainspect(view)))
+        keep_decision(jar, decisions[-1])
         clock.advance(30)
     *before, walked = decisions
     assert all(d.action is Action.ALLOW for d in before)

@@ -22,12 +22,13 @@
     var uaData = nav.userAgentData;
     try {
       if (nav.webdriver === true) out.push("webdriver");
-      if (/HeadlessChrome/.test(ua) || (window.outerWidth === 0 && window.outerHeight === 0)) {
-        out.push("headless");
-      }
+      // (Not the zero-sized outer window of old headless builds: some WebViews report it too.)
+      if (/HeadlessChrome/.test(ua)) out.push("headless");
       var chrome = /\b(?:Chrome|Chromium)\/(\d+)/.exec(ua);
-      // userAgentData exists in secure contexts of Chromium 90+ only; Chrome on iOS is WebKit.
-      var chromium = chrome && parseInt(chrome[1], 10) >= 90 && !/\b(?:CriOS|EdgiOS)\//.test(ua);
+      // userAgentData exists in secure contexts of Chromium 90+ only; Chrome on iOS is WebKit,
+      // and Android's WebView (in-app browsers, "; wv)") gained it later than Chrome did.
+      var chromium = chrome && parseInt(chrome[1], 10) >= 90 &&
+        !/\b(?:CriOS|EdgiOS)\//.test(ua) && !/; wv\)/.test(ua);
       if (chromium && window.isSecureContext) {
         if (!uaData) {
           out.push("no-ua-data");

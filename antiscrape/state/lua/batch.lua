@@ -7,6 +7,7 @@
 -- ARGV[2..]: op records, each an op code followed by its fields:
 --   H window limit cost | I ttl amount | G | P value ttl | A value ttl | R value size ttl
 --   M member n ttl{n}   (DistinctAddAll: n counters, one member; replies a list)
+--   U amount bucket alpha factor floor cooldown ttl   (Pulse: a site-wide series)
 --
 -- Each op is specified in antiscrape/state/ops.py (and docs/storage-operations.md); the
 -- reference is antiscrape/state/memory.py. The arithmetic follows it step for step (same
@@ -130,6 +131,50 @@ local function recent(key, value, size, ttl)
   return items
 end
 
+-- pulse_step of memory.py, step for step: count, fold complete buckets into the baseline
+-- (not while guarded), then enter or leave the guarded state.
+local function pulse(key, amount, size, alpha, factor, floor, cooldown, ttl)
+  local bucket = floordiv(now, size)
+  local last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, -1.0, 0.0, 0.0
+  local kind, payload = read(key)
+  if kind == "u" then
+    local f = {}
+    for x in string.gmatch(payload, "%S+") do f[#f + 1] = tonumber(x) end
+    last, cur, prev, base, since, last_over = f[1], f[2], f[3], f[4], f[5], f[6]
+  end
+  if bucket > last then
+    local gap = bucket - last
+    if since == 0.0 then
+      if base < 0 then base = cur else base = base + alpha * (cur - base) end
+      if gap > 1 and base > 0 then base = base * (1.0 - alpha) ^ math.min(gap - 1, 100000.0) end
+    end
+    if gap == 1 then prev = cur else prev = 0.0 end
+    cur = 0.0
+  end
+  cur = cur + amount
+  local elapsed = now - bucket * size
+  local rate = prev * (1.0 - elapsed / size) + cur
+  local known = 0.0
+  if base > 0 then known = base end
+  local changed = 0
+  if rate > math.max(floor, factor * known) then
+    if since == 0.0 then
+      since = now
+      changed = 1
+    end
+    last_over = now
+  elseif since ~= 0.0 and rate > math.max(floor, known) then
+    last_over = now
+  end
+  if since ~= 0.0 and changed == 0 and now - last_over >= cooldown then
+    since = 0.0
+    changed = -1
+  end
+  write(key, "u", now + ttl, fmt(bucket) .. " " .. fmt(cur) .. " " .. fmt(prev) .. " " ..
+        fmt(base) .. " " .. fmt(since) .. " " .. fmt(last_over))
+  return fmt(rate) .. " " .. fmt(known) .. " " .. fmt(since) .. " " .. changed
+end
+
 -- HyperLogLogs cannot carry an expiry inside the value. With the server clock the Redis TTL
 -- is the truth; with a caller clock a sidecar key "<key>|x" holds the logical expiry.
 local function hll_alive(key)
@@ -196,6 +241,12 @@ while a <= #ARGV do
       a = a + 1
       k = k + 2
     end
+  elseif code == "U" then
+    r = pulse(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
+              tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]),
+              tonumber(ARGV[a + 7]))
+    a = a + 8
+    k = k + 1
   elseif code == "R" then
     r = recent(key, ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
     a = a + 4

@@ -1,0 +1,389 @@
+"""Budgets that follow people: visitors, anonymous reads and their pool, the site-wide guard.
+
+Addresses and fingerprints are shared by many people and rotated freely by crawlers; a
+person is what carries a person-sized budget. A request comes from a *person* when it has an
+account, a clearance, or an *established* visitor (see :mod:`antiscrape.visitor`). A read of a
+protected record by anything else is *anonymous*, and anonymous reads share a small pool:
+
+- per network and per fingerprint, an hourly free allowance (a person arriving from a search
+  engine reads a page or two); per kind and site-wide, a daily one. It does not grow with
+  the traffic on its own: a crawler that drops every cookie would be the traffic it learned
+  from. Past an allowance, an anonymous read needs a clearance;
+- a site-wide guard per kind (see :class:`~antiscrape.state.ops.Pulse`): when anonymous reads
+  of a kind, or new visitors, come much faster than usual, anonymous reads of that kind need
+  a clearance from the first, and visitors minted since the guard began are not trusted yet;
+- minting visitors is budgeted per IP, network and fingerprint: a client that drops its
+  cookie comes back as a new visitor every time, and many new visitors from one place is
+  evidence of rotation (risk points with a reason);
+- the IP and network budgets are multiplied by the people seen behind them in the last hour
+  (up to a cap): an office of fifty gets about fifty people's worth, one cookie jar one.
+
+This module plans the storage operations of all of it for the engine's single batch and
+judges their results; it never does I/O itself. What each worker learns from results (people
+counts, the guard's state, the learned rates) it keeps in bounded dictionaries, so the next
+request's plan can use it without another round trip; every worker learns the same numbers
+from the shared storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .challenge.tokens import Signer
+from .config import Config
+from .cookies import CookiePolicy
+from .decision import Action, Identity
+from .keys import Keys
+from .request import RequestView
+from .state.ops import DistinctAddAll, Get, Hit, Incr, Op, Pulse, PulseResult, Put
+from .visitor import Visitor, VisitorCookies
+
+log = logging.getLogger("antiscrape")
+
+HOUR = 3_600
+DAY = 86_400
+PEOPLE_WINDOW = HOUR
+"""People behind an address are counted over the last one to two hours (two buckets)."""
+VISITORS_SERIES = "*visitors"
+"""The guard's series of new visitors (site-wide); the other series are protected kinds."""
+_CACHE_MAX = 16_384
+_SERIES_TTL = 30 * DAY
+
+Verdict = tuple[Action, str, str, int | None]
+"""(action, rule, reason, retry after) as the engine's conclusion collects them."""
+Transition = Callable[[str, bool, PulseResult], None]
+"""Called with (series, entered, result) when a request sees the guard enter or leave."""
+
+
+def people_factor(count: int, cap: int) -> int:
+    """How many people's budget an address gets: those seen behind it, at least 1, at most
+    ``cap``."""
+    return max(1, min(cap, count))
+
+
+class Ticket:
+    """What :meth:`People.plan` decided for one request, for :meth:`People.judge`."""
+
+    __slots__ = ("anonymous", "cleared", "cookie", "kind", "mint", "n_ops", "people", "pool",
+                 "pulse", "visitor", "visitor_counts", "watch")
+
+    def __init__(self) -> None:
+        self.visitor: Visitor | None = None
+        self.cookie: tuple[str, str] | None = None
+        """The Set-Cookie header of a visitor minted on this request."""
+        self.kind: str | None = None
+        self.anonymous = False
+        self.cleared = False
+        """Holds a clearance or an account (a canary cool-down does not apply)."""
+        self.mint: tuple[int, int] | None = None
+        """(index of the first mint-budget hit, how many) in this ticket's ops."""
+        self.people: tuple[int, str, str] | None = None
+        """(index of the people count, hashed ip, hashed network)."""
+        self.pool: tuple[int, tuple[tuple[str, int], ...]] | None = None
+        """(index of the first pool hit, (level, allowance) per hit)."""
+        self.pulse: list[tuple[int, str]] = []
+        """(index, series) of each Pulse."""
+        self.watch: int | None = None
+        """Index of the two canary reads (fingerprint cool-down, network evidence)."""
+        self.n_ops = 0
+        self.visitor_counts = False
+        """The request counts as its (established) visitor."""
+
+
+class People:
+    """Plans and judges the person-level part of each request (see the module docstring)."""
+
+    def __init__(self, config: Config, keys: Keys, signer: Signer, started: float,
+                 policy: CookiePolicy, fingerprint: Callable[[Mapping[str, str]], str]
+                 ) -> None:
+        self.config = config
+        self.visitors = config.visitor
+        self.anon = config.anonymous
+        self.guard = g = config.guard
+        self.keys = keys
+        self.cookies = VisitorCookies(config.visitor, signer) if config.visitor.enabled \
+            else None
+        self._started = started
+        self._policy = policy
+        self._fingerprint = fingerprint
+        self._guarded = g.mode == "on"
+        """Whether any series may be guarded (a quick test for the usual, calm case)."""
+        self._verified: dict[str, Visitor | None] = {}
+        self._counts: dict[str, int] = {}
+        """Hashed IP or network -> people seen behind it, as storage last answered."""
+        self._added: dict[tuple[str, str, int], None] = {}
+        """(person, hashed ip, bucket) this worker already counted (sketches ignore repeats:
+        sending the add again would only cost time)."""
+        self._series: dict[str, PulseResult] = {}
+        """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
+        self.transitions: list[Transition] = []
+        self._alpha = g.alpha
+        self._people_prefix = keys("pp") + ":"
+        self._mint_prefix = keys("vn") + ":"
+        self._pool_prefix = keys("an") + ":"
+        self._pulse_prefix = keys("gd") + ":"
+        self._cool_prefix = keys("cv", "cool") + ":"
+        self._evidence_prefix = keys("cv", "ev") + ":"
+        self._canaries = bool(config.enumeration.canaries)
+        self._challenges = config.challenge.enabled
+
+    # -- what is known between requests ----------------------------------------------------
+
+    def visitor(self, raw: str | None, now: float) -> Visitor | None:
+        """The visitor of a raw cookie (verified once per cookie value, cached)."""
+        if raw is None or self.cookies is None:
+            return None
+        cached = self._verified.get(raw, False)
+        if cached is not False and (cached is None or
+                                    now < cached.issued + self.visitors.lifetime):
+            return cached  # type: ignore[return-value]
+        found = self.cookies.read(raw, now)
+        if len(self._verified) >= _CACHE_MAX:
+            self._verified.clear()
+        if len(raw) <= 512:
+            self._verified[raw] = found
+        return found
+
+    def guarded_since(self, kind: str) -> float:
+        """When the guard for ``kind`` began as last seen (0.0: not guarded). Forced on, the
+        guard has held since the engine started; forced off, never."""
+        mode = self.guard.mode
+        if mode == "off" or not self._guarded:
+            return 0.0
+        if mode == "on":
+            return self._started
+        series = self._series
+        mine = series.get(kind)
+        new = series.get(VISITORS_SERIES)
+        since = [r.since for r in (mine, new) if r is not None and r.since]
+        return min(since) if since else 0.0
+
+    def state(self) -> dict[str, dict[str, float | bool]]:
+        """Each series as last seen (for the status page and the CLI)."""
+        return {name: {"guarded": bool(r.since), "since": r.since, "rate": r.rate,
+                       "usual": r.baseline}
+                for name, r in sorted(self._series.items())}
+
+    def people_behind(self, hashed_address: str) -> int:
+        return self._counts.get(hashed_address, 0)
+
+    def factor(self, hashed_address: str) -> int:
+        return people_factor(self._counts.get(hashed_address, 0), self.visitors.people_cap)
+
+    # -- plan --------------------------------------------------------------------------------
+
+    def plan(self, identity: Identity, visitor: Visitor | None, kind: str | None,
+             view: RequestView, addresses: tuple[str, str], now: float, start: int
+             ) -> tuple[Ticket, list[Op]]:
+        """The ops of one request (to be sent at batch index ``start``) and its ticket.
+
+        ``visitor`` is the verified visitor cookie (None: mint one if visitors are on);
+        ``kind`` the protected kind read (None: not a protected read); ``addresses`` the
+        hashed IP and network.
+        """
+        t = Ticket()
+        t.cleared = bool(identity.clearance or identity.account)
+        ops: list[Op] = []
+        hashed = self.keys.hashed
+        ip, net = addresses
+        fp = identity.fingerprint
+        cookies = self.cookies
+        if visitor is None and cookies is not None:
+            visitor, value = cookies.mint(now)
+            t.cookie = cookies.set_cookie(value, self._policy.secure(view))
+            fp = fp or self._fingerprint(view.headers)
+            v = self.visitors
+            mp = self._mint_prefix
+            t.mint = (start, 3)
+            ops += (Hit(mp + "ip:" + ip, HOUR, v.new_per_ip),
+                    Hit(mp + "net:" + net, HOUR, v.new_per_network),
+                    Hit(mp + "fp:" + hashed(fp), HOUR, v.new_per_fingerprint))
+            t.pulse.append((start + len(ops), VISITORS_SERIES))
+            ops.append(self._pulse(VISITORS_SERIES, 1, self.guard.min_new_visitors))
+        t.visitor = visitor
+        t.visitor_counts = established = visitor is not None and not visitor.new and \
+            self._established(visitor, kind, now)
+        if identity.account:
+            person: str | None = "ac:" + hashed(identity.account)
+        elif identity.clearance:
+            person = "cl:" + hashed(identity.clearance)
+        elif established:
+            person = "vi:" + hashed(visitor.id)  # type: ignore[union-attr]
+        else:
+            person = None  # anonymous
+        if person is not None:
+            bucket = int(now // PEOPLE_WINDOW)
+            marker = (person, ip, bucket)
+            if marker not in self._added:
+                if len(self._added) >= _CACHE_MAX:
+                    self._added.clear()
+                self._added[marker] = None
+                t.people = (start + len(ops), ip, net)
+                pp = self._people_prefix
+                expires = (bucket + 2) * PEOPLE_WINDOW
+                ops.append(DistinctAddAll(person, (
+                    (f"{pp}ip:{ip}:{bucket}", expires, f"{pp}ip:{ip}:{bucket - 1}"),
+                    (f"{pp}net:{net}:{bucket}", expires, f"{pp}net:{net}:{bucket - 1}"),
+                ), int(now)))
+        if kind is not None:
+            t.kind = kind
+            fp = fp or self._fingerprint(view.headers)
+            if person is None:
+                t.anonymous = True
+                a = self.anon
+                allowances = (("network", a.network * self.factor(net)),
+                              ("fingerprint", a.fingerprint), ("site", a.site))
+                # While guarded the guard decides, and the pool is only read (cost 0): reads
+                # it refuses must not use up what people arriving after the attack need.
+                cost = 0 if self.guarded_since(kind) else 1
+                pre = f"{self._pool_prefix}{kind}:"
+                t.pool = (start + len(ops), allowances)
+                ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1], cost),
+                        Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1], cost),
+                        Hit(pre + "site", DAY, allowances[2][1], cost))
+            if t.anonymous:  # people's reads only need the guard's state as last seen
+                t.pulse.append((start + len(ops), kind))
+                ops.append(self._pulse(kind, 1, self.guard.min_reads))
+            if self._canaries:
+                t.watch = start + len(ops)
+                ops += (Get(self._cool_prefix + hashed(fp)), Get(self._evidence_prefix + net))
+        t.n_ops = len(ops)
+        return t, ops
+
+    def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
+        """Came back, old enough, and (on a protected read) not minted since the guard for
+        that kind began: a crawler cannot mint its way past the guard."""
+        if not visitor.established(now, self.visitors.established_after):
+            return False
+        if kind is not None and self._guarded:
+            since = self.guarded_since(kind)
+            if since and visitor.issued >= since:
+                return False
+        return True
+
+    def _pulse(self, series: str, amount: int, floor: int) -> Pulse:
+        g = self.guard
+        return Pulse(self._pulse_prefix + series, amount, g.bucket, self._alpha, g.factor,
+                     float(floor), g.cooldown, _SERIES_TTL)
+
+    # -- judge -------------------------------------------------------------------------------
+
+    def judge(self, t: Ticket, results: Sequence[Any], *, html: bool
+              ) -> tuple[list[Verdict], int, tuple[str, ...]]:
+        """Verdicts, risk points and reasons from the results of a ticket's ops.
+
+        ``html``: the client wants a page (a browser), which is challenged; other clients are
+        told to sign in or retry later.
+        """
+        if not (t.pulse or t.mint or t.people or t.watch is not None or t.anonymous):
+            return [], 0, ()  # a person's read, nothing new learned: the usual case
+        verdicts: list[Verdict] = []
+        points = 0
+        reasons: tuple[str, ...] = ()
+        for index, series in t.pulse:
+            self._learn(series, results[index])
+        if t.mint is not None:
+            first, n = t.mint
+            v = self.visitors
+            for (level, budget), hit in zip((("IP", v.new_per_ip),
+                                             ("network", v.new_per_network),
+                                             ("browser fingerprint", v.new_per_fingerprint)),
+                                            results[first:first + n], strict=True):
+                if not hit.counted:
+                    points = v.rotation_score
+                    reasons = (f"more than {budget} new visitors from this {level} in 1 h "
+                               "(cookies dropped or rotated)",)
+                    break
+        if t.people is not None:
+            index, ip, net = t.people
+            ip_count, net_count = results[index]
+            counts = self._counts
+            if len(counts) >= _CACHE_MAX:
+                counts.clear()
+            counts[ip] = ip_count
+            counts[net] = net_count
+        if t.watch is not None and t.kind is not None:
+            cooled, evidence = results[t.watch], results[t.watch + 1]
+            if evidence:
+                points += self.visitors.rotation_score
+                reasons = (*reasons, "a canary record was read from this network")
+            if cooled and not t.cleared:
+                verdicts.append(self._need(
+                    html, "canary:fingerprint",
+                    "this browser fingerprint read a canary record recently: a clearance "
+                    "is needed", self.config.enumeration.canary_cooldown))
+        if t.kind is not None and t.anonymous:
+            kind = t.kind
+            since = self.guarded_since(kind)
+            if since:
+                known = self._series.get(kind)
+                usual = f", usually {known.baseline:.1f}" if known is not None else ""
+                verdicts.append(self._need(
+                    html, f"guard:{kind}",
+                    f"site guarded for {kind} reads since {int(since)} (anonymous reads "
+                    f"need a clearance{usual} per {self.guard.bucket} s)",
+                    self.guard.cooldown))
+            elif t.pool is not None:
+                first, allowances = t.pool
+                for (level, allowance), hit in zip(allowances, results[first:first + 3],
+                                                   strict=True):
+                    if not hit.counted or hit.count + 1 > allowance:
+                        per = "day" if level == "site" else "hour"
+                        where = "site-wide" if level == "site" else f"from this {level}"
+                        verdicts.append(self._need(
+                            html, f"anonymous:{level}",
+                            f"anonymous {kind} reads {where} over the free allowance "
+                            f"({allowance} per {per}): sign in, or solve the challenge",
+                            max(1, math.ceil(hit.reset))))
+                        break
+        return verdicts, points, reasons
+
+    def _need(self, html: bool, rule: str, reason: str, retry: int) -> Verdict:
+        """A read that needs a clearance: a browser is challenged, an API client throttled
+        with a Retry-After (it should sign in, or come back later)."""
+        if html and self._challenges:
+            return (Action.CHALLENGE, rule, reason, None)
+        return (Action.THROTTLE, rule, reason + " later", retry)
+
+    def _learn(self, series: str, result: PulseResult) -> None:
+        if len(self._series) >= _CACHE_MAX:
+            self._series.clear()
+        self._series[series] = result
+        if self.guard.mode == "auto":
+            self._guarded = any(r.since for r in self._series.values()) \
+                if result.since or result.changed else self._guarded
+        if result.changed:
+            entered = result.changed > 0
+            name = "new visitors" if series == VISITORS_SERIES else f"anonymous {series} reads"
+            if entered:
+                log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
+                            "%.1f (anonymous protected reads now need a clearance)", name,
+                            result.rate, self.guard.bucket, result.baseline)
+            else:
+                log.warning("antiscrape: site guard OFF for %s: calm for %d s", name,
+                            self.guard.cooldown)
+            for observer in self.transitions:
+                observer(series, entered, result)
+
+    # -- canaries ----------------------------------------------------------------------------
+
+    def canary_ops(self, identity: Identity, ticket: Ticket, reason: str) -> list[Op]:
+        """What a canary read adds to the enumeration guard's convictions (IP, fingerprint in
+        its network, clearance, account, established visitor): a visitor minted on this very
+        read, a cool-down of the fingerprint on every network (its requests then need a
+        clearance), and evidence on the network (risk points for a while)."""
+        hashed = self.keys.hashed
+        s = self.config.enumeration
+        ops: list[Op] = []
+        visitor = ticket.visitor
+        if visitor is not None and identity.visitor != visitor.id:
+            ops.append(Put(self.keys("cv", "vi", hashed(visitor.id)), reason,
+                           s.conviction_ttl))
+        if identity.fingerprint:
+            ops.append(Put(self._cool_prefix + hashed(identity.fingerprint), "1",
+                           s.canary_cooldown))
+        ops.append(Incr(self._evidence_prefix + hashed(identity.network), s.canary_cooldown))
+        return ops

@@ -1,0 +1,149 @@
+"""What the visitor identity costs on a protected read, and how many round trips it takes.
+
+    python -m benchmarks.bench_identity [--rounds 15] [--batch 400] [--redis URL]
+
+Two engines, in interleaved rounds so machine noise hits both alike, on the same traffic:
+allowed browser reads of random profiles (``/users/{user_id}`` protected) by 300 clients
+(IPs on 30 networks, 50 browser builds), the engine's clock moving 0.5 s a request so no
+budget is reached:
+
+* ``today``: visitors off (``visitor.enabled = false``): the protected read as it was before
+  the visitor identity (address, fingerprint and network levels);
+* ``visitor``: visitors on, every client an established visitor presenting its cookie (the
+  visitor level counted instead of its IP, the people behind its address).
+
+The clock starts just before a week boundary (see ``START``): the warm-up crosses it, so the
+timed rounds see every window in its steady state. Each request is ``Engine.inspect`` alone
+(no framework), timed one by one; the table gives
+medians and ``visitor / today``. With ``--redis`` the same runs against Redis, and each
+request's storage calls are counted: one ``execute`` is one script call, one round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from antiscrape.clock import ManualClock
+from antiscrape.engine import Engine
+from antiscrape.request import RequestView
+from antiscrape.state import AsyncMemoryStorage, MemoryStorage, open_storage
+
+SECRET = "bench-identity-secret-key-0123456789"
+PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
+CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0.{}.0 Safari/537.36")
+
+
+class Counting:
+    """A storage wrapper counting ``execute`` calls (round trips on Redis)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def execute(self, ops: Sequence[Any], now: float) -> list[Any]:
+        self.calls += 1
+        return self.inner.execute(ops, now)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+WEEK = 604_800
+START = 2_813 * WEEK - 1_200
+"""20 minutes before a week boundary (every day and 10-minute bucket turns over there too):
+the warm-up crosses it, so every distinct counter of both variants is then counted together
+with its previous bucket, as on a site that has run for more than a week. (Started anywhere
+else, the run would compare a visitor's 10-minute windows, which turn over, with address
+windows of a day or a week that never reach their second bucket.)"""
+
+
+def build(visitors: bool, storage: str | None) -> tuple[Engine, Counting, ManualClock]:
+    clock = ManualClock(START)
+    if storage is None:
+        inner: Any = MemoryStorage(cap=200_000)
+        astore: Any = AsyncMemoryStorage(inner)
+    else:
+        inner, astore = open_storage(storage, cap=200_000, prefix=f"bench-id-{visitors}",
+                                     timeout=1.0, options={"clock": "caller"})
+    store = Counting(inner)
+    engine = Engine({"secret_key": SECRET, "protect": PROTECT,
+                     "visitor": {"enabled": visitors}}, clock=clock, storage=(store, astore))
+    return engine, store, clock
+
+
+def clients(engine: Engine, visitors: bool) -> list[tuple[str, dict[str, str]]]:
+    """300 (peer, headers); with visitors each presents its own established cookie."""
+    out = []
+    for n in range(300):
+        headers = {"user-agent": CHROME.format(6000 + n % 50), "accept": "text/html",
+                   "accept-language": "en", "accept-encoding": "gzip",
+                   "sec-fetch-mode": "navigate", "host": "shop.example"}
+        if visitors:
+            assert engine.people is not None and engine.people.cookies is not None
+            _, value = engine.people.cookies.mint(engine.clock() - 3_600)
+            headers["cookie"] = f"{engine.people.cookies.name}={value}"
+        out.append((f"198.51.{n % 30}.{n // 30 + 1}", headers))
+    return out
+
+
+def run_round(engine: Engine, clock: ManualClock, who: list[tuple[str, dict[str, str]]],
+              batch: int, rng: random.Random) -> list[float]:
+    times = []
+    for _ in range(batch):
+        peer, headers = rng.choice(who)
+        view = RequestView("GET", f"/users/{rng.randrange(1, 1_000_000)}", headers, peer,
+                           route="/users/{user_id}")
+        started = time.perf_counter()
+        decision = engine.inspect(view)
+        times.append(time.perf_counter() - started)
+        assert decision.action.value == "allow", decision.reason
+        clock.advance(0.5)
+    return times
+
+
+def measure(storage: str | None, rounds: int, batch: int) -> dict[str, Any]:
+    variants = {}
+    for name, visitors in (("today", False), ("visitor", True)):
+        engine, store, clock = build(visitors, storage)
+        variants[name] = (engine, store, clock, clients(engine, visitors), [])
+    rng = random.Random(5)
+    for engine, _, clock, who, _ in variants.values():  # warm caches, not timed
+        while clock() < START + 1_800:  # past the week boundary, see START
+            run_round(engine, clock, who, batch, rng)
+    calls_per_request = {}
+    for _ in range(rounds):
+        for name, (engine, store, clock, who, times) in variants.items():
+            before = store.calls
+            times += run_round(engine, clock, who, batch, rng)
+            calls_per_request[name] = (store.calls - before) / batch
+    out = {name: statistics.median(v[4]) * 1e6 for name, v in variants.items()}
+    out["ratio"] = out["visitor"] / out["today"]
+    out["calls"] = calls_per_request
+    for _engine, store, *_ in variants.values():
+        store.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--batch", type=int, default=400)
+    parser.add_argument("--redis", default="", help="also run against this Redis URL")
+    args = parser.parse_args()
+    print("| storage | today (µs) | visitor (µs) | visitor / today | round trips per "
+          "request (today, visitor) |")
+    print("|---|---:|---:|---:|---|")
+    for label, uri in (("memory", None), *((("redis", args.redis),) if args.redis else ())):
+        r = measure(uri, args.rounds, args.batch)
+        print(f"| {label} | {r['today']:.1f} | {r['visitor']:.1f} | {r['ratio']:.2f} | "
+              f"{r['calls']['today']:.0f}, {r['calls']['visitor']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Budgets that follow people, through the real Engine on a simulated clock: the anonymous
+pool, the site guard (learned, forced, logged), people behind one address, canaries that
+convict more than an address, monitor mode."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import pytest
+
+from antiscrape.clock import ManualClock
+from antiscrape.decision import Action, Decision
+from antiscrape.engine import Engine
+from antiscrape.people import people_factor
+from antiscrape.request import RequestView
+from tests.browsers import CHROME
+from tests.conftest import SECRET
+from tests.jar import jar_for, keep_decision, with_cookies
+
+PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
+API = {**CHROME, "accept": "application/json"}
+
+
+def engine(clock: ManualClock, **config: object) -> Engine:
+    return Engine({"secret_key": SECRET, "protect": PROTECT, **config}, clock=clock)
+
+
+def get(e: Engine, path: str, peer: str, headers: dict[str, str] = CHROME, *,
+        cookies: bool = True) -> Decision:
+    """A browser at ``peer``: keeps its cookies unless ``cookies`` is False."""
+    jar = jar_for(e, peer, headers.get("user-agent", "")) if cookies else {}
+    decision = e.inspect(RequestView("GET", path, headers=with_cookies(headers, jar),
+                                     peer=peer))
+    if cookies:
+        keep_decision(jar, decision)
+    return decision
+
+
+def new_address(n: int) -> str:
+    return f"{20 + n // 60_000}.{n // 240 % 240}.{n % 240}.9"
+
+
+def browser(n: int) -> dict[str, str]:
+    return {**CHROME, "user-agent": CHROME["user-agent"].replace(
+        "Chrome/131.0.0.0", f"Chrome/131.0.{6000 + n}.{n % 100}")}
+
+
+def test_people_factor_is_at_least_one_and_capped() -> None:
+    assert [people_factor(n, 50) for n in (0, 1, 7, 50, 400)] == [1, 1, 7, 50, 50]
+
+
+def test_a_first_visit_is_served_and_given_a_visitor_cookie_a_return_is_established(clock):
+    e = engine(clock)
+    first = get(e, "/users/5", "198.51.100.3")
+    assert first.action is Action.ALLOW
+    assert any(name == "set-cookie" and value.startswith("antiscrape_visitor=")
+               for name, value in first.headers)
+    assert first.identity is not None and first.identity.visitor is None  # new: not counted
+    again = get(e, "/users/6", "198.51.100.3")
+    assert again.action is Action.ALLOW and again.headers == ()  # came back: nothing to set
+    assert again.identity is not None and again.identity.visitor is not None
+
+
+def test_anonymous_reads_from_one_network_share_a_small_allowance(clock):
+    e = engine(clock, guard={"mode": "off"})
+    got = [get(e, f"/users/{n}", f"203.0.113.{n}", cookies=n == 1) for n in range(1, 6)]
+    assert [d.action for d in got[:3]] == [Action.ALLOW] * 3
+    assert (got[3].action, got[3].rule) == (Action.CHALLENGE, "anonymous:network")
+    # an API client is not shown a page: told to sign in or retry later, with a Retry-After
+    api = get(e, "/users/9", "203.0.113.77", API, cookies=False)
+    assert (api.action, api.rule) == (Action.THROTTLE, "anonymous:network")
+    assert api.reply is not None and api.reply.status == 429
+    assert "sign in" in api.reason and api.retry_after and api.retry_after > 0
+    # a person who kept the cookie of their first visit reads on as a visitor
+    assert get(e, "/users/10", "203.0.113.1").action is Action.ALLOW
+
+
+def test_a_cookie_dropping_crawler_rotating_everything_trips_the_guard_which_is_logged(
+        clock, caplog):
+    e = engine(clock)
+    actions = []
+    with caplog.at_level(logging.WARNING, logger="antiscrape"):
+        for n in range(60):
+            d = get(e, f"/users/{n + 1}", new_address(n), browser(n), cookies=False)
+            actions.append(d)
+            clock.advance(1)
+    first = next(i for i, d in enumerate(actions) if d.action is not Action.ALLOW)
+    assert first <= 21 and actions[first].rule in ("guard:profile", "guard:*visitors")
+    assert all(d.action is Action.CHALLENGE for d in actions[first:])
+    assert "site guard ON" in caplog.text
+    state = e.people.state()
+    assert state["profile"]["guarded"] or state["*visitors"]["guarded"]
+    # a person who had a cookie before the attack reads on; calm for the cool-down: it leaves
+    clock.advance(2 * 3_600)
+    with caplog.at_level(logging.WARNING, logger="antiscrape"):
+        assert get(e, "/users/7", "192.0.2.50", cookies=False).action is Action.ALLOW
+    assert "site guard OFF" in caplog.text
+
+
+def test_visitors_minted_while_guarded_are_not_people_yet(clock):
+    e = engine(clock, guard={"mode": "on"})
+    assert get(e, "/", "198.51.100.8").action is Action.ALLOW  # gets a cookie (not a read)
+    d = get(e, "/users/4", "198.51.100.8")  # came back, but minted after the guard began
+    assert (d.action, d.rule) == (Action.CHALLENGE, "guard:profile")
+
+
+def test_forced_off_never_guards_but_the_pool_still_holds(clock):
+    e = engine(clock, guard={"mode": "off"})
+    got = [get(e, f"/users/{n}", new_address(n), browser(n), cookies=False).rule
+           for n in range(120)]
+    assert not any(rule.startswith("guard") for rule in got)
+    assert "anonymous:site" in got  # the site-wide daily allowance (60)
+    assert got.index("anonymous:site") == 40
+
+
+def test_monitor_mode_refuses_nothing_and_says_what_it_would_do(clock, caplog):
+    e = engine(clock, monitor=True)
+    with caplog.at_level(logging.INFO, logger="antiscrape"):
+        got = [get(e, f"/users/{n}", new_address(n), browser(n), cookies=False)
+               for n in range(40)]
+    assert all(d.reply is None for d in got)
+    would = [d for d in got if d.action is not Action.ALLOW]
+    assert would and all(not d.enforced for d in would)
+    assert any(d.rule.startswith("guard:") for d in would)
+    assert "site guard ON" in caplog.text
+    assert '"enforced":false' in caplog.text
+
+
+def test_fifty_people_behind_one_address_get_fifty_peoples_budget(clock):
+    """An office: 50 browsers (one build, so one fingerprint) behind one IP, 15 pages each
+    within three minutes, 750 requests. Each keeps its cookie; none is ever refused."""
+    e = engine(clock, budgets={"default": {"ip": "100/minute"}})
+    rng = random.Random(8)
+    jars = [f"office-{n}" for n in range(50)]
+    refused = challenged = 0
+    for step in range(15):
+        for n, name in enumerate(jars):
+            jar = jar_for(e, name, "")
+            path = "/" if step == 0 else f"/users/{rng.randrange(1, 100_000)}"
+            d = e.inspect(RequestView("GET", path, headers=with_cookies(CHROME, jar),
+                                      peer="192.0.2.10"))
+            keep_decision(jar, d)
+            challenged += d.action is Action.CHALLENGE
+            refused += d.action in (Action.THROTTLE, Action.BLOCK)
+            clock.advance(180 / 750)
+            del n
+    assert (refused, challenged) == (0, 0)
+    assert e.people.people_behind(e.keys.hashed("192.0.2.10")) >= 45
+    # one cookie jar on one IP gets one person's worth of the same budget
+    lone = engine(ManualClock(), budgets={"default": {"ip": "100/minute"}})
+    codes = [get(lone, "/", "192.0.2.99").action for _ in range(120)]
+    assert Action.THROTTLE in codes and codes.index(Action.THROTTLE) <= 101
+
+
+def test_a_canary_read_convicts_the_visitor_cools_the_fingerprint_and_marks_the_network(
+        clock):
+    e = engine(clock, enumeration={"canaries": {"profile": ["4242"]}})
+    assert get(e, "/users/1", "198.51.100.20").action is Action.ALLOW
+    assert get(e, "/users/4242", "198.51.100.20").action is Action.BLOCK
+    jar = jar_for(e, "198.51.100.20", CHROME["user-agent"])
+    # the same cookie from another network and another browser build: still convicted
+    moved = e.inspect(RequestView("GET", "/users/2", with_cookies(browser(1), jar),
+                                  peer="203.0.113.200"))
+    assert (moved.action, moved.rule) == (Action.BLOCK, "conviction")
+    # the fingerprint, on a network it never used, with no cookie: needs a clearance
+    cooled = get(e, "/users/3", "192.0.2.140", cookies=False)
+    assert (cooled.action, cooled.rule) == (Action.CHALLENGE, "canary:fingerprint")
+    # someone else on the canary reader's network carries its evidence
+    other = get(e, "/users/3", "198.51.100.99", browser(2))
+    assert "a canary record was read from this network" in other.signals
+    clock.advance(3_601)  # the cool-down is over
+    assert get(e, "/users/3", "192.0.2.141", cookies=False).action is Action.ALLOW
+
+
+@pytest.mark.parametrize("mode", ["on", "off", "auto"])
+def test_the_forced_mode_is_reported(clock, mode):
+    e = engine(clock, guard={"mode": mode})
+    get(e, "/users/1", "198.51.100.30", cookies=False)
+    assert e.people.guard.mode == mode
+    assert bool(e.people.guarded_since("profile")) is (mode == "on")
+
+
+def test_the_cli_says_whether_the_guard_is_forced(tmp_path) -> None:
+    import io
+
+    from antiscrape.cli import main
+
+    for mode, said in (("on", "forced ON"), ("off", "forced OFF"), ("auto", "learned")):
+        path = tmp_path / f"{mode}.toml"
+        path.write_text(f'secret_key = "{SECRET}"\n[guard]\nmode = "{mode}"\n')
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["check", str(path)], out=out, err=err) == 0
+        assert f"site guard: {said}" in err.getvalue()
+        assert f'mode = "{mode}"' in out.getvalue()
+
+
+def test_metrics_count_guard_transitions_and_the_status_page_shows_the_guard(clock) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from antiscrape import metrics
+
+    registry = prometheus_client.CollectorRegistry()
+    e = engine(clock, status_page={"enabled": True, "token": "t" * 20},
+               metrics={"enabled": True, "namespace": "people_test"})
+    metrics.attach(e, registry=registry)
+    for n in range(30):
+        get(e, f"/users/{n}", new_address(n), browser(n), cookies=False)
+    entered = registry.get_sample_value("people_test_guard_transitions_total",
+                                        {"series": "profile", "change": "entered"})
+    assert entered == 1
+    board = e.status_board
+    assert board is not None
+    assert board.snapshot()["guard"]["series"]["profile"]["guarded"] is True
+    page = board.render()
+    assert "Site guard: learned" in page and "GUARDED" in page

@@ -1,0 +1,78 @@
+"""The site-wide series (:class:`Pulse`): its baseline, and when it enters and leaves the
+guarded state, on the reference store (Redis is held to the same answers by
+``test_redis_storage``)."""
+
+from __future__ import annotations
+
+from antiscrape.state import MemoryStorage, Pulse
+
+T0 = 1_000_000.0 * 600  # a bucket boundary
+
+
+def pulse(amount: int = 1, **kw: float) -> Pulse:
+    fields = dict(key="s", amount=amount, bucket=600, alpha=0.25, factor=4.0, floor=10.0,
+                  cooldown=1800, ttl=86_400 * 30)
+    fields.update(kw)
+    return Pulse(**fields)  # type: ignore[arg-type]
+
+
+def run(store: MemoryStorage, now: float, amount: int = 1, **kw: float):
+    return store.execute([pulse(amount, **kw)], now)[0]
+
+
+def test_baseline_learns_complete_buckets_and_decays_over_quiet_ones() -> None:
+    store = MemoryStorage()
+    for i in range(8):  # 8 events in the first bucket
+        first = run(store, T0 + i)
+    assert first.rate == 8 and first.baseline == 0 and first.since == 0
+    second = run(store, T0 + 600, amount=0)  # the first complete bucket seeds the baseline
+    assert second.baseline == 8
+    for i in range(4):
+        run(store, T0 + 601 + i)
+    third = run(store, T0 + 1200, amount=0)  # 8 + 0.25 * (4 - 8)
+    assert third.baseline == 7
+    later = run(store, T0 + 1200 + 3 * 600, amount=0)  # two buckets of 0 since
+    assert later.baseline == (7 + 0.25 * (0 - 7)) * 0.75 ** 2
+
+
+def test_enters_above_factor_times_baseline_once_and_leaves_after_a_calm_cooldown() -> None:
+    store = MemoryStorage()
+    for i in range(10):  # a calm first bucket: 10 events (not over the floor of 10)
+        assert run(store, T0 + i * 50).since == 0
+    now = T0 + 600
+    entered = []
+    for i in range(60):  # 60 events in 60 s: far over 4 x 10
+        result = run(store, now + i)
+        if result.changed:
+            entered.append((i, result.changed, result.since))
+    # at i = 30 the sliding rate is 10 * (1 - 30/600) + 31 = 40.5 > 4 x 10
+    assert entered == [(30, 1, now + 30)], entered
+    assert run(store, now + 60).since == now + 30  # still guarded, no second transition
+    # quiet from now + 60 on: the guard holds for the cool-down, then leaves exactly once
+    assert run(store, now + 60 + 1799, amount=0).since == now + 30
+    left = run(store, now + 60 + 1800, amount=0)
+    assert (left.since, left.changed) == (0, -1)
+    assert run(store, now + 60 + 1801, amount=0).changed == 0
+
+
+def test_the_attack_does_not_teach_the_baseline() -> None:
+    store = MemoryStorage()
+    for i in range(5):
+        run(store, T0 + i)
+    for i in range(200):  # guarded for the whole next bucket
+        run(store, T0 + 600 + i)
+    after = run(store, T0 + 1200, amount=0)
+    assert after.since != 0
+    assert after.baseline == 5  # the 200 guarded events were not learned
+
+
+def test_a_fresh_site_is_guarded_past_the_floor() -> None:
+    store = MemoryStorage()
+    results = [run(store, T0 + i) for i in range(12)]
+    assert [r.changed for r in results].index(1) == 10  # the 11th event is over a floor of 10
+
+
+def test_reading_with_amount_zero_counts_nothing() -> None:
+    store = MemoryStorage()
+    run(store, T0)
+    assert run(store, T0 + 1, amount=0).rate == 1
