@@ -188,7 +188,7 @@ def crawler_patterns() -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
-_GROUPS = ("tool", "listed", "words", "service", "contact", "browser_shaped", "app_platform",
+_GROUPS = ("listed", "words", "service", "contact", "browser_shaped", "app_platform",
            "known_app", "handheld")
 
 
@@ -221,17 +221,15 @@ class RuleSet:
 
     def evidence(self, raw: str) -> Evidence:
         found = dict.fromkeys(_GROUPS, False)
-        tool = None
+        first_tool = len(AUTOMATION_TOOLS)
         labels = self._labels
         for index in self._set.Match(raw) or ():
-            label = labels[index]
-            if label.startswith("tool:"):
-                # The tool list is in order of precedence: keep the first named.
-                name = label[5:]
-                if tool is None or index < labels.index(f"tool:{tool}"):
-                    tool = name
+            if index < len(AUTOMATION_TOOLS):
+                # The tools come first, in order of precedence: keep the first one named.
+                first_tool = min(first_tool, index)
             else:
-                found[label] = True
+                found[labels[index]] = True
+        tool = AUTOMATION_TOOLS[first_tool][0] if first_tool < len(AUTOMATION_TOOLS) else None
         return Evidence(tool, found["listed"], found["words"], found["service"],
                         found["contact"], found["browser_shaped"], found["app_platform"],
                         found["known_app"], found["handheld"])

@@ -34,10 +34,6 @@ _ANDROID_COMMENT = re2.compile(r"(?i)\([^()]*\bandroid[^()]*\)|\bandroid \([^()]
 _WORDS = re2.compile("(?i)" + "|".join(f"(?:{p})" for p in SELF_IDENTIFIED))
 
 
-def automation_tool(raw: str) -> str | None:
-    """The name of the HTTP library or automation tool ``raw`` names, if any."""
-    return rules().evidence(raw).tool
-
 #: Browser families ``ua-parser`` reports for mainstream browsers, and which are Chromium.
 MAINSTREAM = frozenset({
     "Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chrome Mobile WebView", "Chromium",

@@ -19,7 +19,9 @@ rounds so machine noise hits every variant alike:
 * ``before`` (with ``--before REV``): ``guarded`` with the enumeration guard, the distinct
   sketch and the memory backend as they were at git revision REV (loaded from ``git show``
   under other module names), so an optimisation is measured side by side with what it
-  replaces, in one run.
+  replaces, in one run. REV's memory backend runs today's op values, so REV must have
+  today's ops (from #18 on: no ``DistinctAdd``, one older bucket per counter); for older
+  revisions time the whole engine with ``bench_hotpath --before``.
 
 Traffic is allowed browser traffic: 300 clients (IPs on 30 networks, 50 browser builds),
 each reading random profiles; the engine's clock moves 0.5 s per request so budgets are
