@@ -38,11 +38,13 @@ class Site:
     _jars: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                peer: str = PEER) -> httpx.Response:
+                peer: str = PEER, cookies: bool = True) -> httpx.Response:
         """One request of the browser at ``peer`` with these headers. Like a browser it
         keeps the cookies it is given (per address and user agent), unless the test sends
-        a ``cookie`` header of its own."""
-        own = headers is not None and any(k.lower() == "cookie" for k in headers)
+        a ``cookie`` header of its own or asks for none (``cookies=False``: a client that
+        drops them)."""
+        own = not cookies or (headers is not None and any(k.lower() == "cookie"
+                                                          for k in headers))
         jar = None if own else self._jars.setdefault(
             (peer, (headers or {}).get("user-agent", "")), {})
         if jar:
@@ -67,12 +69,12 @@ class Site:
             return await client.request(method, path, headers=headers)
 
     def get(self, path: str, headers: dict[str, str] | None = None,
-            peer: str = PEER) -> httpx.Response:
-        return self.request("GET", path, headers=headers, peer=peer)
+            peer: str = PEER, cookies: bool = True) -> httpx.Response:
+        return self.request("GET", path, headers=headers, peer=peer, cookies=cookies)
 
     def post(self, path: str, headers: dict[str, str] | None = None,
-             peer: str = PEER) -> httpx.Response:
-        return self.request("POST", path, headers=headers, peer=peer)
+             peer: str = PEER, cookies: bool = True) -> httpx.Response:
+        return self.request("POST", path, headers=headers, peer=peer, cookies=cookies)
 
     def body_parts(self, path: str, headers: Pairs, *, method: str = "GET", query: str = "",
                    peer: str = PEER) -> tuple[int, dict[str, str], list[bytes]]:

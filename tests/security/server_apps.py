@@ -1,6 +1,6 @@
-"""The app real servers run in the server-rewriting tests (uvicorn, gunicorn): every answer
-says which address antiscrape counted the request under, so a test can see whether a forged
-X-Forwarded-For was believed."""
+"""The apps real servers run in the server-rewriting tests (uvicorn: Starlette; gunicorn:
+Flask): every answer says which peer the framework was handed, so a test can see whether a
+forged X-Forwarded-For was believed."""
 
 from __future__ import annotations
 
@@ -32,3 +32,26 @@ def _starlette_app() -> Any:
 
 
 starlette_app = _starlette_app()
+
+
+def _flask_app() -> Any:
+    from flask import Flask, request
+
+    from antiscrape.engine import Engine
+    from antiscrape.integrations.flask import AntiScrape
+
+    app = Flask(__name__)
+    AntiScrape(app, engine=Engine(CONFIG))
+
+    @app.route("/")
+    def home() -> str:
+        return request.remote_addr or "-"
+
+    @app.route("/health")
+    def health() -> str:  # exempt: readiness costs no budget
+        return "ok"
+
+    return app
+
+
+flask_app = _flask_app()

@@ -57,13 +57,21 @@ def test_the_engine_warns_once(caplog: pytest.LogCaptureFixture) -> None:
 
 @contextmanager
 def uvicorn(*flags: str) -> Iterator[tuple[str, Path]]:
+    with server(["uvicorn", "tests.security.server_apps:starlette_app", "--log-level",
+                 "warning", "--no-access-log", *flags], "--port") as running:
+        yield running
+
+
+@contextmanager
+def server(command: list[str], port_flag: str) -> Iterator[tuple[str, Path]]:
+    """A real server on a free local port; its log (stdout and stderr) in a file."""
     port = free_port()
-    log = ROOT / ".pytest_cache" / f"uvicorn-{port}.log"
+    log = ROOT / ".pytest_cache" / f"server-{port}.log"
     log.parent.mkdir(exist_ok=True)
+    bind = str(port) if port_flag == "--port" else f"127.0.0.1:{port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(BIN / "uvicorn"), "tests.security.server_apps:starlette_app", "--port",
-             str(port), "--log-level", "warning", "--no-access-log", *flags],
+            [str(BIN / command[0]), *command[1:], port_flag, bind],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out, stderr=out)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -100,6 +108,19 @@ def test_uvicorn_default_rewrite_is_reported() -> None:
         text = log.read_text()
     assert statuses == [200] * 8  # the server believed every forged value ...
     assert text.count("replaced the socket peer") == 1  # ... and the operator is told, once
+
+
+@pytest.mark.slow
+def test_gunicorn_sync_workers_keep_the_socket_peer() -> None:
+    """gunicorn's own workers never rewrite REMOTE_ADDR (forwarded_allow_ips only decides
+    the scheme): forged values buy nothing and nothing is reported."""
+    with server(["gunicorn", "-w", "1", "--log-level", "warning",
+                 "tests.security.server_apps:flask_app"], "-b") as (base, log):
+        statuses = forged_burst(base)
+        time.sleep(0.2)
+        text = log.read_text()
+    assert statuses == [200] * 5 + [429] * 3
+    assert "replaced the socket peer" not in text
 
 
 @pytest.mark.slow
