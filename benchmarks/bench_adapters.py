@@ -58,6 +58,8 @@ from antiscrape.engine import Engine
 from antiscrape.request import protect
 from antiscrape.state.ops import DistinctAddAll, Recent
 
+from .traffic import cookieless
+
 SECRET = "bench-secret-0123456789abcdef-0123456789"
 PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -150,10 +152,10 @@ def guarded(variant: str) -> bool:
 
 def engine(clock: ManualClock, kind: str = "antiscrape") -> Engine:
     if kind.startswith("adapter-only"):
-        return AdapterOnly({"secret_key": SECRET}, clock=clock)
+        return AdapterOnly(cookieless({"secret_key": SECRET}), clock=clock)
     if kind.startswith("storage-only"):
-        return StorageOnly({"secret_key": SECRET, "protect": PROTECT}, clock=clock)
-    return Engine({"secret_key": SECRET, "protect": PROTECT}, clock=clock)
+        return StorageOnly(cookieless({"secret_key": SECRET, "protect": PROTECT}), clock=clock)
+    return Engine(cookieless({"secret_key": SECRET, "protect": PROTECT}), clock=clock)
 
 
 # -- the adapters of another revision ---------------------------------------------------------

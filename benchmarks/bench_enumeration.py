@@ -66,6 +66,8 @@ from antiscrape.request import RequestView, protect
 from antiscrape.state.memory import AsyncMemoryStorage, MemoryStorage
 from antiscrape.state.sketch import DistinctSketch
 
+from .traffic import cookieless
+
 SECRET = "bench-secret-0123456789abcdef-0123456789"
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/131.0.0.0 Safari/537.36")
@@ -147,16 +149,16 @@ def build(variant: str, clock: ManualClock) -> Any:
         assert BEFORE is not None
         guard_cls, storage_cls = BEFORE
         sync = storage_cls()
-        engine = Engine({"secret_key": SECRET}, clock=clock, enumeration=None,
+        engine = Engine(cookieless({"secret_key": SECRET}), clock=clock, enumeration=None,
                         storage=(sync, AsyncMemoryStorage(sync)))
         engine.enumeration = guard = guard_cls(engine.config, engine.keys)
         if not hasattr(guard, "recorded_statuses"):  # older guards were asked about every status
             guard.recorded_statuses = range(1000)
     elif variant == "matched":
-        engine = Engine({"secret_key": SECRET}, clock=clock, enumeration=None)
+        engine = Engine(cookieless({"secret_key": SECRET}), clock=clock, enumeration=None)
         engine.enumeration = MatchOnly(engine.config, engine.keys)
     else:
-        engine = Engine({"secret_key": SECRET}, clock=clock)
+        engine = Engine(cookieless({"secret_key": SECRET}), clock=clock)
     return Starlette(routes=routes, middleware=[Middleware(AntiScrapeMiddleware, engine=engine)])
 
 

@@ -52,6 +52,7 @@ from antiscrape.engine import Engine
 from antiscrape.request import protect
 
 from . import bench_adapters, bench_core, bench_enumeration
+from .traffic import cookieless
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789abcdef-0123456789"
@@ -147,7 +148,7 @@ async def starlette_scene(engines: dict[str, type | None], protected: bool, roun
                           batch: int, unseen: bool = False) -> dict[str, list[int]]:
     rng = random.Random(11 if protected else 13 if unseen else 12)
     clocks = {name: ManualClock() for name in engines}
-    apps = {name: starlette_app(cls({"secret_key": SECRET}, clock=clocks[name])
+    apps = {name: starlette_app(cls(cookieless({"secret_key": SECRET}, cls), clock=clocks[name])
                                 if cls is not None else None, protected)
             for name, cls in engines.items()}
     apps[REFERENCE["starlette"]] = slowapi_app(protected)
@@ -225,7 +226,7 @@ def wsgi_scene(framework: str, engines: dict[str, type | None], rounds: int,
     clocks = {name: bench_adapters.MovingClock(step=0.2) for name in engines}
     apps: dict[str, tuple[Any, Any]] = {}
     for name, cls in engines.items():
-        engine = cls({"secret_key": SECRET, "protect": bench_adapters.PROTECT},
+        engine = cls(cookieless({"secret_key": SECRET, "protect": bench_adapters.PROTECT}, cls),
                      clock=clocks[name]) if cls is not None else None
         apps[name] = (flask_app(engine), None) if framework == "flask" else django_app(engine)
     reference = REFERENCE[framework]
