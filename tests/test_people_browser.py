@@ -38,17 +38,7 @@ def person(chromium: Chromium, address: str) -> Page:
     """A desktop Chrome (not announcing headless mode, as people's browsers do not) whose
     requests come from ``address``."""
     page = chromium.new_page()
-    version = page.devtools.call("Browser.getVersion")["product"].split("/")[1]
-    major = version.split(".")[0]
-    page.call("Network.setUserAgentOverride", {
-        "userAgent": f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                     f"Chrome/{major}.0.0.0 Safari/537.36",
-        "acceptLanguage": "en-US,en;q=0.9",
-        "userAgentMetadata": {
-            "brands": [{"brand": "Chromium", "version": major},
-                       {"brand": "Not-A.Brand", "version": "24"}],
-            "fullVersion": version, "platform": "Linux", "platformVersion": "",
-            "architecture": "x86", "model": "", "mobile": False}})
+    page.as_desktop_chrome()
     page.call("Network.setExtraHTTPHeaders", {"headers": {"X-Forwarded-For": address}})
     return page
 
