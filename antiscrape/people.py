@@ -32,6 +32,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .cache import BoundedCache
 from .challenge.tokens import Signer
 from .config import Config
 from .cookies import CookiePolicy
@@ -111,13 +112,13 @@ class People:
         self._fingerprint = fingerprint
         self._guarded = g.mode == "on"
         """Whether any series may be guarded (a quick test for the usual, calm case)."""
-        self._verified: dict[str, Visitor | None] = {}
-        self._counts: dict[str, int] = {}
+        self._verified: BoundedCache[str, Visitor | None] = BoundedCache(_CACHE_MAX)
+        self._counts: BoundedCache[str, int] = BoundedCache(_CACHE_MAX)
         """Hashed IP or network -> people seen behind it, as storage last answered."""
-        self._added: dict[tuple[str, str, int], None] = {}
+        self._added: BoundedCache[tuple[str, str, int], None] = BoundedCache(_CACHE_MAX)
         """(person, hashed ip, bucket) this worker already counted (sketches ignore repeats:
         sending the add again would only cost time)."""
-        self._series: dict[str, PulseResult] = {}
+        self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
         self._alpha = g.alpha
@@ -141,10 +142,8 @@ class People:
                                     now < cached.issued + self.visitors.lifetime):
             return cached  # type: ignore[return-value]
         found = self.cookies.read(raw, now)
-        if len(self._verified) >= _CACHE_MAX:
-            self._verified.clear()
         if len(raw) <= 512:
-            self._verified[raw] = found
+            self._verified.put(raw, found)
         return found
 
     def guarded_since(self, kind: str) -> float:
@@ -218,9 +217,7 @@ class People:
             bucket = int(now // PEOPLE_WINDOW)
             marker = (person, ip, bucket)
             if marker not in self._added:
-                if len(self._added) >= _CACHE_MAX:
-                    self._added.clear()
-                self._added[marker] = None
+                self._added.put(marker, None)
                 t.people = (start + len(ops), ip, net)
                 pp = self._people_prefix
                 expires = (bucket + 2) * PEOPLE_WINDOW
@@ -300,11 +297,8 @@ class People:
         if t.people is not None:
             index, ip, net = t.people
             ip_count, net_count = results[index]
-            counts = self._counts
-            if len(counts) >= _CACHE_MAX:
-                counts.clear()
-            counts[ip] = ip_count
-            counts[net] = net_count
+            self._counts.put(ip, ip_count)
+            self._counts.put(net, net_count)
         if t.watch is not None and t.kind is not None:
             cooled, evidence = results[t.watch], results[t.watch + 1]
             if evidence:
@@ -349,9 +343,7 @@ class People:
         return (Action.THROTTLE, rule, reason + " later", retry)
 
     def _learn(self, series: str, result: PulseResult) -> None:
-        if len(self._series) >= _CACHE_MAX:
-            self._series.clear()
-        self._series[series] = result
+        self._series.put(series, result)
         if self.guard.mode == "auto":
             self._guarded = any(r.since for r in self._series.values()) \
                 if result.since or result.changed else self._guarded

@@ -22,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
     raise MissingExtraError("starlette", "starlette") from exc
 
 from antiscrape import decisionlog
+from antiscrape.cache import BoundedCache
 from antiscrape.config import Config
 from antiscrape.decision import Decision, Reply
 from antiscrape.engine import Engine
@@ -89,16 +90,13 @@ class RouteNames:
 
     def __init__(self, table: list[_RouteEntry]) -> None:
         self._table = [(regex, template) for regex, template, _ in table]
-        self._kept: dict[str, str | None] = {}
+        self._kept: BoundedCache[str, str | None] = BoundedCache(self.MAX_KEPT)
 
     def __call__(self, path: str) -> str | None:
         if path in self._kept:
             return self._kept[path]
-        template = next((t for regex, t in self._table if regex.match(path)), None)
-        if len(self._kept) >= self.MAX_KEPT:
-            self._kept.clear()
-        self._kept[path] = template
-        return template
+        return self._kept.put(path, next((t for regex, t in self._table if regex.match(path)),
+                                         None))
 
 
 class AntiScrapeMiddleware:
