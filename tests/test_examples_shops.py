@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from example_apps.shop_data import CANARY_USER_IDS, SEED, build_shop
 from example_apps.shop_ids import IdCodec
 from example_apps.shop_pages import ShopSite, mask_phone
 from tests.fixtures.browser import free_port
+from tests.fixtures.processes import stop, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
 CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -172,20 +172,11 @@ def django_shop(mode: str) -> Iterator[str]:
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/api/items/1", timeout=1)
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    out = process.stdout.read() if process.stdout else ""
-                    pytest.fail(f"the Django shop did not start:\n{out}")
-                time.sleep(0.1)
+        wait_for_http(base + "/api/items/1", process,
+                      lambda: process.stdout.read() if process.stdout else "")
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 def test_django_shop(django_shop: str, mode: str) -> None:

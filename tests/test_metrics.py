@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from antiscrape.errors import MissingExtraError
 from antiscrape.request import RequestView
 
 from .conftest import SECRET
+from .fixtures.processes import stop, wait_for_http
 
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
                          "Firefox/128.0", "accept": "text/html", "accept-language": "en",
@@ -184,15 +184,8 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/metrics", timeout=2)
-                break
-            except (requests.ConnectionError, requests.Timeout):  # a worker still booting
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        wait_for_http(base + "/metrics", server,
+                      lambda: server.stderr.read().decode()[-2000:] if server.stderr else "")
         n = 24
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda i: requests.get(f"{base}/p/{i}", timeout=10),
@@ -207,8 +200,7 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path: Path) -> None:
                      if line.startswith("antiscrape_inspect_seconds_count"))
         assert count == n
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
 
 
 def test_exempt_paths_and_the_metrics_endpoint_are_not_counted_or_judged(

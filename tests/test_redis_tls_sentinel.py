@@ -23,6 +23,7 @@ from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from tests.browsers import CHROME
 from tests.conftest import SECRET
+from tests.fixtures.processes import stop
 from tests.fixtures.redis_server import RedisServer, _answers, free_port
 
 pytestmark = [pytest.mark.redis]
@@ -34,15 +35,6 @@ def _wait(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start")
         time.sleep(0.05)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 @pytest.fixture
@@ -75,12 +67,12 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     try:
         _wait(proc, ready, "TLS redis-server")
     except RuntimeError as exc:
-        _stop(proc)
+        stop(proc, grace=5)
         pytest.skip(f"this redis-server cannot serve TLS: {exc}")
     try:
         yield f"rediss://127.0.0.1:{port}/0", {"ssl_ca_certs": str(cert)}
     finally:
-        _stop(proc)
+        stop(proc, grace=5)
 
 
 @pytest.fixture
@@ -101,7 +93,7 @@ def sentinel_redis(tmp_path: Path) -> Iterator[str]:
         _wait(proc, lambda: _answers(port), "redis sentinel")
         yield f"redis+sentinel://127.0.0.1:{port}/shop"
     finally:
-        _stop(proc)
+        stop(proc, grace=5)
         master.stop()
 
 

@@ -24,6 +24,7 @@ from antiscrape.decision import Action
 from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from tests import redis_worker_apps as apps
+from tests.fixtures.processes import stop
 from tests.fixtures.redis_server import RedisServer, delete_prefix, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -65,12 +66,7 @@ def workers(server: str, storage: str, prefix: str, **env: str) -> Iterator[str]
             time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
 
 
 def _get(url: str, timeout: float = 10) -> tuple[int, str]:

@@ -25,6 +25,7 @@ from antiscrape.request import RequestView
 from antiscrape.server_rewrite import rewritten_from
 from tests.browsers import CHROME
 from tests.conftest import SECRET
+from tests.fixtures.processes import stop, wait_for_http
 from tests.fixtures.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,23 +76,10 @@ def server(command: list[str], port_flag: str) -> Iterator[tuple[str, Path]]:
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out, stderr=out)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(base + "/health", timeout=2)
-                    break
-                except requests.RequestException:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(log.read_text()[-2000:]) from None
-                    time.sleep(0.1)
+            wait_for_http(base + "/health", proc, lambda: log.read_text()[-2000:])
             yield base, log
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
             log.unlink(missing_ok=True)
 
 
