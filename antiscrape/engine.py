@@ -373,30 +373,26 @@ class Engine:
         if client.bot_allowed is not None:
             return client.bot_allowed
         ops: Sequence[Op] = client.ops
-        people = self.people
-        if people is None:
-            if access is not None:
-                ops = [*ops, *enumeration.ops(access, client.identity, self.clock())]
-            return Plan(ops,
-                        lambda results: self.conclude(view, client, access, results),
-                        lambda: self.conclude(view, client, access, None),
-                        lambda results, decision: self._challenge_follow_up(view, decision))
-        now = self.clock()
-        counts = (people.factor(client.addresses[0]), people.factor(client.addresses[1]))
-        if counts != client.people:  # more (or fewer) people behind the address than before
-            self._rebuild_hits(client, counts)
-            ops = client.ops
         identity = client.identity
-        ticket, people_ops = people.plan(
-            identity, client.visitor, access.kind if access is not None else None, view,
-            client.addresses, now, len(ops))
-        if identity.visitor is not None and not ticket.visitor_counts:
-            identity = replace(identity, visitor=None)  # not (yet) a person: not counted as one
-        if people_ops:
-            ops = [*ops, *people_ops]
+        ticket: Ticket | None = None
+        now = self.clock()
+        people = self.people
+        if people is not None:
+            counts = (people.factor(client.addresses[0]), people.factor(client.addresses[1]))
+            if counts != client.people:  # more (or fewer) people behind the address than before
+                self._rebuild_hits(client, counts)
+                ops = client.ops
+            ticket, people_ops = people.plan(
+                identity, client.visitor, access.kind if access is not None else None, view,
+                client.addresses, now, len(ops))
+            if identity.visitor is not None and not ticket.visitor_counts:
+                identity = replace(identity, visitor=None)  # not (yet) a person: not counted
+            if people_ops:
+                ops = [*ops, *people_ops]
         if access is not None:
             ops = [*ops, *enumeration.ops(access, identity, now)]
-            if access.canary:  # after the guard's ops: its judge reads them by position
+            if access.canary and people is not None and ticket is not None:
+                # after the guard's ops: its judge reads them by position
                 ops += people.canary_ops(identity, ticket, enumeration.canary_reason(access))
         return Plan(ops,
                     lambda results: self.conclude(view, client, access, results, ticket,
