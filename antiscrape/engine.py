@@ -38,7 +38,7 @@ from .paths import PathPrefixes
 from .people import People, Ticket
 from .plan import Plan
 from .replies import public_reason, refusal, wants_html
-from .request import RequestView, cookie_value
+from .request import RequestView, cookie_values
 from .server_rewrite import ServerRewriteCheck
 from .signals import ScoreTraits, budget_factor, score_request, score_traits
 from .state import AsyncMemoryStorage, AsyncStorage, Get, Hit, HitResult, Op, Storage, open_storage
@@ -101,8 +101,8 @@ class _Client:
     user agent, risk score, and the operations every request of this client sends."""
 
     __slots__ = ("addresses", "allowed", "base_score", "bot", "bot_allowed", "cls", "identity",
-                 "keep", "limits", "listed", "ops", "people", "plain", "quiet", "reasons",
-                 "score", "slots", "ua", "until", "visitor")
+                 "keep", "limits", "listed", "ops", "people", "person", "plain", "quiet",
+                 "reasons", "score", "slots", "ua", "until", "visitor")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -134,6 +134,8 @@ class _Client:
         """Hashed IP and network: what people are counted behind."""
         self.people = (1, 1)
         """The people multipliers of the IP and network budgets the hits were sent with."""
+        self.person: str | None = None
+        """Whom the requests count as if a person (``People.person_key``)."""
         self.ops: tuple[Op, ...] = ()
         self.slots = Slots.of(0, False, 0)
         self.plain: Decision | None = None
@@ -214,7 +216,10 @@ class Engine:
                                                        self.addressing.trusted,
                                                        cfg.forwarded_header),
                                  self._fingerprint)
-        self._visitor_cookie = cfg.visitor.cookie_name
+        self._cookie_names = (
+            self.challenges.settings.cookie_name if self.challenges is not None else "",
+            cfg.visitor.cookie_name if self.people is not None else "")
+        """The clearance and visitor cookies' names ("": not looked for), read in one pass."""
         self.observers: list[Observer] = []
         self.refusal_observers: list[Observer] = []
         """Observers of every decision but an allow (the default decision log, which samples
@@ -378,13 +383,14 @@ class Engine:
         now = self.clock()
         people = self.people
         if people is not None:
-            counts = (people.factor(client.addresses[0]), people.factor(client.addresses[1]))
+            counts = people.factors(client.addresses)
             if counts != client.people:  # more (or fewer) people behind the address than before
                 self._rebuild_hits(client, counts)
                 ops = client.ops
             ticket, people_ops = people.plan(
-                identity, client.visitor, access.kind if access is not None else None, view,
-                client.addresses, now, len(ops))
+                identity, client.person, client.visitor,
+                access.kind if access is not None else None, view, client.addresses, now,
+                len(ops))
             if identity.visitor is not None and not ticket.visitor_counts:
                 identity = replace(identity, visitor=None)  # not (yet) a person: not counted
             if people_ops:
@@ -424,12 +430,9 @@ class Engine:
         if self.addressing.trusted:
             forwarded = headers.get(self.addressing.header, "")
             kept = kept and len(forwarded) <= _KEPT_TEXT_MAX
-        challenges = self.challenges
         # Most requests carry no cookie at all: then there is no clearance to look for.
-        cookie = challenges.clearance_cookie(view) \
-            if challenges is not None and "cookie" in headers else None
-        visitor_cookie = cookie_value(headers["cookie"], self._visitor_cookie) \
-            if self.people is not None and "cookie" in headers else None
+        cookie, visitor_cookie = cookie_values(headers["cookie"], self._cookie_names) \
+            if "cookie" in headers else (None, None)
         key = (view.peer, forwarded, shape, secure, view.user_id, cookie, visitor_cookie,
                cls.name)
         client = self._clients.get(key)
@@ -477,8 +480,8 @@ class Engine:
         client.visitor = visitor
         if people is not None:
             client.addresses = (self.keys.hashed(client_key), self.keys.hashed(network))
-            client.people = (people.factor(client.addresses[0]),
-                             people.factor(client.addresses[1]))
+            client.people = people.factors(client.addresses)
+            client.person = people.person_key(identity)
         if listed == "allow":
             client.allowed = Plan.decided(Decision(Action.ALLOW, "on the allow list",
                                                    rule="allow"))
@@ -629,7 +632,7 @@ class Engine:
         if ticket is not None:
             skip = ticket.n_ops
             cookie = (ticket.cookie,) if ticket.cookie is not None else ()
-            if results is not None and self.people is not None:
+            if results is not None and self.people is not None and ticket.learns:
                 found, points, why = self.people.judge(
                     ticket, results, html=wants_html(view.headers.get("accept", "")))
                 verdicts += [Verdict(action, reason, rule, retry)

@@ -168,7 +168,7 @@ def fingerprint_material(headers: Mapping[str, str], tls_header: str = "") -> st
     # left-out headers is present.
     parts = list(map(headers.get, FINGERPRINT_HEADERS, _NO_VALUES))
     if "cookie" in headers or "content-length" in headers:
-        parts.append(",".join(n for n in headers if n not in _NOT_TRAITS))
+        parts.append(",".join([n for n in headers if n not in _NOT_TRAITS]))
     else:
         parts.append(",".join(headers))
     if tls_header:

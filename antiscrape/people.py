@@ -66,32 +66,39 @@ def people_factor(count: int, cap: int) -> int:
 
 
 class Ticket:
-    """What :meth:`People.plan` decided for one request, for :meth:`People.judge`."""
+    """What :meth:`People.plan` decided for one request, for :meth:`People.judge`.
 
-    __slots__ = ("anonymous", "cleared", "cookie", "kind", "mint", "n_ops", "people", "pool",
-                 "pulse", "visitor", "visitor_counts", "watch")
+    The class attributes are the defaults: a person's read that has nothing to count or
+    learn sets two of them, not a dozen.
+    """
 
-    def __init__(self) -> None:
-        self.visitor: Visitor | None = None
-        self.cookie: tuple[str, str] | None = None
-        """The Set-Cookie header of a visitor minted on this request."""
-        self.kind: str | None = None
-        self.anonymous = False
-        self.cleared = False
-        """Holds a clearance or an account (a canary cool-down does not apply)."""
-        self.mint: tuple[int, int] | None = None
-        """(index of the first mint-budget hit, how many) in this ticket's ops."""
-        self.people: tuple[int, str, str] | None = None
-        """(index of the people count, hashed ip, hashed network)."""
-        self.pool: tuple[int, tuple[tuple[str, int], ...]] | None = None
-        """(index of the first pool hit, (level, allowance) per hit)."""
-        self.pulse: list[tuple[int, str]] = []
-        """(index, series) of each Pulse."""
-        self.watch: int | None = None
-        """Index of the two canary reads (fingerprint cool-down, network evidence)."""
-        self.n_ops = 0
-        self.visitor_counts = False
-        """The request counts as its (established) visitor."""
+    visitor: Visitor | None = None
+    cookie: tuple[str, str] | None = None
+    """The Set-Cookie header of a visitor minted on this request."""
+    kind: str | None = None
+    anonymous = False
+    cleared = False
+    """Holds a clearance or an account (a canary cool-down does not apply)."""
+    mint: tuple[int, int] | None = None
+    """(index of the first mint-budget hit, how many) in this ticket's ops."""
+    people: tuple[int, str, str] | None = None
+    """(index of the people count, hashed ip, hashed network)."""
+    pool: tuple[int, tuple[tuple[str, int], ...]] | None = None
+    """(index of the first pool hit, (level, allowance) per hit)."""
+    pulse: tuple[tuple[int, str], ...] = ()
+    """(index, series) of each Pulse."""
+    watch: int | None = None
+    """Index of the two canary reads (fingerprint cool-down, network evidence)."""
+    n_ops = 0
+    visitor_counts = False
+    """The request counts as its (established) visitor."""
+
+    @property
+    def learns(self) -> bool:
+        """Whether the results hold anything for :meth:`People.judge` (the usual person's
+        read holds nothing: no call, no verdict)."""
+        return bool(self.pulse or self.mint or self.people or self.watch is not None or
+                    self.anonymous)
 
 
 class People:
@@ -113,8 +120,9 @@ class People:
         self._guarded = g.mode == "on"
         """Whether any series may be guarded (a quick test for the usual, calm case)."""
         self._verified: BoundedCache[str, Visitor | None] = BoundedCache(_CACHE_MAX)
-        self._counts: BoundedCache[str, int] = BoundedCache(_CACHE_MAX)
-        """Hashed IP or network -> people seen behind it, as storage last answered."""
+        self._counts: BoundedCache[str, tuple[int, int]] = BoundedCache(_CACHE_MAX)
+        """Hashed IP or network -> (people seen behind it as storage last answered, the
+        budget multiplier that gives): the multiplier is read on every request."""
         self._added: BoundedCache[tuple[str, str, int], None] = BoundedCache(_CACHE_MAX)
         """(person, hashed ip, bucket) this worker already counted (sketches ignore repeats:
         sending the add again would only cost time)."""
@@ -167,24 +175,43 @@ class People:
                 for name, r in sorted(self._series.items())}
 
     def people_behind(self, hashed_address: str) -> int:
-        return self._counts.get(hashed_address, 0)
+        return self._counts.get(hashed_address, (0, 1))[0]
 
     def factor(self, hashed_address: str) -> int:
-        return people_factor(self._counts.get(hashed_address, 0), self.visitors.people_cap)
+        return self._counts.get(hashed_address, (0, 1))[1]
+
+    def factors(self, addresses: tuple[str, str]) -> tuple[int, int]:
+        """The budget multipliers of a hashed (IP, network) pair."""
+        counts = self._counts
+        if not counts:
+            return 1, 1
+        return (counts.get(addresses[0], (0, 1))[1], counts.get(addresses[1], (0, 1))[1])
 
     # -- plan --------------------------------------------------------------------------------
 
-    def plan(self, identity: Identity, visitor: Visitor | None, kind: str | None,
-             view: RequestView, addresses: tuple[str, str], now: float, start: int
-             ) -> tuple[Ticket, list[Op]]:
+    def person_key(self, identity: Identity) -> str | None:
+        """Whom a client's requests count as, if it is a person: its account, else its
+        clearance, else its visitor (which counts only once established, see :meth:`plan`).
+        Derived once per client."""
+        hashed = self.keys.hashed
+        if identity.account:
+            return "ac:" + hashed(identity.account)
+        if identity.clearance:
+            return "cl:" + hashed(identity.clearance)
+        if identity.visitor:
+            return "vi:" + hashed(identity.visitor)
+        return None
+
+    def plan(self, identity: Identity, person: str | None, visitor: Visitor | None,
+             kind: str | None, view: RequestView, addresses: tuple[str, str], now: float,
+             start: int) -> tuple[Ticket, list[Op]]:
         """The ops of one request (to be sent at batch index ``start``) and its ticket.
 
-        ``visitor`` is the verified visitor cookie (None: mint one if visitors are on);
-        ``kind`` the protected kind read (None: not a protected read); ``addresses`` the
-        hashed IP and network.
+        ``person`` is :meth:`person_key` of the identity; ``visitor`` the verified visitor
+        cookie (None: mint one if visitors are on); ``kind`` the protected kind read (None:
+        not a protected read); ``addresses`` the hashed IP and network.
         """
         t = Ticket()
-        t.cleared = bool(identity.clearance or identity.account)
         ops: list[Op] = []
         hashed = self.keys.hashed
         ip, net = addresses
@@ -200,18 +227,14 @@ class People:
             ops += (Hit(mp + "ip:" + ip, HOUR, v.new_per_ip),
                     Hit(mp + "net:" + net, HOUR, v.new_per_network),
                     Hit(mp + "fp:" + hashed(fp), HOUR, v.new_per_fingerprint))
-            t.pulse.append((start + len(ops), VISITORS_SERIES))
+            t.pulse = ((start + len(ops), VISITORS_SERIES),)
             ops.append(self._pulse(VISITORS_SERIES, 1, self.guard.min_new_visitors))
-        t.visitor = visitor
-        t.visitor_counts = established = visitor is not None and not visitor.new and \
-            self._established(visitor, kind, now)
-        if identity.account:
-            person: str | None = "ac:" + hashed(identity.account)
-        elif identity.clearance:
-            person = "cl:" + hashed(identity.clearance)
-        elif established:
-            person = "vi:" + hashed(visitor.id)  # type: ignore[union-attr]
-        else:
+        if visitor is not None:
+            t.visitor = visitor
+            t.visitor_counts = not visitor.new and self._established(visitor, kind, now)
+        if identity.clearance or identity.account:
+            t.cleared = True
+        elif not t.visitor_counts:
             person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
@@ -242,12 +265,13 @@ class People:
                         Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1], cost),
                         Hit(pre + "site", DAY, allowances[2][1], cost))
             if t.anonymous:  # people's reads only need the guard's state as last seen
-                t.pulse.append((start + len(ops), kind))
+                t.pulse = (*t.pulse, (start + len(ops), kind))
                 ops.append(self._pulse(kind, 1, self.guard.min_reads))
             if self._canaries:
                 t.watch = start + len(ops)
                 ops += (Get(self._cool_prefix + hashed(fp)), Get(self._evidence_prefix + net))
-        t.n_ops = len(ops)
+        if ops:
+            t.n_ops = len(ops)
         return t, ops
 
     def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
@@ -275,7 +299,7 @@ class People:
         ``html``: the client wants a page (a browser), which is challenged; other clients are
         told to sign in or retry later.
         """
-        if not (t.pulse or t.mint or t.people or t.watch is not None or t.anonymous):
+        if not t.learns:
             return [], 0, ()  # a person's read, nothing new learned: the usual case
         verdicts: list[Verdict] = []
         points = 0
@@ -297,8 +321,9 @@ class People:
         if t.people is not None:
             index, ip, net = t.people
             ip_count, net_count = results[index]
-            self._counts.put(ip, ip_count)
-            self._counts.put(net, net_count)
+            cap = self.visitors.people_cap
+            self._counts.put(ip, (ip_count, people_factor(ip_count, cap)))
+            self._counts.put(net, (net_count, people_factor(net_count, cap)))
         if t.watch is not None and t.kind is not None:
             cooled, evidence = results[t.watch], results[t.watch + 1]
             if evidence:

@@ -105,21 +105,35 @@ def asgi_headers(pairs: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 def cookie_value(cookie_header: str, name: str) -> str | None:
-    """Return one cookie's value from a ``Cookie`` header, or None.
+    """Return one cookie's value from a ``Cookie`` header, or None."""
+    return cookie_values(cookie_header, (name,))[0]
+
+
+def cookie_values(cookie_header: str, names: tuple[str, ...]) -> tuple[str | None, ...]:
+    """The values of the cookies ``names`` in a ``Cookie`` header (None: absent; an empty
+    name is never found), in one pass; the first of repeated names wins.
 
     Hand-rolled because ``http.cookies`` rejects a whole header on one malformed pair, and a
     client must not be able to hide its clearance (or crash us) with a stray character.
     """
-    if not cookie_header or name not in cookie_header:
-        return None
+    found: list[str | None] = [None] * len(names)
+    if not cookie_header:
+        return tuple(found)
+    wanted = [name for name in names if name and name in cookie_header]
+    if not wanted:
+        return tuple(found)
     for part in cookie_header.split(";"):
         key, sep, value = part.partition("=")
-        if sep and key.strip() == name:
+        key = key.strip()
+        if sep and key in wanted:
+            wanted.remove(key)
             value = value.strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
-            return value
-    return None
+            found[names.index(key)] = value
+            if not wanted:
+                break
+    return tuple(found)
 
 
 PROTECT_ATTRIBUTE = "__antiscrape_protect__"

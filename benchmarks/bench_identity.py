@@ -17,11 +17,19 @@ timed rounds see every window in its steady state. Each request is ``Engine.insp
 (no framework), timed one by one; the table gives
 medians and ``visitor / today``. With ``--redis`` the same runs against Redis, and each
 request's storage calls are counted: one ``execute`` is one script call, one round trip.
+
+Then the same traffic through Starlette (``bench_hotpath``'s app, the real middleware, a
+bare app beside it, in-memory state): what a protected read costs the application is its
+time over the bare app's, and the table gives that added time for both engines and their
+ratio. The engine-alone ratio is the stricter one (it leaves out the adapter's work, which
+both variants share); both are reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import random
 import statistics
 import time
@@ -33,6 +41,7 @@ from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from antiscrape.state import AsyncMemoryStorage, MemoryStorage, open_storage
 
+STEP = 0.5
 SECRET = "bench-identity-secret-key-0123456789"
 PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -103,7 +112,7 @@ def run_round(engine: Engine, clock: ManualClock, who: list[tuple[str, dict[str,
         decision = engine.inspect(view)
         times.append(time.perf_counter() - started)
         assert decision.action.value == "allow", decision.reason
-        clock.advance(0.5)
+        clock.advance(STEP)
     return times
 
 
@@ -130,6 +139,54 @@ def measure(storage: str | None, rounds: int, batch: int) -> dict[str, Any]:
     return out
 
 
+def scope(peer: str, headers: dict[str, str], path: str) -> dict[str, Any]:
+    """An ASGI scope of one protected read."""
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": path, "raw_path": b"",
+            "query_string": b"", "root_path": "", "client": (peer, 40000),
+            "server": ("shop.example", 80),
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+
+
+async def through_starlette(rounds: int, batch: int) -> dict[str, float]:
+    """Median time of a protected read through Starlette: bare app, today, visitor."""
+    from .bench_enumeration import run_batch
+    from .bench_hotpath import starlette_app
+
+    variants: dict[str, tuple[Any, ManualClock, list[tuple[str, dict[str, str]]]]] = {}
+    for name, visitors in (("today", False), ("visitor", True)):
+        engine, _, clock = build(visitors, None)
+        variants[name] = (starlette_app(engine, True), clock, clients(engine, visitors))
+    bare_clock = ManualClock(START)
+    variants["bare"] = (starlette_app(None, True), bare_clock, variants["today"][2])
+    rng = random.Random(9)
+    times: dict[str, list[int]] = {name: [] for name in variants}
+
+    def work(n: int) -> list[tuple[int, str]]:
+        return [(rng.randrange(300), f"/users/{rng.randrange(1, 1_000_000)}")
+                for _ in range(n)]
+
+    async def play(name: str, requests: list[tuple[int, str]], out: list[int]) -> None:
+        app, clock, who = variants[name]
+        await run_batch(app, [scope(*who[c], path) for c, path in requests], clock, out)
+
+    for name, (_, clock, _) in variants.items():  # warm caches, past the week boundary
+        while clock() < START + 1_800:
+            await play(name, work(batch), [])
+    order = list(variants)
+    for _ in range(rounds):
+        requests = work(batch)
+        rng.shuffle(order)
+        for name in order:
+            gc.collect()
+            gc.disable()
+            try:
+                await play(name, requests, times[name])
+            finally:
+                gc.enable()
+    return {name: statistics.median(t) / 1_000 for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -143,6 +200,14 @@ def main() -> None:
         r = measure(uri, args.rounds, args.batch)
         print(f"| {label} | {r['today']:.1f} | {r['visitor']:.1f} | {r['ratio']:.2f} | "
               f"{r['calls']['today']:.0f}, {r['calls']['visitor']:.0f} |")
+    m = asyncio.run(through_starlette(args.rounds, args.batch))
+    today, visitor = m["today"] - m["bare"], m["visitor"] - m["bare"]
+    print("\nThrough Starlette (memory://), median µs per protected read:\n")
+    print("| bare app | today | visitor | today added | visitor added | visitor / today "
+          "(added) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"| {m['bare']:.1f} | {m['today']:.1f} | {m['visitor']:.1f} | +{today:.1f} | "
+          f"+{visitor:.1f} | {visitor / today:.2f} |")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,9 @@ class _Layout:
         self.budgets = tuple(c.budget for c in self.counters)
 
 
+_NEVER = float("inf")
+
+
 class _Bound:
     """One identity's ready-made keys for one kind, valid while no window enters a new time
     bucket: a protected read then only fills in the record and the clock."""
@@ -243,21 +246,32 @@ class EnumerationGuard:
         self._layouts[(kind, who.mask)] = layout
         return layout
 
-    def _bind(self, who: _Who, kind: str, now: float) -> _Bound:
+    def _bind(self, who: _Who, kind: str, now: float, old: _Bound | None = None) -> _Bound:
         """Build the identity's keys for the buckets ``now`` falls in (keys end with the
-        bucket number, the Redis cluster hash-tag convention)."""
+        bucket number, the Redis cluster hash-tag convention). From ``old``, the binding
+        that just ran out, the counters still in their bucket are kept as they are: when a
+        visitor's ten-minute window turns over, its day and week keys do not."""
         layout = self._layout(kind, who)
+        kept = old.counters if old is not None and old.layout is layout else None
         hashed = who.hashed
         counters: list[tuple[str, int, str]] = []
-        since = -float("inf")
-        until = float("inf")
-        for level, c in zip(layout.levels, layout.counters, strict=True):
+        since = 0
+        until = _NEVER
+        for i, (level, c) in enumerate(zip(layout.levels, layout.counters, strict=True)):
             seconds = c.seconds
             bucket = int(now // seconds)
-            base = c.prefix + hashed[level]
-            counters.append((f"{base}:{bucket}", (bucket + 2) * seconds, f"{base}:{bucket - 1}"))
-            since = max(since, bucket * seconds)
-            until = min(until, (bucket + 1) * seconds)
+            start = bucket * seconds
+            expires = start + 2 * seconds
+            if kept is not None and kept[i][1] == expires:
+                counters.append(kept[i])
+            else:
+                base = c.prefix + hashed[level]
+                counters.append((f"{base}:{bucket}", expires, f"{base}:{bucket - 1}"))
+            # valid while every window stays in its bucket
+            if start > since:
+                since = start
+            if start + seconds < until:
+                until = start + seconds
         walk_prefix = self._walk_prefixes.get(kind)
         if walk_prefix is None:
             walk_prefix = self._walk_prefixes[kind] = self.keys("en", kind, "walk") + ":"
@@ -331,7 +345,7 @@ class EnumerationGuard:
         kind = access.kind
         bound = who.bound.get(kind)
         if bound is None or not bound.since <= now < bound.until:
-            bound = self._bind(who, kind, now)
+            bound = self._bind(who, kind, now, bound)
         record_id = access.id
         page = access.page
         record = record_id if page is None or page <= 1 else f"{record_id}#{page}"

@@ -78,6 +78,9 @@ def _hashes(exact: bytearray) -> array[int]:
     return array("Q", bytes(exact))
 
 
+_FEW = 8
+"""Members of the smaller exact side up to which a union is counted by look-ups in the
+larger one rather than by building a set of both."""
 _INDEX_MASK = M - 1
 _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
 _ALPHA_MM = _ALPHA_INF * M * M
@@ -328,6 +331,12 @@ def _union_of(sketches: list[DistinctSketch]) -> tuple[int, DistinctSketch | Non
     (0, a dense sketch of the merged registers and every exact hash)."""
     exacts = [s.exact for s in sketches]
     if all(e is not None for e in exacts):
+        if len(exacts) == 2:
+            small, big = sorted(exacts, key=len)  # type: ignore[arg-type]
+            if len(small) <= _FEW * _HASH_BYTES:  # a bucket just begun: a few look-ups
+                return (len(big) >> 3) + sum(
+                    not _holds(big, small[at:at + _HASH_BYTES])  # type: ignore[arg-type]
+                    for at in range(0, len(small), _HASH_BYTES)), None
         return len(set().union(*(_hashes(e) for e in exacts))), None  # type: ignore[arg-type]
     dense = [s.registers for s in sketches if s.registers is not None]
     merged: bytes | bytearray = dense[0]
