@@ -374,6 +374,11 @@ class VisitorSettings:
     established_after: int = 0
     """Seconds a visitor must be old, besides having come back with its cookie, before it
     counts as established (0: the first return is enough)."""
+    young_for: int = 86_400
+    """Seconds a visitor stays *young*: its protected reads count in the site guard's rate of
+    its kind, and while that kind is guarded they need a clearance, as anonymous reads do.
+    A cookie costs a crawler nothing: without this, one that starts a new cookie jar every
+    few dozen reads would read as many people (0: visitors are never young)."""
     new_per_ip: int = 60
     """New visitors per IP and hour before more count as cookie rotation (a risk signal)."""
     new_per_network: int = 200
@@ -394,6 +399,8 @@ class VisitorSettings:
             raise ConfigError(f"{path}.lifetime", "must be at least 3600 seconds")
         if self.established_after < 0:
             raise ConfigError(f"{path}.established_after", "must be 0 or more seconds")
+        if self.young_for < 0:
+            raise ConfigError(f"{path}.young_for", "must be 0 or more seconds")
         for name in ("new_per_ip", "new_per_network", "new_per_fingerprint", "people_cap"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{path}.{name}", "must be at least 1")
@@ -441,6 +448,10 @@ class GuardSettings:
     """Enter when the current rate exceeds this multiple of the learned rate."""
     min_reads: int = 20
     """Anonymous protected reads of a kind per ``bucket`` that never trigger the guard."""
+    min_young_reads: int = 100
+    """Protected reads of a kind per ``bucket`` by visitors new that day (see
+    ``visitor.young_for``) that never trigger the guard: a few people arriving together read
+    dozens of pages, so this floor is higher than ``min_reads``."""
     min_new_visitors: int = 120
     """New visitors per ``bucket`` (site-wide) that never trigger the guard."""
     bucket: int = 600
@@ -455,7 +466,7 @@ class GuardSettings:
             raise ConfigError(f"{path}.factor", "must be above 1")
         if self.bucket < 10 or self.half_life < self.bucket:
             raise ConfigError(path, "need bucket >= 10 and half_life >= bucket (seconds)")
-        for name in ("min_reads", "min_new_visitors", "cooldown"):
+        for name in ("min_reads", "min_young_reads", "min_new_visitors", "cooldown"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}", "must be 0 or more")
 

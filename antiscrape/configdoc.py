@@ -37,12 +37,14 @@ _UNITS_BY_NAME = {
     "block_factor": "multiple of the budget", "levels": "share of the kind's budget",
     "default_budget": "distinct records per window", "budgets.*": "distinct records per window",
     "level_windows": "windows like 10m, 1d",
-    "lifetime": SECONDS, "established_after": SECONDS, "new_per_ip": "new visitors per hour",
+    "lifetime": SECONDS, "established_after": SECONDS, "young_for": SECONDS,
+    "new_per_ip": "new visitors per hour",
     "new_per_network": "new visitors per hour", "new_per_fingerprint": "new visitors per hour",
     "rotation_score": "score 0..100", "people_cap": "people",
     "anonymous.network": "reads per hour", "anonymous.fingerprint": "reads per hour",
     "anonymous.site": "reads per day", "factor": "multiple of the learned rate",
-    "min_reads": "reads per bucket", "min_new_visitors": "new visitors per bucket",
+    "min_reads": "reads per bucket", "min_young_reads": "reads per bucket",
+    "min_new_visitors": "new visitors per bucket",
     "bucket": SECONDS, "half_life": SECONDS, "cooldown": SECONDS,
 }
 

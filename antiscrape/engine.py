@@ -390,7 +390,7 @@ class Engine:
             ticket, people_ops = people.plan(
                 identity, client.person, client.visitor,
                 access.kind if access is not None else None, view, client.addresses, now,
-                len(ops))
+                len(ops), suspect=client.score >= self.config.scoring.challenge_at)
             if identity.visitor is not None and not ticket.visitor_counts:
                 identity = replace(identity, visitor=None)  # not (yet) a person: not counted
             if people_ops:
@@ -664,6 +664,8 @@ class Engine:
         headers = (*headers, *cookie) if cookie else headers
         if not verdicts:
             return self._allow(client, access, score, reasons, headers)
+        if ticket is not None and ticket.young and self.people is not None:
+            self.people.refused(ticket, self.clock())
         return self._refuse(view, client, access, score, reasons, verdicts, headers)
 
     def _failures(self, stored: Any, client: _Client, score: int, reasons: tuple[str, ...]

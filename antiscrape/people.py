@@ -49,7 +49,13 @@ DAY = 86_400
 PEOPLE_WINDOW = HOUR
 """People behind an address are counted over the last one to two hours (two buckets)."""
 VISITORS_SERIES = "*visitors"
-"""The guard's series of new visitors (site-wide); the other series are protected kinds."""
+"""The guard's series of new visitors (site-wide); the others are per protected kind: its
+anonymous reads (named as the kind) and its reads by young visitors (see ``young``)."""
+
+
+def young(kind: str) -> str:
+    """The guard's series of a kind's reads by visitors new that day."""
+    return kind + ":young"
 _CACHE_MAX = 16_384
 _SERIES_TTL = 30 * DAY
 
@@ -77,6 +83,9 @@ class Ticket:
     """The Set-Cookie header of a visitor minted on this request."""
     kind: str | None = None
     anonymous = False
+    young = False
+    """A young visitor's protected read (see ``VisitorSettings.young_for``): counted in the
+    guard's rate of its kind, and held by the guard like an anonymous read."""
     cleared = False
     """Holds a clearance or an account (a canary cool-down does not apply)."""
     mint: tuple[int, int] | None = None
@@ -98,7 +107,7 @@ class Ticket:
         """Whether the results hold anything for :meth:`People.judge` (the usual person's
         read holds nothing: no call, no verdict)."""
         return bool(self.pulse or self.mint or self.people or self.watch is not None or
-                    self.anonymous)
+                    self.anonymous or self.young)
 
 
 class People:
@@ -126,6 +135,10 @@ class People:
         self._added: BoundedCache[tuple[str, str, int], None] = BoundedCache(_CACHE_MAX)
         """(person, hashed ip, bucket) this worker already counted (sketches ignore repeats:
         sending the add again would only cost time)."""
+        self._refused: BoundedCache[str, float] = BoundedCache(_CACHE_MAX)
+        """Young visitor id -> until when its reads do not count in the guard's rate: it
+        was refused (a tool stopped by its own budgets keeps knocking, and its knocks must
+        not make the guard hold the people arriving after it)."""
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
@@ -154,19 +167,22 @@ class People:
             self._verified.put(raw, found)
         return found
 
-    def guarded_since(self, kind: str) -> float:
-        """When the guard for ``kind`` began as last seen (0.0: not guarded). Forced on, the
-        guard has held since the engine started; forced off, never."""
+    def guarded_since(self, kind: str, *, young_reads: bool = False) -> float:
+        """When the guard began, as last seen, for anonymous reads of ``kind`` (or, with
+        ``young_reads``, for its reads by young visitors); 0.0: not guarded. Many new
+        visitors guard both. Forced on, the guard has held since the engine started; forced
+        off, never."""
         mode = self.guard.mode
         if mode == "off" or not self._guarded:
             return 0.0
         if mode == "on":
             return self._started
-        series = self._series
-        mine = series.get(kind)
-        new = series.get(VISITORS_SERIES)
-        since = [r.since for r in (mine, new) if r is not None and r.since]
-        return min(since) if since else 0.0
+        return self._since(young(kind) if young_reads else kind, VISITORS_SERIES)
+
+    def _since(self, *names: str) -> float:
+        """The earliest start of a guard among the series ``names`` (0.0: none guarded)."""
+        found = [r.since for r in map(self._series.get, names) if r is not None and r.since]
+        return min(found) if found else 0.0
 
     def state(self) -> dict[str, dict[str, float | bool]]:
         """Each series as last seen (for the status page and the CLI)."""
@@ -204,12 +220,16 @@ class People:
 
     def plan(self, identity: Identity, person: str | None, visitor: Visitor | None,
              kind: str | None, view: RequestView, addresses: tuple[str, str], now: float,
-             start: int) -> tuple[Ticket, list[Op]]:
+             start: int, *, suspect: bool = False) -> tuple[Ticket, list[Op]]:
         """The ops of one request (to be sent at batch index ``start``) and its ticket.
 
         ``person`` is :meth:`person_key` of the identity; ``visitor`` the verified visitor
         cookie (None: mint one if visitors are on); ``kind`` the protected kind read (None:
-        not a protected read); ``addresses`` the hashed IP and network.
+        not a protected read); ``addresses`` the hashed IP and network; ``suspect``: the
+        client's own risk score already asks for a challenge. The reads of a suspect or
+        recently refused young visitor are not counted in the rate of young visitors' reads:
+        that rate stands for people arriving, and tools already stopped would otherwise
+        make the guard hold the people arriving after them.
         """
         t = Ticket()
         ops: list[Op] = []
@@ -264,9 +284,15 @@ class People:
                 ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1], cost),
                         Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1], cost),
                         Hit(pre + "site", DAY, allowances[2][1], cost))
-            if t.anonymous:  # people's reads only need the guard's state as last seen
-                t.pulse = (*t.pulse, (start + len(ops), kind))
-                ops.append(self._pulse(kind, 1, self.guard.min_reads))
+            elif not t.cleared and visitor is not None and \
+                    now - visitor.issued < self.visitors.young_for:
+                t.young = True  # a cookie is free: its first day's reads are the guard's
+                suspect = suspect or self._refused.get(visitor.id, 0.0) > now
+            if t.anonymous or (t.young and not suspect):  # people's reads need only its state
+                series, floor = (kind, self.guard.min_reads) if t.anonymous else \
+                    (young(kind), self.guard.min_young_reads)
+                t.pulse = (*t.pulse, (start + len(ops), series))
+                ops.append(self._pulse(series, 1, floor))
             if self._canaries:
                 t.watch = start + len(ops)
                 ops += (Get(self._cool_prefix + hashed(fp)), Get(self._evidence_prefix + net))
@@ -274,13 +300,20 @@ class People:
             t.n_ops = len(ops)
         return t, ops
 
+    def refused(self, ticket: Ticket, now: float) -> None:
+        """A young visitor's read was refused: its reads stop counting in the guard's rate
+        for a bucket (see :meth:`plan`)."""
+        if ticket.young and ticket.visitor is not None:
+            self._refused.put(ticket.visitor.id, now + self.guard.bucket)
+
     def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
         """Came back, old enough, and (on a protected read) not minted since the guard for
         that kind began: a crawler cannot mint its way past the guard."""
         if not visitor.established(now, self.visitors.established_after):
             return False
         if kind is not None and self._guarded:
-            since = self.guarded_since(kind)
+            since = self._started if self.guard.mode == "on" else \
+                self._since(kind, young(kind), VISITORS_SERIES)
             if since and visitor.issued >= since:
                 return False
         return True
@@ -334,16 +367,17 @@ class People:
                     html, "canary:fingerprint",
                     "this browser fingerprint read a canary record recently: a clearance "
                     "is needed", self.config.enumeration.canary_cooldown))
-        if t.kind is not None and t.anonymous:
+        if t.kind is not None and (t.anonymous or t.young):
             kind = t.kind
-            since = self.guarded_since(kind)
+            since = self.guarded_since(kind, young_reads=t.young)
             if since:
-                known = self._series.get(kind)
+                known = self._series.get(young(kind) if t.young else kind)
                 usual = f", usually {known.baseline:.1f}" if known is not None else ""
+                who = "anonymous reads" if t.anonymous else "reads by visitors new today"
                 verdicts.append(self._need(
                     html, f"guard:{kind}",
-                    f"site guarded for {kind} reads since {int(since)} (anonymous reads "
-                    f"need a clearance{usual} per {self.guard.bucket} s)",
+                    f"site guarded for {kind} reads since {int(since)} ({who} need a "
+                    f"clearance{usual} per {self.guard.bucket} s)",
                     self.guard.cooldown))
             elif t.pool is not None:
                 first, allowances = t.pool
@@ -374,11 +408,17 @@ class People:
                 if result.since or result.changed else self._guarded
         if result.changed:
             entered = result.changed > 0
-            name = "new visitors" if series == VISITORS_SERIES else f"anonymous {series} reads"
+            if series == VISITORS_SERIES:
+                name, held = "new visitors", "anonymous reads and visitors new today"
+            elif series.endswith(":young"):
+                name = f"{series.removesuffix(':young')} reads by visitors new today"
+                held = "such reads"
+            else:
+                name, held = f"anonymous {series} reads", "anonymous protected reads"
             if entered:
                 log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
-                            "%.1f (anonymous protected reads now need a clearance)", name,
-                            result.rate, self.guard.bucket, result.baseline)
+                            "%.1f (%s now need a clearance)", name, result.rate,
+                            self.guard.bucket, result.baseline, held)
             else:
                 log.warning("antiscrape: site guard OFF for %s: calm for %d s", name,
                             self.guard.cooldown)

@@ -105,6 +105,42 @@ def test_visitors_minted_while_guarded_are_not_people_yet(clock):
     assert (d.action, d.rule) == (Action.CHALLENGE, "guard:profile")
 
 
+def test_visitors_new_today_are_held_by_the_guard_regulars_and_cleared_ones_are_not(clock):
+    """A cookie costs a crawler nothing: one that starts a new cookie jar every few dozen
+    reads, from rotating addresses and browsers, would read as a crowd of people. Reads by
+    visitors younger than ``visitor.young_for`` count in the guard's rate, and while the
+    kind is guarded they need a clearance; a regular (older) visitor reads on."""
+    e = engine(clock, visitor={"established_after": 0})
+    regular = "198.51.100.200"
+    assert get(e, "/", regular).action is Action.ALLOW  # a visitor since yesterday
+    clock.advance(86_400 + 60)
+    rng = random.Random(4)
+    rules: list[str] = []
+    for jar in range(8):  # eight jars, each read just under a person's 10-minute budget
+        peer = new_address(jar)
+        headers = browser(jar)
+        get(e, "/", peer, headers)
+        rules += [get(e, f"/users/{rng.randrange(1, 10**6)}", peer, headers).rule or ""
+                  for _ in range(39)]
+        clock.advance(5)
+    first = next(i for i, rule in enumerate(rules) if rule == "guard:profile")
+    assert first <= 105, rules[:110]  # the floor (min_young_reads 100) and the one crossing it
+    # from then on: jars started since are not people yet, only the anonymous pool's few
+    # reads per network (3) are left to them; every other read needs a clearance
+    later_jars = 8 - first // 39
+    assert rules[first:].count("") <= 3 * later_jars, rules[first:]
+    assert all(rule.startswith(("guard:", "anonymous:")) for rule in rules[first:] if rule)
+    assert e.people.state()["profile:young"]["guarded"]
+    assert get(e, "/users/99999", regular).action is Action.ALLOW
+    d = get(e, "/users/99998", new_address(500), browser(500))  # a brand-new person: anonymous
+    assert d.action is Action.CHALLENGE
+    # off (young_for = 0), the same jars read on: each is a person with a person's budget
+    lax = engine(ManualClock(), visitor={"young_for": 0})
+    got = [get(lax, f"/users/{rng.randrange(1, 10**6)}", new_address(jar), browser(jar)).action
+           for jar in range(4) for _ in range(39)]
+    assert got.count(Action.ALLOW) >= 4 * 38
+
+
 def test_forced_off_never_guards_but_the_pool_still_holds(clock):
     e = engine(clock, guard={"mode": "off"})
     got = [get(e, f"/users/{n}", new_address(n), browser(n), cookies=False).rule
@@ -129,8 +165,13 @@ def test_monitor_mode_refuses_nothing_and_says_what_it_would_do(clock, caplog):
 
 def test_fifty_people_behind_one_address_get_fifty_peoples_budget(clock):
     """An office: 50 browsers (one build, so one fingerprint) behind one IP, 15 pages each
-    within three minutes, 750 requests. Each keeps its cookie; none is ever refused."""
-    e = engine(clock, budgets={"default": {"ip": "100/minute"}})
+    within three minutes, 750 requests. Each keeps its cookie; none is ever refused.
+
+    The people are regulars here (``young_for = 0``): on a site that has never seen them,
+    700 reads by visitors new that day within minutes is a burst the site guard answers
+    with one challenge per person, which these browsers would solve (tests/
+    test_people_browser.py drives real ones through it)."""
+    e = engine(clock, budgets={"default": {"ip": "100/minute"}}, visitor={"young_for": 0})
     rng = random.Random(8)
     jars = [f"office-{n}" for n in range(50)]
     refused = challenged = 0

@@ -73,7 +73,8 @@ def run(base_url: str, *, max_requests: int = 600, give_up_after: int = 10,
         back_off: float = 900.0, duration: float = 86_400.0,
         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
         one_address: str | None = None, client_ips: Sequence[str] = (),
-        user_count: int = 5_000, seed: int = 11, timeout: float = 5.0) -> Outcome:
+        new_jar_every: int = 0, user_count: int = 5_000, seed: int = 11,
+        timeout: float = 5.0) -> Outcome:
     """Read random profiles from a new /24 each time; return what was obtained.
 
     ``persistent``: after ``give_up_after`` refusals in a row, wait ``back_off`` seconds and
@@ -81,14 +82,17 @@ def run(base_url: str, *, max_requests: int = 600, give_up_after: int = 10,
     sent; otherwise stop at the first such run. ``sleep`` and ``clock`` let a test drive the
     crawler on a simulated clock. ``one_address``: no rotation, every request from it;
     ``client_ips``: the pool to rotate through, in order (default: a new random /24 each
-    time).
+    time). ``new_jar_every``: keep cookies, but throw the jar away after that many profile
+    reads and start a fresh one on the landing page (a new visitor that reads just under a
+    person's budget, again and again).
     """
     base = require_local(base_url)
     what = ["rotating /24s"] if one_address is None else ["nothing but its ids"]
     if rotate_user_agents:
         what.append("User-Agents")
-    outcome = Outcome(f"crawler rotating {' and '.join(what)}, cookies "
-                      + ("kept" if keep_cookies else "dropped"))
+    jars = f"a new cookie jar every {new_jar_every} reads" if new_jar_every else \
+        "cookies " + ("kept" if keep_cookies else "dropped")
+    outcome = Outcome(f"crawler rotating {' and '.join(what)}, {jars}")
     rng = random.Random(seed)
     addresses = iter(lambda: one_address, None) if one_address is not None else \
         itertools.cycle(client_ips) if client_ips else networks(rng)
@@ -113,6 +117,7 @@ def run(base_url: str, *, max_requests: int = 600, give_up_after: int = 10,
             return response
 
         get("/", None)  # a landing page first, like a person arriving from a search engine
+        reads = 0
         while True:
             if outcome.requests >= max_requests:
                 outcome.stopped = f"request cap ({max_requests}) reached"
@@ -121,6 +126,10 @@ def run(base_url: str, *, max_requests: int = 600, give_up_after: int = 10,
                 outcome.stopped = f"ran for {duration:.0f} s"
                 return outcome
             sleep(rng.uniform(*jitter))
+            if new_jar_every and reads and reads % new_jar_every == 0:
+                session.cookies.clear()
+                get("/", None)
+            reads += 1
             number = rng.randrange(1, user_count + 1)
             response = get(f"/users/{number}", f"{base}/items/{rng.randrange(1, 501)}/comments")
             found = _PROFILE.search(response.text) if response.status_code == 200 else None
@@ -140,9 +149,12 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=600)
     parser.add_argument("--drop-cookies", action="store_true")
     parser.add_argument("--rotate-user-agents", action="store_true")
+    parser.add_argument("--new-jar-every", type=int, default=0, metavar="N",
+                        help="start a new cookie jar after every N profile reads")
     args = parser.parse_args()
     print(run(args.base_url, max_requests=args.max_requests, keep_cookies=not args.drop_cookies,
-              rotate_user_agents=args.rotate_user_agents).summary())
+              rotate_user_agents=args.rotate_user_agents,
+              new_jar_every=args.new_jar_every).summary())
 
 
 if __name__ == "__main__":
