@@ -102,8 +102,10 @@ BROWSER_SHAPES: tuple[str, ...] = (
     r"^mozilla/5\.0 applewebkit/",
     # Netscape and early IE: a version, maybe a language, and a desktop platform comment.
     r"^mozilla/[1-4]\.\d+\S*\s*(?:\[[a-z-]+\]\s*)?\((?:x11|win|mac|compatible; msie)",
-    # Opera before Presto named itself (9.2x, 9.5x), Presto and later; on phones after Mozilla.
-    r"^(?:mozilla/5\.0 )?opera/\d+\.\d+\.?\s*\(",
+    # Opera before Presto named itself (9.2x, 9.5x), Presto and later; on phones after
+    # Mozilla/5.0 or the handset's own token; masked as Mozilla, it names itself last.
+    r"^(?:[^\s()]+ )?opera/\d+\.\d+\.?\s*\(",
+    r"^mozilla/[45]\.0 \([^()]*\) opera \d",
 )
 
 #: A device's own HTTP stack or platform, sent by apps on phones, TVs and consoles.
