@@ -33,78 +33,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import crawleruseragents
 import re2
 import ua_parser
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from antiscrape import uarules, useragent  # noqa: E402
-from tests.corpora import read_json, read_lines  # noqa: E402
+from tests.corpora import read_json  # noqa: E402
+from tests.ua_corpora import Training, training_corpora  # noqa: E402
 
 DATA = ROOT / "antiscrape" / "data"
-NOT_PEOPLE = {"bot", "library"}
-
-
-@dataclass(frozen=True)
-class Training:
-    """One labelled training corpus: its people's strings and its automated ones."""
-
-    name: str
-    people: list[str]
-    automated: list[str]
-
-
-def device_detector_fixtures() -> Training:
-    """Device Detector's labelled fixtures: bots and libraries are automated, the rest people."""
-    fixtures = resources.files("device_detector") / "tests" / "fixtures" / "upstream"
-    people: list[str] = []
-    automated: list[str] = []
-    for path in sorted(fixtures.iterdir(), key=lambda p: p.name):
-        if not path.name.endswith(".yml"):
-            continue
-        for entry in yaml.load(path.read_text(), Loader=yaml.CSafeLoader) or ():
-            ua = entry.get("user_agent")
-            if not ua:
-                continue
-            client = entry.get("client")
-            kind = "bot" if path.name == "bots.yml" else \
-                (client.get("type") if isinstance(client, dict) else None)
-            (automated if kind in NOT_PEOPLE else people).append(ua)
-    return Training("Device Detector fixtures", sorted(set(people)), sorted(set(automated)))
-
-
-def woothee_testsets() -> Training:
-    """woothee's test sets, one ``label<TAB>user agent`` a line (label person/automated)."""
-    people: list[str] = []
-    automated: list[str] = []
-    for line in read_lines("ua/woothee-testsets.tsv"):
-        label, _, ua = line.partition("\t")
-        (automated if label == "automated" else people).append(ua)
-    return Training("woothee test sets", people, automated)
-
-
-def top_user_agents() -> Training:
-    """Today's most common browser strings (people only)."""
-    return Training("top-user-agents", read_lines("ua/top-user-agents.txt"), [])
-
-
-def crawler_instances() -> Training:
-    """The example strings crawler-user-agents gives with its patterns (automated only)."""
-    instances = {ua for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA
-                 for ua in entry.get("instances", ())}
-    return Training("crawler-user-agents instances", [], sorted(instances))
-
-
-def training_corpora() -> list[Training]:
-    return [device_detector_fixtures(), woothee_testsets(), top_user_agents(),
-            crawler_instances()]
 
 
 def external_patterns() -> list[tuple[str, str]]:
