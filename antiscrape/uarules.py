@@ -95,8 +95,9 @@ CONTACT: tuple[str, ...] = (r"https?://", r"\bwww\.[a-z0-9-]+\.", r"@[a-z0-9-]+\
 BROWSER_SHAPES: tuple[str, ...] = (
     # The version may be written "5", a distribution may name itself before the comment
     # ("Mozilla/5.0 ArchLinux (X11; ...)"), and a phone or a wrapper may put its own product
-    # token first ("LG-P760/P76010b Mozilla/5.0 (...)").
-    r"^(?:[^\s()]+(?:\([^()]*\))?;? )?mozilla/5(?:\.0)? ?(?:[a-z]+ )?"
+    # token first ("LG-P760/P76010b Mozilla/5.0 (...)"; not "User-Agent:", a header's name
+    # pasted into its value by a program).
+    r"^(?:[^\s():]+(?:\([^()]*\))?;? )?mozilla/5(?:\.0)? ?(?:[a-z]+ )?"
     r"\((?:[^()]|\([^()]*\))*\)\s*(?:applewebkit|gecko|like gecko|presto|khtml)",
     r"^mozilla/[45]\.0 ?\([^)]*(?:msie \d|trident/\d|rv:\d)",
     r"^mozilla/5\.0 applewebkit/",
@@ -104,7 +105,7 @@ BROWSER_SHAPES: tuple[str, ...] = (
     r"^mozilla/[1-4]\.\d+\S*\s*(?:\[[a-z-]+\]\s*)?\((?:x11|win|mac|compatible; msie)",
     # Opera before Presto named itself (9.2x, 9.5x), Presto and later; on phones after
     # Mozilla/5.0 or the handset's own token; masked as Mozilla, it names itself last.
-    r"^(?:[^\s()]+ )?opera/\d+\.\d+\.?\s*\(",
+    r"^(?:[^\s():]+ )?opera/\d+\.\d+\.?\s*\(",
     r"^mozilla/[45]\.0 \([^()]*\) opera \d",
 )
 
