@@ -85,6 +85,11 @@ SERVICE_TOKENS: tuple[str, ...] = (
     r"\b(?:observatory|synthetics?|lighthouse|pagespeed|prerender|screenshot)(?:/|\b)",
     r"\b(?:chrome-lighthouse|gtmetrix|pingdom|uptimerobot|statuscake|site24x7)\b",
     r"\bgoogle-[a-z]|[a-z]-google\b|\bgooglead|google (?:search|web) ?(?:console|light)",
+    # "compatible" in a comment after the engine's token is how crawlers name themselves on
+    # a browser string ("... (KHTML, like Gecko; compatible; Googlebot/2.1; ...)", "...
+    # Safari/537.36 (compatible; AdsBot-Google-Mobile; ...)"); browsers since Internet
+    # Explorer put it first, in the platform comment, if at all.
+    r"(?:applewebkit|gecko|firefox|safari|chrome)/[^()]*\((?:[^()]*; ?)?compatible\b",
 )
 
 #: A contact address: a URL or e-mail is how crawler operators say who they are.

@@ -105,6 +105,11 @@ def test_lookup_cache_is_bounded_under_a_flood_of_random_agents():
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
      "Chrome/131.0.0.0 Safari/537.36 Lighthouse", "crawler"),
     ("AppStoreScraperZ/1.2 CFNetwork/1410.0.3 Darwin/22.6.0", "crawler"),
+    # "compatible" after the engine's token: how crawlers sign a browser string
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/131.0.0.0 Safari/537.36 (compatible; NewAgent)", "crawler"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; compatible; "
+     "pageburst) Chrome/98.0.4758.102 Safari/537.36", "crawler"),
     # the browser grammar's variants: Opera before Presto, a distribution's name before the
     # comment, a phone's own token before Mozilla, Opera on a feature phone
     ("Opera/9.27 (Windows NT 5.1; U; de)", "browser"),
