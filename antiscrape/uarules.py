@@ -25,25 +25,31 @@ import re2
 
 #: HTTP libraries and browser-automation tools: (label, pattern), case-insensitive.
 AUTOMATION_TOOLS: tuple[tuple[str, str], ...] = (
-    ("curl", r"\bcurl/"),
-    ("wget", r"\bwget/"),
+    ("curl", r"\b(?:py)?curl/"),
+    ("wget", r"\bwget2?/"),
     ("python-requests", r"python-requests"),
     ("httpx", r"python-httpx|\bhttpx/"),
     ("aiohttp", r"aiohttp"),
     ("scrapy", r"scrapy"),
-    ("python-urllib", r"python-urllib|\bpython/\d"),
+    ("python-urllib", r"python-urllib|\bpython/\d|^python[ -]|\burllib3/"),
     ("go-http-client", r"go-http-client|\bgo \d\.\d+ package http"),
-    ("java", r"^java/|\bjava/\d|apache-httpclient|jakarta commons-httpclient"),
+    ("java", r"^java/|\bjava/\d|apache-http(?:async)?client|jakarta commons-httpclient|"
+             r"\breactor-netty/|\bktor-client|\bjersey/|\bvertx-|\bakka-http/"),
     ("okhttp", r"okhttp"),
-    ("node", r"node-fetch|\baxios/|\bundici\b|\bgot \(|^got/|\bnode\.js|\bnode/\d"),
+    ("node", r"node-fetch|\baxios/|\bundici\b|\bgot \(|^got/|\bnode\.js|\bnode/\d|"
+             r"superagent|\bneedle/|^deno/|^bun/"),
     ("libwww-perl", r"libwww-perl|lwp::|\bmechanize"),
     ("ruby", r"^ruby\b|faraday|rest-client|typhoeus"),
-    ("php", r"guzzlehttp|^php/|\bphp-curl"),
+    ("php", r"guzzlehttp|^php/|\bphp-curl|\bhttp_request2?\b|\bpecl::http"),
     ("dotnet", r"restsharp|\bwinhttp|powershell"),
-    ("rust", r"\breqwest\b|\bisahc\b|\bhyper/"),
+    ("rust", r"\breqwest\b|\bisahc\b|\bhyper/|^ureq/"),
     ("dart", r"^dart/|dart:io"),
     ("httpie", r"\bhttpie/"),
     ("postman", r"postmanruntime|insomnia/"),
+    # package managers and download tools fetch files, never read pages for a person
+    ("package-manager", r"^(?:pip|npm|yarn|pnpm|cargo|composer|nuget|bundler|rubygems|"
+                        r"homebrew|conda|poetry|uv|apt-http|gradle|maven)/\d"),
+    ("downloader", r"^aria2/|\bhttrack\b|^axel/|^lftp/"),
     ("headless-chrome", r"headless ?chrome"),
     ("phantomjs", r"phantomjs"),
     ("puppeteer", r"puppeteer"),
@@ -64,7 +70,7 @@ _END = r"(?:$|[^a-z0-9\s]|\s+[^0-9\s])"
 
 #: Words crawler operators put in their agents' names and browsers never carry.
 SELF_IDENTIFIED: tuple[str, ...] = (
-    r"[a-z0-9_-]crawl", r"\bcrawl(?:er|ing)?" + _END, r"spider" + _END, r"\bscraper",
+    r"[a-z0-9_-]crawl", r"\bcrawl(?:er|ing)?" + _END, r"spider" + _END, r"scraper", r"extractor\b",
     r"[a-z0-9_-]bot" + _END, r"\bbot" + _END, r"\brobot\b", r"\bfetch(?:er)?\b",
     r"monitor(?:ing)?\b", r"\bchecker\b", r"\blink ?check", r"\bscanner\b", r"\bseo\b",
     r"archiver", r"\bpreview\b", r"validator", r"\banaly[sz]er\b", r"\bindexer\b",
@@ -76,9 +82,14 @@ SELF_IDENTIFIED: tuple[str, ...] = (
 SERVICE_TOKENS: tuple[str, ...] = (
     r"[a-z](?:agent|observatory|monitor|synthetics?|checker|tester|audit|lighthouse|"
     r"pagespeed|render(?:er|tron)|prerender|screenshot|insights?)/",
-    r"\b(?:observatory|synthetics?|lighthouse|pagespeed|prerender|screenshot)/",
+    r"\b(?:observatory|synthetics?|lighthouse|pagespeed|prerender|screenshot)(?:/|\b)",
     r"\b(?:chrome-lighthouse|gtmetrix|pingdom|uptimerobot|statuscake|site24x7)\b",
     r"\bgoogle-[a-z]|[a-z]-google\b|\bgooglead|google (?:search|web) ?(?:console|light)",
+    # "compatible" in a comment after the engine's token is how crawlers name themselves on
+    # a browser string ("... (KHTML, like Gecko; compatible; Googlebot/2.1; ...)", "...
+    # Safari/537.36 (compatible; AdsBot-Google-Mobile; ...)"); browsers since Internet
+    # Explorer put it first, in the platform comment, if at all.
+    r"(?:applewebkit|gecko|firefox|safari|chrome)/[^()]*\((?:[^()]*; ?)?compatible\b",
 )
 
 #: A contact address: a URL or e-mail is how crawler operators say who they are.
@@ -87,12 +98,20 @@ CONTACT: tuple[str, ...] = (r"https?://", r"\bwww\.[a-z0-9-]+\.", r"@[a-z0-9-]+\
 #: The browser grammar: a Mozilla product with a platform comment and a rendering engine
 #: (WebKit/Blink, Gecko, Trident/MSIE), or legacy Opera with Presto.
 BROWSER_SHAPES: tuple[str, ...] = (
-    r"^mozilla/5\.0 ?\((?:[^()]|\([^()]*\))*\)\s*(?:applewebkit|gecko|like gecko|presto|khtml)",
+    # The version may be written "5", a distribution may name itself before the comment
+    # ("Mozilla/5.0 ArchLinux (X11; ...)"), and a phone or a wrapper may put its own product
+    # token first ("LG-P760/P76010b Mozilla/5.0 (...)"; not "User-Agent:", a header's name
+    # pasted into its value by a program).
+    r"^(?:[^\s():]+(?:\([^()]*\))?;? )?mozilla/5(?:\.0)? ?(?:[a-z]+ )?"
+    r"\((?:[^()]|\([^()]*\))*\)\s*(?:applewebkit|gecko|like gecko|presto|khtml)",
     r"^mozilla/[45]\.0 ?\([^)]*(?:msie \d|trident/\d|rv:\d)",
     r"^mozilla/5\.0 applewebkit/",
     # Netscape and early IE: a version, maybe a language, and a desktop platform comment.
     r"^mozilla/[1-4]\.\d+\S*\s*(?:\[[a-z-]+\]\s*)?\((?:x11|win|mac|compatible; msie)",
-    r"^opera/\d+\.\d+ \(.*(?:presto/|version/\d)",
+    # Opera before Presto named itself (9.2x, 9.5x), Presto and later; on phones after
+    # Mozilla/5.0 or the handset's own token; masked as Mozilla, it names itself last.
+    r"^(?:[^\s():]+ )?opera/\d+\.\d+\.?\s*\(",
+    r"^mozilla/[45]\.0 \([^()]*\) opera \d",
 )
 
 #: A device's own HTTP stack or platform, sent by apps on phones, TVs and consoles.
@@ -113,6 +132,9 @@ APP_PLATFORMS: tuple[str, ...] = (
     r"\bhybridcast/", r"\bbrightsign/", r"\bgoogle fiber", r"\bmeego", r"\brisc ?os",
     r"\bios\b", r"\bmacos", r"\bvizios/", r"\bwin32nt", r"^watch\d", r"\bkreatv/", r"\bucweb",
     r"\bup/\d", r"\bwap\d", r"/screen-\d",
+    # Japanese carriers' feature phones and their browsers
+    r"\bfoma\b", r"\bjig browser", r"\bwillcom\b", r"\bddipocket\b", r"^softbank/",
+    r"^vodafone/", r"^kddi-", r"\bbrew\b",
     # what media, podcast and reading apps call themselves
     r"\bplayer\b", r"player/", r"\bradio", r"\bpodcatcher", r"pod[a-z]*/\d", r"cast/\d",
     r"\bfm\b", r"\bmusic\b", r"\baudio\b", r"\bsyndication\b", r"\bvictorreader",
@@ -151,9 +173,11 @@ KNOWN_APPS: tuple[str, ...] = (
     r"\bpinterest/", r"\btiktok", r"\bmusical_ly", r"\bsnapchat", r"\btwitter for ",
     r"\btwitterandroid", r"\bgsa/",
     r"\bwp-android", r"\bwp-iphone",
+    # an embedded engine in a desktop program (Delphi's Internet Explorer component)
+    r"\bembedded web browser\b",
     # text-mode and niche browsers
     r"^lynx/", r"^links\b", r"^elinks", r"^w3m/", r"\bmosaic", r"\bnetfront", r"\bdolfin",
-    r"\bbunjalloo", r"\bmonazilla",
+    r"\bbunjalloo", r"\bmonazilla", r"^sleipnir/\d",
 )
 
 

@@ -7,56 +7,46 @@ Run from the repository root with the dev extras installed:
 Training corpora only (see tests/data/README.md; the held-out ones are never read here):
 - people: Matomo Device Detector's labelled test fixtures, shipped in the ``device-detector``
   package (browsers, mobile apps, feed readers, media players...: everything not a bot or a
-  library);
+  library), woothee's labelled test sets (tests/data/ua/woothee-testsets.tsv.gz: PCs, phones,
+  feature phones, appliances, feed readers) and the most common browser strings of today
+  (tests/data/ua/top-user-agents.txt.gz);
+- automated: Device Detector's bots and libraries, woothee's crawlers and HTTP libraries, the
+  ``crawler-user-agents`` package's example instances;
 - patterns: the ``crawler-user-agents`` package's list, and the AI crawler names of
   tests/data/ua/ai-robots.json.gz.
 
 A pattern that matches any person's string is tried again inside word boundaries ("anchored");
 if it still matches, it is dropped. Kept patterns go to antiscrape/data/crawler_patterns.txt,
 what was anchored or dropped (and the string that condemned it) to
-antiscrape/data/crawler_patterns_dropped.tsv. The project's own word lists are checked the same
-way and reported; the script exits non-zero if any of them matches a person's string, so a
-change to them is vetted before it ships.
+antiscrape/data/crawler_patterns_dropped.tsv.
+
+One person's string condemns no pattern when the sources disagree about it: a string that
+``ua-parser``'s own rules (uap-core) call a bot is *contested* (one source says person, two say
+automated: uap-core and the pattern's list), so it is set aside and reported instead.
+
+The project's own word lists are checked the same way and reported; the script exits non-zero
+if any of them matches a person's string, so a change to them is vetted before it ships.
+Last, it prints how the finished classifier does on each training corpus.
 """
 
 from __future__ import annotations
 
 import sys
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 
 import crawleruseragents
 import re2
 import ua_parser
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from antiscrape import uarules, useragent  # noqa: E402
 from tests.corpora import read_json  # noqa: E402
+from tests.ua_corpora import Training, training_corpora  # noqa: E402
 
 DATA = ROOT / "antiscrape" / "data"
-NOT_PEOPLE = {"bot", "library"}
-
-
-def device_detector_fixtures() -> tuple[list[str], list[str]]:
-    """(people, automated) user agents from Device Detector's labelled fixtures."""
-    fixtures = resources.files("device_detector") / "tests" / "fixtures" / "upstream"
-    people: list[str] = []
-    automated: list[str] = []
-    for path in sorted(fixtures.iterdir(), key=lambda p: p.name):
-        if not path.name.endswith(".yml"):
-            continue
-        for entry in yaml.load(path.read_text(), Loader=yaml.CSafeLoader) or ():
-            ua = entry.get("user_agent")
-            if not ua:
-                continue
-            client = entry.get("client")
-            kind = "bot" if path.name == "bots.yml" else \
-                (client.get("type") if isinstance(client, dict) else None)
-            (automated if kind in NOT_PEOPLE else people).append(ua)
-    return sorted(set(people)), sorted(set(automated))
 
 
 def external_patterns() -> list[tuple[str, str]]:
@@ -111,6 +101,24 @@ def vet(patterns: list[tuple[str, str]], people: list[str]) -> tuple[list[str], 
     return sorted(set(kept)), report
 
 
+def uap_bot() -> Callable[[str], bool]:
+    """uap-core's verdict through ``ua-parser``: the device family "Spider" means a bot."""
+    parser = ua_parser.Parser(ua_parser.RegexResolver(ua_parser.load_lazy_builtins()))
+
+    def is_bot(ua: str) -> bool:
+        device = parser.parse_device(ua)
+        return device is not None and device.family == "Spider"
+
+    return is_bot
+
+
+def uncontested(people: list[str], is_bot: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+    """(people's strings no other source disputes, the contested ones uap-core calls bots)."""
+    contested = [ua for ua in people if is_bot(ua)]
+    disputed = set(contested)
+    return [ua for ua in people if ua not in disputed], contested
+
+
 def check_own_rules(people: list[str]) -> list[str]:
     """People's strings our own crawler words or service tokens call automated, judged as the
     classifier judges them (device models in an Android comment do not count)."""
@@ -125,16 +133,34 @@ def check_own_rules(people: list[str]) -> list[str]:
     return bad
 
 
-def is_bot_margin(people: list[str], automated: list[str]) -> tuple[list[str], list[str]]:
-    """What ``ua-parser``'s ``is_bot`` (device family "Spider") would add to the classifier:
-    (people it would newly flag, automated strings it would newly catch). The classifier
-    leaves it out while the first list is not empty and the second adds nothing the first
-    does not cost (and the device parse it needs costs as much as the rest of a parse)."""
-    parser = ua_parser.Parser(ua_parser.RegexResolver(ua_parser.load_lazy_builtins()))
+def tools_on_people(people: list[str]) -> list[str]:
+    """People's strings an automation tool's pattern names (reported: an app built on an HTTP
+    library says so, "... OkHttp/4.9", and is judged by the library it names)."""
+    ruleset = uarules.rules()
+    return [f"{tool}\t{ua}" for ua in people if (tool := ruleset.evidence(ua).tool)]
 
-    def is_bot(ua: str) -> bool:
-        device = parser.parse_device(ua)
-        return device is not None and device.family == "Spider"
+
+def training_rates(corpora: list[Training]) -> list[str]:
+    """How the finished classifier does on each training corpus (not a held-out measure)."""
+    lines = []
+    for corpus in corpora:
+        if corpus.people:
+            flagged = sum(useragent.classify(ua).automated for ua in corpus.people)
+            lines.append(f"{corpus.name}: people {len(corpus.people)}, flagged {flagged} "
+                         f"({flagged / len(corpus.people):.3%})")
+        if corpus.automated:
+            caught = sum(useragent.classify(ua).automated for ua in corpus.automated)
+            lines.append(f"{corpus.name}: automated {len(corpus.automated)}, caught {caught} "
+                         f"({caught / len(corpus.automated):.2%})")
+    return lines
+
+
+def is_bot_margin(people: list[str], automated: list[str],
+                  is_bot: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+    """What ``ua-parser``'s ``is_bot`` would add to the classifier: (people it would newly
+    flag, automated strings it would newly catch). The classifier leaves it out while the
+    first list is not empty and the second adds nothing the first does not cost (and the
+    device parse it needs costs as much as the rest of a parse)."""
 
     def new(corpus: list[str]) -> list[str]:
         return [ua for ua in corpus if is_bot(ua) and not useragent.classify(ua).automated]
@@ -143,10 +169,16 @@ def is_bot_margin(people: list[str], automated: list[str]) -> tuple[list[str], l
 
 
 def main() -> int:
-    people, automated = device_detector_fixtures()
+    corpora = training_corpora()
+    people = sorted({ua for c in corpora for ua in c.people})
+    automated = sorted({ua for c in corpora for ua in c.automated})
     print(f"training people: {len(people)}, training automated: {len(automated)}")
+    is_bot = uap_bot()
+    judges, contested = uncontested(people, is_bot)
+    for ua in contested:
+        print("contested (uap-core calls it a bot), condemns no pattern:", ua)
     patterns = external_patterns()
-    kept, report = vet(patterns, people)
+    kept, report = vet(patterns, judges)
     DATA.mkdir(exist_ok=True)
     (DATA / "crawler_patterns.txt").write_text(
         "# Written by scripts/vet_ua_rules.py: crawler-user-agents patterns and ai-robots\n"
@@ -157,12 +189,17 @@ def main() -> int:
     dropped = sum(line.startswith("dropped") for line in report)
     print(f"external patterns: {len(patterns)}, kept {len(kept)} "
           f"({len(report) - dropped} anchored), dropped {dropped}")
-    flagged, caught = is_bot_margin(people, automated)
+    uarules.rules.cache_clear()  # what the classifier ships from now on
+    flagged, caught = is_bot_margin(people, automated, is_bot)
     print(f"ua-parser is_bot would newly flag {len(flagged)} people and catch {len(caught)} "
           f"automated strings (left out of the classifier)")
     for ua in flagged:
         print("  is_bot flags a person:", ua)
-    bad = check_own_rules(people)
+    for line in tools_on_people(judges):
+        print("tool named by a person's app:", line)
+    for line in training_rates(corpora):
+        print(line)
+    bad = check_own_rules(judges)
     for line in bad:
         print("own rule matches a person:", line)
     return 1 if bad else 0
