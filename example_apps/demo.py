@@ -52,6 +52,10 @@ POOL_IPS = tuple(f"198.19.{n}.{n % 250 + 1}" for n in range(256))
 """A bigger proxy pool: 256 /24s, one per request, for the crawler that keeps its cookies."""
 DROPPING_IPS = tuple(f"100.{64 + n // 256}.{n % 256}.9" for n in range(1_024))
 """1 024 /24s for the crawler that also rotates User-Agents and drops every cookie."""
+JAR_IPS = tuple(f"100.{80 + n // 256}.{n % 256}.7" for n in range(1_024))
+"""1 024 /24s for the crawler that starts a new cookie jar every few reads."""
+JAR_READS = 25
+"""Reads per cookie jar: under the demo's per-person budget, so no jar is ever over it."""
 
 
 def demo_overrides(status_token: str) -> dict[str, Any]:
@@ -107,6 +111,12 @@ def clients(max_requests: int, jitter: float) -> list[Client]:
                    url, client_ips=DROPPING_IPS, max_requests=max_requests,
                    keep_cookies=False, rotate_user_agents=True, jitter=(0.0, jitter)),
                attacker=True, addresses=DROPPING_IPS),
+        Client(f"crawler, new /24 and User-Agent, a new cookie jar every {JAR_READS} reads",
+               "a new /24 each time",
+               lambda url: rotating_crawler.run(
+                   url, client_ips=JAR_IPS, max_requests=max_requests,
+                   new_jar_every=JAR_READS, rotate_user_agents=True, jitter=(0.0, jitter)),
+               attacker=True, addresses=JAR_IPS),
     ]
 
 
