@@ -177,9 +177,11 @@ class ChallengeSettings:
     (never a block: a neighbour with the same browser could cause them)."""
     failure_window: int = 3_600
     answers_per_ip: RateText = "20/minute"
-    """Answers (proof-of-work and no-JS) one IP may send; more get a 429."""
+    """Answers (proof-of-work and no-JS) one IP may send, times the people seen behind it
+    (``visitor.people_cap`` at most); more get a 429."""
     answers_per_network: RateText = "200/minute"
-    """Answers one network (/24, /48) may send; more get a 429."""
+    """Answers one network (/24, /48) may send, times the people seen behind it; more get a
+    429."""
     ladder: tuple[ChallengeRung, ...] = field(default_factory=_default_ladder)
 
     def validate(self, path: str) -> None:

@@ -374,7 +374,9 @@ class Engine:
             return client.allowed
         challenges = self.challenges
         if challenges is not None and challenges.is_endpoint(path):
-            return challenges.endpoint(view, client.identity, client.base_score)
+            people = self.people.factors(client.addresses) if self.people is not None \
+                else (1, 1)
+            return challenges.endpoint(view, client.identity, client.base_score, people)
         if client.bot_allowed is not None:
             return client.bot_allowed
         ops: Sequence[Op] = client.ops

@@ -197,8 +197,14 @@ class Challenges:
 
     # -- the endpoints ---------------------------------------------------------------------
 
-    def endpoint(self, view: RequestView, identity: Identity, score: int) -> Plan:
-        """Serve the worker script, check a proof-of-work answer, or the no-JS wait answer."""
+    def endpoint(self, view: RequestView, identity: Identity, score: int,
+                 people: tuple[int, int] = (1, 1)) -> Plan:
+        """Serve the worker script, check a proof-of-work answer, or the no-JS wait answer.
+
+        ``people``: the people seen behind the IP and the network (see
+        ``antiscrape.people``), which multiply their answer budgets like their other
+        budgets: an office whose people all meet the challenge at once answers it fifty
+        times a minute."""
         name = view.path[len(self._prefix):]
         method = view.method.upper()
         if name == WORKER and method in ("GET", "HEAD"):
@@ -208,16 +214,19 @@ class Challenges:
             if method != "POST":
                 return Plan.decided(self._rejected(view, identity, score, "method", None, 405))
             return self._budgeted(view, identity, score,
-                                  self._answer(view, identity, score, nojs=False))
+                                  self._answer(view, identity, score, nojs=False), people)
         if name == NOJS and self.settings.nojs_fallback and method in ("GET", "POST"):
             return self._budgeted(view, identity, score,
-                                  self._answer(view, identity, score, nojs=True))
+                                  self._answer(view, identity, score, nojs=True), people)
         return Plan.decided(self._rejected(view, identity, score, "not-found", None, 404))
 
-    def _budgeted(self, view: RequestView, identity: Identity, score: int, plan: Plan) -> Plan:
-        """An answer counted against its IP's and network's answer budgets, in the same
-        batch: over either budget the reply is a 429, whatever the answer was."""
-        hits = tuple(Hit(prefix + self._keys.hashed(who), rate.window, rate.amount)
+    def _budgeted(self, view: RequestView, identity: Identity, score: int, plan: Plan,
+                  people: tuple[int, int]) -> Plan:
+        """An answer counted against its IP's and network's answer budgets (times the people
+        behind each), in the same batch: over either budget the reply is a 429, whatever
+        the answer was."""
+        hits = tuple(Hit(prefix + self._keys.hashed(who), rate.window,
+                         rate.amount * (people[0] if rate.level == "ip" else people[1]))
                      for rate, prefix in self._answer_budget
                      if (who := getattr(identity, rate.level)))
         if not hits:

@@ -9,8 +9,10 @@ challenge of ours writes nothing.
 from __future__ import annotations
 
 from antiscrape.clock import ManualClock
+from antiscrape.request import RequestView
 from tests.behaviour.conftest import MakeSite
 from tests.browsers import CHROME
+from tests.jar import jar_for, keep_decision, with_cookies
 
 from .drive import HEADLESS_API, answer, engine
 
@@ -43,3 +45,24 @@ def test_over_budget_answers_are_429_through_every_adapter(make_site: MakeSite):
     got = [site.post("/.antiscrape/verify?t=x.y&n=1", {**CHROME, "accept": "application/json"}
                      ).status_code for _ in range(4)]
     assert got == [403, 403, 429, 429]
+
+
+def test_the_answer_budget_follows_the_people_behind_an_address_and_no_one_else(
+        clock: ManualClock):
+    """Reported by the real-Chromium office test: fifty people behind one IP who all met the
+    challenge at once got 429s on their answers (20 a minute per IP). The budget now grows
+    with the people seen behind the address, like its other budgets; a flood from one
+    address with no people behind it is still held at 20 a minute, and minting visitors
+    only to inflate it stops at ``visitor.people_cap``."""
+    e, _ = engine(clock)
+    office = "192.0.2.10"
+    for n in range(30):  # thirty people, each with a visitor cookie that came back
+        jar = jar_for(e, office, f"person {n}")
+        for path in ("/", "/about"):
+            headers = with_cookies({**CHROME, "user-agent": CHROME["user-agent"] + f" {n}"},
+                                   jar)
+            keep_decision(jar, e.inspect(RequestView("GET", path, headers, office)))
+    statuses = [answer(e, "x.y", str(i), peer=office).reply.status for i in range(30 * 20 + 5)]
+    assert statuses.count(403) == 30 * 20 and statuses[-5:] == [429] * 5
+    alone = [answer(e, "x.y", str(i), peer="198.51.100.9").reply.status for i in range(25)]
+    assert alone == [403] * 20 + [429] * 5
