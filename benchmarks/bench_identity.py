@@ -164,40 +164,56 @@ def scope(peer: str, headers: dict[str, str], path: str) -> dict[str, Any]:
             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
 
 
-async def through_starlette(rounds: int, batch: int) -> dict[str, float]:
-    """Median time of a protected read through Starlette: bare app, today, visitor."""
-    from .bench_enumeration import run_batch
+def starlette_variant(variant: str) -> tuple[Any, ManualClock, list[tuple[str, dict[str, str]]]]:
+    """(the Starlette shop app, its clock, its clients) of a variant, or of the bare app
+    (``"bare"``: no middleware, today's cookieless clients)."""
     from .bench_hotpath import starlette_app
 
-    variants: dict[str, tuple[Any, ManualClock, list[tuple[str, dict[str, str]]]]] = {}
-    for name in VARIANTS:
-        engine, _, clock = build(name, None)
-        variants[name] = (starlette_app(engine, True), clock, clients(engine, name))
-    bare_clock = ManualClock(START)
-    variants["bare"] = (starlette_app(None, True), bare_clock, variants["today"][2])
+    if variant == "bare":
+        engine, _, _ = build("today", None)
+        return starlette_app(None, True), ManualClock(START), clients(engine, "today")
+    engine, _, clock = build(variant, None)
+    return starlette_app(engine, True), clock, clients(engine, variant)
+
+
+def reads(n: int, rng: random.Random) -> list[tuple[int, str]]:
+    """``n`` protected reads: (client number, path), the same for every variant."""
+    return [(rng.randrange(300), f"/users/{rng.randrange(1, 1_000_000)}") for _ in range(n)]
+
+
+async def play(setup: tuple[Any, ManualClock, list[tuple[str, dict[str, str]]]],
+               requests: list[tuple[int, str]], out: list[int]) -> None:
+    """Send ``requests`` through one variant's app, timing each (every answer must be 200)."""
+    from .bench_enumeration import run_batch
+
+    app, clock, who = setup
+    await run_batch(app, [scope(*who[c], path) for c, path in requests], clock, out)
+
+
+async def warm_up(setup: tuple[Any, ManualClock, list[tuple[str, dict[str, str]]]],
+                  batch: int, rng: random.Random) -> None:
+    """Past the week boundary (see ``START``), caches warm, nothing timed."""
+    clock = setup[1]
+    while clock() < START + 1_800:
+        await play(setup, reads(batch, rng), [])
+
+
+async def through_starlette(rounds: int, batch: int) -> dict[str, float]:
+    """Median time of a protected read through Starlette: bare app and every variant."""
+    variants = {name: starlette_variant(name) for name in ("bare", *VARIANTS)}
     rng = random.Random(9)
     times: dict[str, list[int]] = {name: [] for name in variants}
-
-    def work(n: int) -> list[tuple[int, str]]:
-        return [(rng.randrange(300), f"/users/{rng.randrange(1, 1_000_000)}")
-                for _ in range(n)]
-
-    async def play(name: str, requests: list[tuple[int, str]], out: list[int]) -> None:
-        app, clock, who = variants[name]
-        await run_batch(app, [scope(*who[c], path) for c, path in requests], clock, out)
-
-    for name, (_, clock, _) in variants.items():  # warm caches, past the week boundary
-        while clock() < START + 1_800:
-            await play(name, work(batch), [])
+    for setup in variants.values():
+        await warm_up(setup, batch, rng)
     order = list(variants)
     for _ in range(rounds):
-        requests = work(batch)
+        requests = reads(batch, rng)
         rng.shuffle(order)
         for name in order:
             gc.collect()
             gc.disable()
             try:
-                await play(name, requests, times[name])
+                await play(variants[name], requests, times[name])
             finally:
                 gc.enable()
     return {name: statistics.median(t) / 1_000 for name, t in times.items()}

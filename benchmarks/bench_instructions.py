@@ -21,7 +21,9 @@ Scenes and variants are those of the wall-clock scripts, with the same traffic:
 * ``flask`` and ``django`` (``bench_adapters``): bare, antiscrape, the usual limiter
   (Flask-Limiter, django-ratelimit), adapter-only and storage-only;
 * ``starlette`` (``bench_enumeration``): bare, the engine with the route unprotected
-  (``engine``), and the route protected (``guarded``).
+  (``engine``), and the route protected (``guarded``);
+* ``identity`` (``bench_identity`` through Starlette): bare, protected reads with visitors
+  off (``today``), by regular visitors and by visitors new today.
 
 What the count leaves out: memory stalls. Instructions that miss the CPU caches cost more
 time than those that hit, so a variant that touches more memory is slower than its count
@@ -50,6 +52,7 @@ SCENES: dict[str, tuple[str, ...]] = {
     "flask": ("bare", "antiscrape", "limiter", "adapter-only", "storage-only"),
     "django": ("bare", "antiscrape", "ratelimit", "adapter-only", "storage-only"),
     "starlette": ("bare", "engine", "guarded"),
+    "identity": ("bare", "today", "visitor", "young"),
 }
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -61,6 +64,9 @@ def drive(scene: str, variant: str, warm: int, n: int) -> None:
     """Send ``warm`` requests, then ``n`` more, to one variant (runs under callgrind)."""
     if scene == "starlette":
         _drive_starlette(variant, warm, n)
+        return
+    if scene == "identity":
+        _drive_identity(variant, warm, n)
         return
     from . import bench_adapters as ba
 
@@ -94,6 +100,22 @@ def _drive_starlette(variant: str, warm: int, n: int) -> None:
     asyncio.run(main())
 
 
+def _drive_identity(variant: str, warm: int, n: int) -> None:
+    import random
+
+    from . import bench_identity as bi
+
+    setup = bi.starlette_variant(variant)
+
+    async def main() -> None:
+        rng = random.Random(0)
+        await bi.warm_up(setup, 400, rng)
+        await bi.play(setup, bi.reads(warm, rng), [])
+        await bi.play(setup, bi.reads(n, random.Random(1)), [])
+
+    asyncio.run(main())
+
+
 # -- the parent: count ---------------------------------------------------------------------
 
 
@@ -118,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="requests whose instructions are counted (default 800)")
     parser.add_argument("--warm", type=int, default=2500,
                         help="requests before counting (default 2500: every client seen)")
-    parser.add_argument("--scenes", default="flask,django,starlette")
+    parser.add_argument("--scenes", default="flask,django,starlette,identity")
     parser.add_argument("--variants", default="",
                         help="only these variants (default: every variant of each scene)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
