@@ -50,8 +50,9 @@ ROTATING_IPS = tuple(f"198.18.{n}.{20 + n}" for n in range(40))
 """The stealthy client's "residential proxies": 40 addresses in 40 different /24s."""
 POOL_IPS = tuple(f"198.19.{n}.{n % 250 + 1}" for n in range(256))
 """A bigger proxy pool: 256 /24s, one per request, for the crawler that keeps its cookies."""
-DROPPING_IPS = tuple(f"100.{64 + n // 256}.{n % 256}.9" for n in range(1_024))
-"""1 024 /24s for the crawler that also rotates User-Agents and drops every cookie."""
+DROPPING_IPS = tuple(f"100.{68 + n // 256}.{n % 256}.9" for n in range(1_024))
+"""1 024 /24s for the crawler that also rotates User-Agents and drops every cookie (none of
+them another client's: the summary finds each client's reason by its addresses)."""
 JAR_IPS = tuple(f"100.{80 + n // 256}.{n % 256}.7" for n in range(1_024))
 """1 024 /24s for the crawler that starts a new cookie jar every few reads."""
 JAR_READS = 25
