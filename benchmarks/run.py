@@ -21,6 +21,7 @@ SCRIPTS = {
     "bench_instructions": [],
     "bench_first_request": [],
     "bench_identity": [],
+    "bench_throughput": [],
 }
 QUICK = {
     "bench_core": ["--rounds", "2", "--batch", "100", "--memory-ips", "20000"],
@@ -35,6 +36,7 @@ QUICK = {
                            "--warm", "20"],
     "bench_first_request": ["--runs", "1", "--settle", "0.3"],
     "bench_identity": ["--rounds", "1", "--batch", "50"],
+    "bench_throughput": ["--rounds", "1", "--seconds", "1"],
 }
 """Short rounds of every script: a smoke run (the test suite runs it so no script rots), not
 figures to quote."""

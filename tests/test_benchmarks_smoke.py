@@ -31,7 +31,7 @@ def test_every_benchmark_runs_its_quick_rounds() -> None:
     out = run("benchmarks.run", "--quick")
     for name in ("bench_core", "bench_adapters", "bench_enumeration", "bench_challenge",
                  "bench_redis", "bench_replay", "bench_examples", "bench_instructions",
-                 "bench_first_request"):
+                 "bench_first_request", "bench_identity", "bench_throughput"):
         assert f"===== {name}" in out
     assert "failed:" not in out
     assert "added by the whole engine on a protected route" in out
@@ -42,6 +42,11 @@ def test_every_benchmark_runs_its_quick_rounds() -> None:
         assert "starlette guarded" in out and "instructions per request" in out
     else:
         assert "valgrind not found" in out
+    # ... and wrk, the throughput benchmark's load generator.
+    if shutil.which("wrk") is not None:
+        assert "requests/s" in out and "antiscrape" in out.split("===== bench_throughput")[1]
+    else:
+        assert "wrk not found" in out
 
 
 def _has_history() -> bool:
