@@ -51,11 +51,6 @@ PEOPLE_WINDOW = HOUR
 VISITORS_SERIES = "*visitors"
 """The guard's series of new visitors (site-wide); the others are per protected kind: its
 anonymous reads (named as the kind) and its reads by young visitors (see ``young``)."""
-
-
-def young(kind: str) -> str:
-    """The guard's series of a kind's reads by visitors new that day."""
-    return kind + ":young"
 _CACHE_MAX = 16_384
 _SERIES_TTL = 30 * DAY
 
@@ -63,6 +58,11 @@ Verdict = tuple[Action, str, str, int | None]
 """(action, rule, reason, retry after) as the engine's conclusion collects them."""
 Transition = Callable[[str, bool, PulseResult], None]
 """Called with (series, entered, result) when a request sees the guard enter or leave."""
+
+
+def young(kind: str) -> str:
+    """The guard's series of a kind's reads by visitors new that day."""
+    return kind + ":young"
 
 
 def people_factor(count: int, cap: int) -> int:
