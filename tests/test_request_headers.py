@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from antiscrape.identity import fingerprint_material
 from antiscrape.integrations.starlette import AntiScrapeMiddleware
-from antiscrape.request import asgi_headers, headers_from_pairs
+from antiscrape.request import asgi_headers, cookie_value, cookie_values, headers_from_pairs
 
 SECRET = "request-headers-secret-0123456789abcdef"
 
@@ -61,3 +61,34 @@ def test_other_mappings_give_the_same_material_and_bad_values_raise() -> None:
     for bad in ({"user-agent": 3}, {"accept": None}):
         with pytest.raises(TypeError):
             fingerprint_material(bad)  # type: ignore[arg-type]
+
+
+def _first_value(header: str, name: str) -> str | None:
+    """The reading the engine promises, written the plain way: the first pair whose trimmed
+    name matches, its trimmed value without one pair of surrounding double quotes."""
+    for part in header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return None
+
+
+_COOKIE_TEXT = st.text(alphabet=st.sampled_from('ab=; "\t_-x9\x00é'), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs=st.lists(st.tuples(st.sampled_from(["a", "b", " a", "ab", "a b", ""]),
+                                _COOKIE_TEXT), max_size=6),
+       junk=_COOKIE_TEXT)
+def test_cookie_values_reads_both_cookies_in_one_pass_like_reading_each(
+        pairs: list[tuple[str, str]], junk: str) -> None:
+    """One pass finds the clearance and the visitor cookie exactly as two separate reads
+    would, whatever the header holds (repeated names, stray separators, quotes, control
+    characters): never an exception, an empty name never found."""
+    header = "; ".join(f"{k}={v}" for k, v in pairs) + junk
+    assert cookie_values(header, ("a", "b")) == (_first_value(header, "a"),
+                                                 _first_value(header, "b"))
+    assert cookie_values(header, ("", "b")) == (None, _first_value(header, "b"))
+    assert cookie_value(header, "a") == _first_value(header, "a")
+    assert cookie_values("", ("a", "b")) == (None, None)
