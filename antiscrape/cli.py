@@ -137,8 +137,9 @@ def describe_guard(config: Config) -> str:
     return (f"site guard: learned (guard.mode = \"auto\"): enters when anonymous reads of a "
             f"kind exceed {g.factor:g}x their usual rate (at least {g.min_reads} per "
             f"{g.bucket} s), its reads by visitors new today theirs (at least "
-            f"{g.min_young_reads}) or new visitors theirs (at least {g.min_new_visitors}); "
-            f"leaves after {g.cooldown} s calm")
+            f"{g.min_young_reads}), its reads by visitors without a clearance theirs (at "
+            f"least {g.min_visitor_reads}) or new visitors theirs (at least "
+            f"{g.min_new_visitors}); leaves after {g.cooldown} s calm")
 
 
 def replay_config(path: str | None) -> Config:

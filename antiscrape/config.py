@@ -454,6 +454,10 @@ class GuardSettings:
     """Protected reads of a kind per ``bucket`` by visitors new that day (see
     ``visitor.young_for``) that never trigger the guard: a few people arriving together read
     dozens of pages, so this floor is higher than ``min_reads``."""
+    min_visitor_reads: int = 600
+    """Protected reads of a kind per ``bucket`` by visitors without a clearance (regulars and
+    newcomers alike) that never trigger the guard. Cookies kept for days cost a crawler
+    nothing: this rate is what a crowd of aged cookie jars cannot hide from."""
     min_new_visitors: int = 120
     """New visitors per ``bucket`` (site-wide) that never trigger the guard."""
     bucket: int = 600
@@ -468,7 +472,8 @@ class GuardSettings:
             raise ConfigError(f"{path}.factor", "must be above 1")
         if self.bucket < 10 or self.half_life < self.bucket:
             raise ConfigError(path, "need bucket >= 10 and half_life >= bucket (seconds)")
-        for name in ("min_reads", "min_young_reads", "min_new_visitors", "cooldown"):
+        for name in ("min_reads", "min_young_reads", "min_visitor_reads", "min_new_visitors",
+                     "cooldown"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}", "must be 0 or more")
 

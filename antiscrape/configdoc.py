@@ -44,6 +44,7 @@ _UNITS_BY_NAME = {
     "anonymous.network": "reads per hour", "anonymous.fingerprint": "reads per hour",
     "anonymous.site": "reads per day", "factor": "multiple of the learned rate",
     "min_reads": "reads per bucket", "min_young_reads": "reads per bucket",
+    "min_visitor_reads": "reads per bucket",
     "min_new_visitors": "new visitors per bucket",
     "bucket": SECONDS, "half_life": SECONDS, "cooldown": SECONDS,
 }

@@ -666,7 +666,7 @@ class Engine:
         headers = (*headers, *cookie) if cookie else headers
         if not verdicts:
             return self._allow(client, access, score, reasons, headers)
-        if ticket is not None and ticket.young and self.people is not None:
+        if ticket is not None and ticket.unproven and self.people is not None:
             self.people.refused(ticket, self.clock())
         return self._refuse(view, client, access, score, reasons, verdicts, headers)
 

@@ -65,6 +65,16 @@ def young(kind: str) -> str:
     return kind + ":young"
 
 
+def unproven(kind: str) -> str:
+    """The guard's series of a kind's reads by every visitor without a clearance."""
+    return kind + ":visitors"
+
+
+_TALLY = 8
+"""Reads by visitors without a clearance a worker counts before it sends them (one guard
+operation per eight such reads: a regular visitor's read stays one budget cheaper)."""
+
+
 def people_factor(count: int, cap: int) -> int:
     """How many people's budget an address gets: those seen behind it, at least 1, at most
     ``cap``."""
@@ -83,9 +93,15 @@ class Ticket:
     """The Set-Cookie header of a visitor minted on this request."""
     kind: str | None = None
     anonymous = False
+    unproven = False
+    """A protected read by a visitor without a clearance or an account: counted (in tallies)
+    in the guard's rate of such reads, and held while that rate is guarded."""
+    guarded = False
+    """Some guard was on as last seen, so an anonymous or unproven read must be judged."""
     young = False
-    """A young visitor's protected read (see ``VisitorSettings.young_for``): counted in the
-    guard's rate of its kind, and held by the guard like an anonymous read."""
+    """An unproven read by a young visitor (see ``VisitorSettings.young_for``): also counted
+    in the guard's rate of its kind's reads by newcomers, held by that and by many new
+    visitors as anonymous reads are."""
     cleared = False
     """Holds a clearance or an account (a canary cool-down does not apply)."""
     mint: tuple[int, int] | None = None
@@ -107,7 +123,7 @@ class Ticket:
         """Whether the results hold anything for :meth:`People.judge` (the usual person's
         read holds nothing: no call, no verdict)."""
         return bool(self.pulse or self.mint or self.people or self.watch is not None or
-                    self.anonymous or self.young)
+                    self.anonymous or self.guarded)
 
 
 class People:
@@ -139,6 +155,9 @@ class People:
         """Young visitor id -> until when its reads do not count in the guard's rate: it
         was refused (a tool stopped by its own budgets keeps knocking, and its knocks must
         not make the guard hold the people arriving after it)."""
+        self._tallies: dict[str, int] = {}
+        """Protected kind -> reads by unproven visitors this worker has not sent yet (one
+        entry per configured kind)."""
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
@@ -167,17 +186,22 @@ class People:
             self._verified.put(raw, found)
         return found
 
-    def guarded_since(self, kind: str, *, young_reads: bool = False) -> float:
-        """When the guard began, as last seen, for anonymous reads of ``kind`` (or, with
-        ``young_reads``, for its reads by young visitors); 0.0: not guarded. Many new
-        visitors guard both. Forced on, the guard has held since the engine started; forced
-        off, never."""
+    def guarded_since(self, kind: str, reader: str = "anonymous") -> float:
+        """When the guard began, as last seen, for reads of ``kind`` by ``reader``
+        ("anonymous", "young": a visitor new today, "visitor": one older; none with a
+        clearance); 0.0: not guarded. Many new visitors guard anonymous and young readers;
+        many reads by unproven visitors guard both kinds of visitor. Forced on, the guard
+        has held since the engine started; forced off, never."""
         mode = self.guard.mode
         if mode == "off" or not self._guarded:
             return 0.0
         if mode == "on":
             return self._started
-        return self._since(young(kind) if young_reads else kind, VISITORS_SERIES)
+        if reader == "anonymous":
+            return self._since(kind, VISITORS_SERIES)
+        if reader == "young":
+            return self._since(young(kind), unproven(kind), VISITORS_SERIES)
+        return self._since(unproven(kind))
 
     def _since(self, *names: str) -> float:
         """The earliest start of a guard among the series ``names`` (0.0: none guarded)."""
@@ -284,10 +308,15 @@ class People:
                 ops += (Hit(pre + "net:" + net, HOUR, allowances[0][1], cost),
                         Hit(pre + "fp:" + hashed(fp), HOUR, allowances[1][1], cost),
                         Hit(pre + "site", DAY, allowances[2][1], cost))
-            elif not t.cleared and visitor is not None and \
-                    now - visitor.issued < self.visitors.young_for:
-                t.young = True  # a cookie is free: its first day's reads are the guard's
+            elif not t.cleared and visitor is not None:  # a cookie is all it has shown
+                t.unproven = True
+                t.guarded = self._guarded
+                t.young = now - visitor.issued < self.visitors.young_for
                 suspect = suspect or self._refused.get(visitor.id, 0.0) > now
+                tally = 0 if suspect else self._tally(kind)
+                if tally:
+                    t.pulse = (*t.pulse, (start + len(ops), unproven(kind)))
+                    ops.append(self._pulse(unproven(kind), tally, self.guard.min_visitor_reads))
             if t.anonymous or (t.young and not suspect):  # people's reads need only its state
                 series, floor = (kind, self.guard.min_reads) if t.anonymous else \
                     (young(kind), self.guard.min_young_reads)
@@ -301,10 +330,20 @@ class People:
         return t, ops
 
     def refused(self, ticket: Ticket, now: float) -> None:
-        """A young visitor's read was refused: its reads stop counting in the guard's rate
-        for a bucket (see :meth:`plan`)."""
-        if ticket.young and ticket.visitor is not None:
+        """An unproven visitor's read was refused: its reads stop counting in the guard's
+        rates for a bucket (see :meth:`plan`)."""
+        if ticket.unproven and ticket.visitor is not None:
             self._refused.put(ticket.visitor.id, now + self.guard.bucket)
+
+    def _tally(self, kind: str) -> int:
+        """Count one unproven visitor's read of ``kind``; every ``_TALLY`` reads, the number
+        to send (0 until then). Threads may lose a count now and then: a rate, not a ledger."""
+        count = self._tallies.get(kind, 0) + 1
+        if count < _TALLY:
+            self._tallies[kind] = count
+            return 0
+        self._tallies[kind] = 0
+        return count
 
     def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
         """Came back, old enough, and (on a protected read) not minted since the guard for
@@ -313,7 +352,7 @@ class People:
             return False
         if kind is not None and self._guarded:
             since = self._started if self.guard.mode == "on" else \
-                self._since(kind, young(kind), VISITORS_SERIES)
+                self._since(kind, young(kind), unproven(kind), VISITORS_SERIES)
             if since and visitor.issued >= since:
                 return False
         return True
@@ -367,13 +406,16 @@ class People:
                     html, "canary:fingerprint",
                     "this browser fingerprint read a canary record recently: a clearance "
                     "is needed", self.config.enumeration.canary_cooldown))
-        if t.kind is not None and (t.anonymous or t.young):
+        if t.kind is not None and (t.anonymous or t.unproven):
             kind = t.kind
-            since = self.guarded_since(kind, young_reads=t.young)
+            reader = "anonymous" if t.anonymous else "young" if t.young else "visitor"
+            since = self.guarded_since(kind, reader)
             if since:
-                known = self._series.get(young(kind) if t.young else kind)
+                known = self._series.get(
+                    kind if t.anonymous else young(kind) if t.young else unproven(kind))
                 usual = f", usually {known.baseline:.1f}" if known is not None else ""
-                who = "anonymous reads" if t.anonymous else "reads by visitors new today"
+                who = {"anonymous": "anonymous reads", "young": "reads by visitors new today",
+                       "visitor": "reads by visitors without a clearance"}[reader]
                 verdicts.append(self._need(
                     html, f"guard:{kind}",
                     f"site guarded for {kind} reads since {int(since)} ({who} need a "
@@ -412,6 +454,9 @@ class People:
                 name, held = "new visitors", "anonymous reads and visitors new today"
             elif series.endswith(":young"):
                 name = f"{series.removesuffix(':young')} reads by visitors new today"
+                held = "such reads"
+            elif series.endswith(":visitors"):
+                name = f"{series.removesuffix(':visitors')} reads by visitors without a clearance"
                 held = "such reads"
             else:
                 name, held = f"anonymous {series} reads", "anonymous protected reads"

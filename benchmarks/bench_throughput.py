@@ -10,7 +10,8 @@ alike:
 
 * ``bare``: the app alone;
 * ``antiscrape``: full protection, the default configuration (visitors, the pool, the guard,
-  the enumeration guard on ``/users/{user_id}``), with every budget raised out of reach so
+  the enumeration guard on ``/users/{user_id}``), with every budget (and the site guard's
+  floor for visitors' reads) raised out of reach so
   that every answer is a 200, as the usual limiters are measured with a limit that never
   triggers; ``trusted_proxies`` is 127.0.0.1, so each request's ``X-Forwarded-For`` makes it
   one of 300 clients (30 networks, 50 browser builds), each a regular visitor sending its
@@ -56,6 +57,7 @@ def engine_config() -> dict[str, Any]:
         "protect": [{"route": "/users/{user_id}", "kind": "profile"}],
         "budgets": {"default": budget, "api": budget},
         "enumeration": {"default_budget": {"10m": 10**9, "1d": 10**9, "7d": 10**9}},
+        "guard": {"min_visitor_reads": 10**9},  # thousands of reads a second are a crowd
     }
 
 

@@ -141,6 +141,46 @@ def test_visitors_new_today_are_held_by_the_guard_regulars_and_cleared_ones_are_
     assert got.count(Action.ALLOW) >= 4 * 38
 
 
+def aged_jars_reading(e: Engine, clock: ManualClock, jars: int = 120,
+                      reads: int = 30) -> list[Decision]:
+    """A patient crawler: ``jars`` cookie jars fetched days ago and kept (so neither new nor
+    young), then each read ``reads`` times from a new address every request, under a
+    person's budgets."""
+    names = [(f"jar {n}", browser(n)) for n in range(jars)]
+    for n, (name, headers) in enumerate(names):
+        jar = jar_for(e, name, "")
+        keep_decision(jar, e.inspect(RequestView("GET", "/", with_cookies(headers, jar),
+                                                 new_address(n))))
+    clock.advance(3 * 86_400)
+    rng = random.Random(6)
+    decisions = []
+    for step in range(reads):
+        for n, (name, headers) in enumerate(names):
+            jar = jar_for(e, name, "")
+            d = e.inspect(RequestView("GET", f"/users/{rng.randrange(1, 10**6)}",
+                                      with_cookies(headers, jar),
+                                      new_address(1_000 + step * jars + n)))
+            keep_decision(jar, d)
+            decisions.append(d)
+            clock.advance(0.05)
+    return decisions
+
+
+def test_cookie_jars_aged_for_days_cannot_hide_in_their_numbers(clock):
+    """Every read by a visitor without a clearance counts (eight at a time) in the guard's
+    rate of such reads: past its floor the guard holds them all, each read needs a
+    clearance. Without that rate (its floor out of reach) the same jars read everything."""
+    decisions = aged_jars_reading(engine(clock), clock)
+    served = sum(d.action is Action.ALLOW for d in decisions)
+    assert 600 <= served <= 600 + 8 + 1, served  # the floor, one tally, the crossing read
+    held = [d for d in decisions if d.action is not Action.ALLOW]
+    assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
+    assert "visitors without a clearance" in held[-1].reason
+    lax_clock = ManualClock()
+    lax = aged_jars_reading(engine(lax_clock, guard={"min_visitor_reads": 10**9}), lax_clock)
+    assert all(d.action is Action.ALLOW for d in lax), {d.rule for d in lax}
+
+
 def test_forced_off_never_guards_but_the_pool_still_holds(clock):
     e = engine(clock, guard={"mode": "off"})
     got = [get(e, f"/users/{n}", new_address(n), browser(n), cookies=False).rule
@@ -167,11 +207,13 @@ def test_fifty_people_behind_one_address_get_fifty_peoples_budget(clock):
     """An office: 50 browsers (one build, so one fingerprint) behind one IP, 15 pages each
     within three minutes, 750 requests. Each keeps its cookie; none is ever refused.
 
-    The people are regulars here (``young_for = 0``): on a site that has never seen them,
-    700 reads by visitors new that day within minutes is a burst the site guard answers
-    with one challenge per person, which these browsers would solve (tests/
-    test_people_browser.py drives real ones through it)."""
-    e = engine(clock, budgets={"default": {"ip": "100/minute"}}, visitor={"young_for": 0})
+    The people are regulars here (``young_for = 0``) on a site used to their reads (the
+    guard's floor for visitors' reads above them): on a site that has never seen them, 700
+    reads within minutes is a burst the site guard answers with one challenge per person,
+    which these browsers would solve (tests/test_people_browser.py drives real ones
+    through it). This test is about their budgets."""
+    e = engine(clock, budgets={"default": {"ip": "100/minute"}}, visitor={"young_for": 0},
+               guard={"min_visitor_reads": 5_000})
     rng = random.Random(8)
     jars = [f"office-{n}" for n in range(50)]
     refused = challenged = 0
