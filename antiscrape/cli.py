@@ -128,8 +128,8 @@ def describe_guard(config: Config) -> str:
         return "site guard: off (visitor.enabled = false: no visitors, no anonymous pool)"
     mode = config.guard.mode
     if mode == "on":
-        return ("site guard: forced ON (guard.mode = \"on\"): every anonymous protected read "
-                "needs a clearance")
+        return ("site guard: forced ON (guard.mode = \"on\"): every protected read by a client "
+                "without a clearance or an account needs one")
     if mode == "off":
         return ("site guard: forced OFF (guard.mode = \"off\"): only the anonymous "
                 "allowances apply")

@@ -181,6 +181,21 @@ def test_cookie_jars_aged_for_days_cannot_hide_in_their_numbers(clock):
     assert all(d.action is Action.ALLOW for d in lax), {d.rule for d in lax}
 
 
+def test_forced_on_holds_every_reader_without_a_clearance_or_an_account(clock):
+    """Forced on (an operator under attack), the guard holds regulars too: a visitor since
+    two days meets the challenge; a signed-in reader does not."""
+    e = engine(clock, guard={"mode": "on"})
+    assert e.people is not None and e.people.cookies is not None
+    _, value = e.people.cookies.mint(clock() - 2 * 86_400)
+    regular = {**CHROME, "cookie": f"{e.people.cookies.name}={value}"}
+    d = e.inspect(RequestView("GET", "/users/5", regular, "198.51.100.30"))
+    assert (d.action, d.rule) == (Action.CHALLENGE, "guard:profile"), d.reason
+    assert "visitors without a clearance" in d.reason
+    signed_in = e.inspect(RequestView("GET", "/users/6", regular, "198.51.100.30",
+                                      user_id="alice"))
+    assert signed_in.action is Action.ALLOW, signed_in.reason
+
+
 def test_forced_off_never_guards_but_the_pool_still_holds(clock):
     e = engine(clock, guard={"mode": "off"})
     got = [get(e, f"/users/{n}", new_address(n), browser(n), cookies=False).rule
