@@ -102,7 +102,7 @@ class _Client:
 
     __slots__ = ("addresses", "allowed", "base_score", "bot", "bot_allowed", "cls", "identity",
                  "keep", "limits", "listed", "ops", "people", "person", "plain", "quiet",
-                 "reasons", "score", "slots", "ua", "until", "visitor")
+                 "reasons", "score", "slots", "suspect", "ua", "until", "visitor")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -141,6 +141,9 @@ class _Client:
         self.plain: Decision | None = None
         """The allow of an unprotected request that found nothing (one object, reused; built
         when first needed)."""
+        self.suspect = False
+        """Its risk score alone asks for a challenge (its reads are not people's, for the
+        site guard's rates)."""
         self.quiet = False
         """Nothing about the client itself calls for a verdict or a header (score below the
         challenge line, on no list, no bot, no headers configured): when nothing stored
@@ -392,7 +395,7 @@ class Engine:
             ticket, people_ops = people.plan(
                 identity, client.person, client.visitor,
                 access.kind if access is not None else None, view, client.addresses, now,
-                len(ops), suspect=client.score >= self.config.scoring.challenge_at)
+                len(ops), suspect=client.suspect)
             if identity.visitor is not None and not ticket.visitor_counts:
                 identity = replace(identity, visitor=None)  # not (yet) a person: not counted
             if people_ops:
@@ -512,8 +515,7 @@ class Engine:
         client.reasons = reasons
         # Budget hits depend only on who asks, under which budget share: ops are values
         # nobody changes, so every request of this client sends the same ones.
-        factor = budget_factor(score, cfg.scoring.budget_floor) if score else 1.0
-        limits, hit_ops = self._budget_hits(cls, factor, identity, client.people)
+        limits, hit_ops = self._budget_hits(cls, self._share(score), identity, client.people)
         ops: list[Op] = [*hit_ops]
         if challenges is not None:
             ops.append(Get(challenges.failure_key(identity, user_agent)))
@@ -522,8 +524,9 @@ class Engine:
         ops += [Get(k) for k in conviction_keys]
         client.limits = limits
         client.ops = tuple(ops)
-        client.quiet = self._quiet_possible and score < cfg.scoring.challenge_at and \
-            listed is None and client.bot is None
+        client.suspect = score >= cfg.scoring.challenge_at
+        client.quiet = self._quiet_possible and not client.suspect and listed is None and \
+            client.bot is None
         client.slots = Slots.of(len(hit_ops), challenges is not None, len(conviction_keys))
         return client
 
@@ -539,13 +542,16 @@ class Engine:
     def _rebuild_hits(self, client: _Client, people: tuple[int, int]) -> None:
         """New budget hits for a client whose address now has more (or fewer) people behind
         it: the hits lead its ops, the rest stays."""
-        factor = budget_factor(client.score, self.config.scoring.budget_floor) \
-            if client.score else 1.0
-        limits, hit_ops = self._budget_hits(client.cls, factor, client.identity, people)
+        limits, hit_ops = self._budget_hits(client.cls, self._share(client.score),
+                                            client.identity, people)
         client.ops = (*hit_ops, *client.ops[len(client.limits):])
         client.limits = limits
         client.people = people
         client.plain = None
+
+    def _share(self, score: int) -> float:
+        """The share of its budgets a client with this risk score gets."""
+        return budget_factor(score, self.config.scoring.budget_floor) if score else 1.0
 
     def _budget_hits(self, cls: RouteClass, factor: float, identity: Identity,
                      people: tuple[int, int] = (1, 1)

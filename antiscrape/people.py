@@ -60,14 +60,26 @@ Transition = Callable[[str, bool, PulseResult], None]
 """Called with (series, entered, result) when a request sees the guard enter or leave."""
 
 
-def young(kind: str) -> str:
-    """The guard's series of a kind's reads by visitors new that day."""
-    return kind + ":young"
+READERS: dict[str, tuple[str, str]] = {
+    "anonymous": ("", "anonymous reads"),
+    "young": (":young", "reads by visitors new today"),
+    "visitor": (":visitors", "reads by visitors without a clearance"),
+}
+"""Who reads a protected kind without an account or a clearance, as the guard tells them
+apart: reader -> (its series' suffix after the kind, what its reads are called)."""
 
 
-def unproven(kind: str) -> str:
-    """The guard's series of a kind's reads by every visitor without a clearance."""
-    return kind + ":visitors"
+def series_of(kind: str, reader: str) -> str:
+    """The guard's series of ``kind``'s reads by ``reader`` (see ``READERS``)."""
+    return kind + READERS[reader][0]
+
+
+def reader_of(series: str) -> tuple[str, str]:
+    """(kind, reader) of a kind's series: the inverse of :func:`series_of`."""
+    for reader, (suffix, _) in READERS.items():
+        if suffix and series.endswith(suffix):
+            return series.removesuffix(suffix), reader
+    return series, "anonymous"
 
 
 _TALLY = 8
@@ -117,6 +129,15 @@ class Ticket:
     n_ops = 0
     visitor_counts = False
     """The request counts as its (established) visitor."""
+
+    @property
+    def reader(self) -> str | None:
+        """Who reads, for the guard (see ``READERS``); None: a person, or not a read."""
+        if self.anonymous:
+            return "anonymous"
+        if self.unproven:
+            return "young" if self.young else "visitor"
+        return None
 
     @property
     def learns(self) -> bool:
@@ -197,11 +218,12 @@ class People:
             return 0.0
         if mode == "on":
             return self._started
-        if reader == "anonymous":
-            return self._since(kind, VISITORS_SERIES)
+        if reader == "visitor":
+            return self._since(series_of(kind, reader))
         if reader == "young":
-            return self._since(young(kind), unproven(kind), VISITORS_SERIES)
-        return self._since(unproven(kind))
+            return self._since(series_of(kind, reader), series_of(kind, "visitor"),
+                               VISITORS_SERIES)
+        return self._since(kind, VISITORS_SERIES)
 
     def _since(self, *names: str) -> float:
         """The earliest start of a guard among the series ``names`` (0.0: none guarded)."""
@@ -315,11 +337,12 @@ class People:
                 suspect = suspect or self._refused.get(visitor.id, 0.0) > now
                 tally = 0 if suspect else self._tally(kind)
                 if tally:
-                    t.pulse = (*t.pulse, (start + len(ops), unproven(kind)))
-                    ops.append(self._pulse(unproven(kind), tally, self.guard.min_visitor_reads))
+                    series = series_of(kind, "visitor")
+                    t.pulse = (*t.pulse, (start + len(ops), series))
+                    ops.append(self._pulse(series, tally, self.guard.min_visitor_reads))
             if t.anonymous or (t.young and not suspect):  # people's reads need only its state
                 series, floor = (kind, self.guard.min_reads) if t.anonymous else \
-                    (young(kind), self.guard.min_young_reads)
+                    (series_of(kind, "young"), self.guard.min_young_reads)
                 t.pulse = (*t.pulse, (start + len(ops), series))
                 ops.append(self._pulse(series, 1, floor))
             if self._canaries:
@@ -352,7 +375,7 @@ class People:
             return False
         if kind is not None and self._guarded:
             since = self._started if self.guard.mode == "on" else \
-                self._since(kind, young(kind), unproven(kind), VISITORS_SERIES)
+                self._since(*(series_of(kind, reader) for reader in READERS), VISITORS_SERIES)
             if since and visitor.issued >= since:
                 return False
         return True
@@ -366,13 +389,12 @@ class People:
 
     def judge(self, t: Ticket, results: Sequence[Any], *, html: bool
               ) -> tuple[list[Verdict], int, tuple[str, ...]]:
-        """Verdicts, risk points and reasons from the results of a ticket's ops.
+        """Verdicts, risk points and reasons from the results of a ticket's ops; called for
+        a ticket that :attr:`~Ticket.learns` (any other holds nothing to judge).
 
         ``html``: the client wants a page (a browser), which is challenged; other clients are
         told to sign in or retry later.
         """
-        if not t.learns:
-            return [], 0, ()  # a person's read, nothing new learned: the usual case
         verdicts: list[Verdict] = []
         points = 0
         reasons: tuple[str, ...] = ()
@@ -406,16 +428,14 @@ class People:
                     html, "canary:fingerprint",
                     "this browser fingerprint read a canary record recently: a clearance "
                     "is needed", self.config.enumeration.canary_cooldown))
-        if t.kind is not None and (t.anonymous or t.unproven):
+        reader = t.reader
+        if t.kind is not None and reader is not None:
             kind = t.kind
-            reader = "anonymous" if t.anonymous else "young" if t.young else "visitor"
             since = self.guarded_since(kind, reader)
             if since:
-                known = self._series.get(
-                    kind if t.anonymous else young(kind) if t.young else unproven(kind))
+                known = self._series.get(series_of(kind, reader))
                 usual = f", usually {known.baseline:.1f}" if known is not None else ""
-                who = {"anonymous": "anonymous reads", "young": "reads by visitors new today",
-                       "visitor": "reads by visitors without a clearance"}[reader]
+                who = READERS[reader][1]
                 verdicts.append(self._need(
                     html, f"guard:{kind}",
                     f"site guarded for {kind} reads since {int(since)} ({who} need a "
@@ -450,16 +470,13 @@ class People:
                 if result.since or result.changed else self._guarded
         if result.changed:
             entered = result.changed > 0
+            kind, reader = reader_of(series)
             if series == VISITORS_SERIES:
                 name, held = "new visitors", "anonymous reads and visitors new today"
-            elif series.endswith(":young"):
-                name = f"{series.removesuffix(':young')} reads by visitors new today"
-                held = "such reads"
-            elif series.endswith(":visitors"):
-                name = f"{series.removesuffix(':visitors')} reads by visitors without a clearance"
-                held = "such reads"
+            elif reader == "anonymous":
+                name, held = f"anonymous {kind} reads", "anonymous protected reads"
             else:
-                name, held = f"anonymous {series} reads", "anonymous protected reads"
+                name, held = f"{kind} {READERS[reader][1]}", "such reads"
             if entered:
                 log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
                             "%.1f (%s now need a clearance)", name, result.rate,

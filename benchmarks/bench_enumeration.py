@@ -53,8 +53,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from antiscrape.clock import ManualClock
 from antiscrape.config import Config
@@ -224,6 +225,31 @@ async def run_batch(app: Any, batch: list[dict[str, Any]], clock: ManualClock | 
         out.append(perf() - start)
     if any(s != 200 for s in statuses):
         raise SystemExit(f"unexpected statuses: {sorted(set(statuses))}")
+
+
+W = TypeVar("W")
+
+
+async def interleaved(names: Sequence[str], rounds: int, rng: random.Random,
+                      work: Callable[[], W],
+                      play: Callable[[str, W, list[int]], Awaitable[None]]
+                      ) -> dict[str, list[int]]:
+    """Time variants side by side: each round makes fresh ``work`` and every variant plays
+    it, in a new random order, with the collector off while it plays (a collection would
+    land on whichever variant runs then). ``play(name, work, out)`` appends its times."""
+    times: dict[str, list[int]] = {name: [] for name in names}
+    order = list(names)
+    for _ in range(rounds):
+        batch = work()
+        rng.shuffle(order)
+        for name in order:
+            gc.collect()
+            gc.disable()
+            try:
+                await play(name, batch, times[name])
+            finally:
+                gc.enable()
+    return times
 
 
 async def part1(rounds: int, batch: int, variants: tuple[str, ...]) -> dict[str, float]:

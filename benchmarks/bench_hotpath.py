@@ -155,21 +155,14 @@ async def starlette_scene(engines: dict[str, type | None], protected: bool, roun
     clocks[REFERENCE["starlette"]] = ManualClock()
     make = bench_enumeration.scopes if protected else \
         unseen_ua_scopes if unseen else unprotected_scopes
-    times: dict[str, list[int]] = {name: [] for name in apps}
     for name, app in apps.items():  # warm caches outside the measurement
         await bench_enumeration.run_batch(app, make(200, rng), clocks[name], [])
-    order = list(apps)
-    for _ in range(rounds):
-        work = make(batch, rng)
-        rng.shuffle(order)
-        for name in order:
-            gc.collect()
-            gc.disable()
-            try:
-                await bench_enumeration.run_batch(apps[name], work, clocks[name], times[name])
-            finally:
-                gc.enable()
-    return times
+
+    async def play(name: str, work: list[dict[str, Any]], out: list[int]) -> None:
+        await bench_enumeration.run_batch(apps[name], work, clocks[name], out)
+
+    return await bench_enumeration.interleaved(list(apps), rounds, rng,
+                                               lambda: make(batch, rng), play)
 
 
 # -- Flask and Django -------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import random
 import statistics
 import time
@@ -106,15 +105,17 @@ def build(variant: str, storage: str | None) -> tuple[Engine, Counting, ManualCl
     return engine, store, clock
 
 
-def clients(engine: Engine, variant: str) -> list[tuple[str, dict[str, str]]]:
-    """300 (peer, headers); with visitors each presents its own established cookie."""
+def clients(engine: Engine | None, variant: str) -> list[tuple[str, dict[str, str]]]:
+    """300 (peer, headers); with visitors each presents its own established cookie (minted
+    by ``engine``; a variant without visitors needs none)."""
     out = []
     for n in range(300):
         headers = {"user-agent": CHROME.format(6000 + n % 50), "accept": "text/html",
                    "accept-language": "en", "accept-encoding": "gzip",
                    "sec-fetch-mode": "navigate", "host": "shop.example"}
         if variant in AGE:
-            assert engine.people is not None and engine.people.cookies is not None
+            assert engine is not None and engine.people is not None
+            assert engine.people.cookies is not None
             _, value = engine.people.cookies.mint(engine.clock() - AGE[variant])
             headers["cookie"] = f"{engine.people.cookies.name}={value}"
         out.append((f"198.51.{n % 30}.{n // 30 + 1}", headers))
@@ -175,8 +176,7 @@ def starlette_variant(variant: str) -> tuple[Any, ManualClock, list[tuple[str, d
     from .bench_hotpath import starlette_app
 
     if variant == "bare":
-        engine, _, _ = build("today", None)
-        return starlette_app(None, True), ManualClock(START), clients(engine, "today")
+        return starlette_app(None, True), ManualClock(START), clients(None, "today")
     engine, _, clock = build(variant, None)
     return starlette_app(engine, True), clock, clients(engine, variant)
 
@@ -205,22 +205,15 @@ async def warm_up(setup: tuple[Any, ManualClock, list[tuple[str, dict[str, str]]
 
 async def through_starlette(rounds: int, batch: int) -> dict[str, float]:
     """Median time of a protected read through Starlette: bare app and every variant."""
+    from .bench_enumeration import interleaved
+
     variants = {name: starlette_variant(name) for name in ("bare", *VARIANTS)}
     rng = random.Random(9)
-    times: dict[str, list[int]] = {name: [] for name in variants}
     for setup in variants.values():
         await warm_up(setup, batch, rng)
-    order = list(variants)
-    for _ in range(rounds):
-        requests = reads(batch, rng)
-        rng.shuffle(order)
-        for name in order:
-            gc.collect()
-            gc.disable()
-            try:
-                await play(variants[name], requests, times[name])
-            finally:
-                gc.enable()
+    times = await interleaved(
+        list(variants), rounds, rng, lambda: reads(batch, rng),
+        lambda name, requests, out: play(variants[name], requests, out))
     return {name: statistics.median(t) / 1_000 for name, t in times.items()}
 
 
