@@ -83,8 +83,10 @@ def reader_of(series: str) -> tuple[str, str]:
 
 
 _TALLY = 8
-"""Reads by visitors without a clearance a worker counts before it sends them (one guard
-operation per eight such reads: a regular visitor's read stays one budget cheaper)."""
+"""Reads by visitors without a clearance a worker counts before it sends them, per series
+(one guard operation per eight such reads: a visitor's read, young or regular, stays one
+budget cheaper; the guard hears of a rush at most eight reads per worker late, against
+floors of hundreds)."""
 
 
 def people_factor(count: int, cap: int) -> int:
@@ -177,8 +179,8 @@ class People:
         was refused (a tool stopped by its own budgets keeps knocking, and its knocks must
         not make the guard hold the people arriving after it)."""
         self._tallies: dict[str, int] = {}
-        """Protected kind -> reads by unproven visitors this worker has not sent yet (one
-        entry per configured kind)."""
+        """Series -> reads by unproven visitors this worker has not sent yet (two entries
+        per configured kind: its visitors' and its young visitors' reads)."""
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
@@ -334,17 +336,16 @@ class People:
                 t.unproven = True
                 t.guarded = self._guarded
                 t.young = now - visitor.issued < self.visitors.young_for
-                suspect = suspect or self._refused.get(visitor.id, 0.0) > now
-                tally = 0 if suspect else self._tally(kind)
-                if tally:
-                    series = series_of(kind, "visitor")
-                    t.pulse = (*t.pulse, (start + len(ops), series))
-                    ops.append(self._pulse(series, tally, self.guard.min_visitor_reads))
-            if t.anonymous or (t.young and not suspect):  # people's reads need only its state
-                series, floor = (kind, self.guard.min_reads) if t.anonymous else \
-                    (series_of(kind, "young"), self.guard.min_young_reads)
-                t.pulse = (*t.pulse, (start + len(ops), series))
-                ops.append(self._pulse(series, 1, floor))
+                if not (suspect or self._refused.get(visitor.id, 0.0) > now):
+                    g = self.guard
+                    ops += self._tallied(t, start + len(ops), series_of(kind, "visitor"),
+                                         g.min_visitor_reads)
+                    if t.young:
+                        ops += self._tallied(t, start + len(ops), series_of(kind, "young"),
+                                             g.min_young_reads)
+            if t.anonymous:  # people's reads need only its state
+                t.pulse = (*t.pulse, (start + len(ops), kind))
+                ops.append(self._pulse(kind, 1, self.guard.min_reads))
             if self._canaries:
                 t.watch = start + len(ops)
                 ops += (Get(self._cool_prefix + hashed(fp)), Get(self._evidence_prefix + net))
@@ -358,15 +359,18 @@ class People:
         if ticket.unproven and ticket.visitor is not None:
             self._refused.put(ticket.visitor.id, now + self.guard.bucket)
 
-    def _tally(self, kind: str) -> int:
-        """Count one unproven visitor's read of ``kind``; every ``_TALLY`` reads, the number
-        to send (0 until then). Threads may lose a count now and then: a rate, not a ledger."""
-        count = self._tallies.get(kind, 0) + 1
+    def _tallied(self, t: Ticket, index: int, series: str, floor: int) -> tuple[Op, ...]:
+        """Count one unproven visitor's read in ``series``; every ``_TALLY`` reads, the Pulse
+        that sends them (to run at batch ``index``, noted in the ticket), else nothing.
+        Threads may lose a count now and then: a rate, not a ledger."""
+        tallies = self._tallies
+        count = tallies.get(series, 0) + 1
         if count < _TALLY:
-            self._tallies[kind] = count
-            return 0
-        self._tallies[kind] = 0
-        return count
+            tallies[series] = count
+            return ()
+        tallies[series] = 0
+        t.pulse = (*t.pulse, (index, series))
+        return (self._pulse(series, count, floor),)
 
     def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
         """Came back, old enough, and (on a protected read) not minted since the guard for

@@ -14,10 +14,11 @@ budget is reached:
   behind its address);
 * ``young``: the same with cookies minted an hour before, visitors new today
   (``visitor.young_for``): their reads also count in the site guard's rate of newcomers'
-  reads, one more operation in the same batch.
+  reads.
 
-Every visitor's reads also count, eight at a time, in the guard's rate of reads by visitors
-without a clearance. The guard's floors for visitors' reads are raised out of reach here (a
+Every visitor's reads also count in the guard's rate of reads by visitors without a
+clearance (and a young one's in the rate of newcomers' reads), each worker sending them
+eight at a time. The guard's floors for visitors' reads are raised out of reach here (a
 run sends thousands of reads in simulated minutes, which a guard rightly holds), so that the
 reads are timed being served, not held; the counting is timed all the same.
 
