@@ -448,6 +448,11 @@ class GuardSettings:
     """``auto`` follows the learned rates; ``on``/``off`` force the guarded state."""
     factor: float = 4.0
     """Enter when the current rate exceeds this multiple of the learned rate."""
+    leave_factor: float = 2.0
+    """Leave once the rate has stayed at or under this multiple of the learned rate (or the
+    floor) for ``cooldown``: between 1 and ``factor``. A rate back at its usual level is
+    above the learned rate about half the time, so 1 would keep a busy series guarded for
+    hours after a short spike."""
     min_reads: int = 20
     """Anonymous protected reads of a kind per ``bucket`` that never trigger the guard."""
     min_young_reads: int = 100
@@ -465,11 +470,14 @@ class GuardSettings:
     half_life: int = 86_400
     """Seconds after which a bucket weighs half in the learned rate (hours to days)."""
     cooldown: int = 1_800
-    """Seconds the rate must stay at or under the learned rate before the guard leaves."""
+    """Seconds the rate must stay at or under ``leave_factor`` times the learned rate (or the
+    floor) before the guard leaves."""
 
     def validate(self, path: str) -> None:
         if self.factor <= 1:
             raise ConfigError(f"{path}.factor", "must be above 1")
+        if not 1 <= self.leave_factor <= self.factor:
+            raise ConfigError(f"{path}.leave_factor", "must be between 1 and factor")
         if self.bucket < 10 or self.half_life < self.bucket:
             raise ConfigError(path, "need bucket >= 10 and half_life >= bucket (seconds)")
         for name in ("min_reads", "min_young_reads", "min_visitor_reads", "min_new_visitors",

@@ -60,13 +60,14 @@ Transition = Callable[[str, bool, PulseResult], None]
 """Called with (series, entered, result) when a request sees the guard enter or leave."""
 
 
-READERS: dict[str, tuple[str, str]] = {
-    "anonymous": ("", "anonymous reads"),
-    "young": (":young", "reads by visitors new today"),
-    "visitor": (":visitors", "reads by visitors without a clearance"),
+READERS: dict[str, tuple[str, str, str]] = {
+    "anonymous": ("", "anonymous reads", "min_reads"),
+    "young": (":young", "reads by visitors new today", "min_young_reads"),
+    "visitor": (":visitors", "reads by visitors without a clearance", "min_visitor_reads"),
 }
 """Who reads a protected kind without an account or a clearance, as the guard tells them
-apart: reader -> (its series' suffix after the kind, what its reads are called)."""
+apart: reader -> (its series' suffix after the kind, what its reads are called, the
+setting of its series' floor)."""
 
 
 def series_of(kind: str, reader: str) -> str:
@@ -76,7 +77,7 @@ def series_of(kind: str, reader: str) -> str:
 
 def reader_of(series: str) -> tuple[str, str]:
     """(kind, reader) of a kind's series: the inverse of :func:`series_of`."""
-    for reader, (suffix, _) in READERS.items():
+    for reader, (suffix, *_) in READERS.items():
         if suffix and series.endswith(suffix):
             return series.removesuffix(suffix), reader
     return series, "anonymous"
@@ -387,7 +388,7 @@ class People:
     def _pulse(self, series: str, amount: int, floor: int) -> Pulse:
         g = self.guard
         return Pulse(self._pulse_prefix + series, amount, g.bucket, self._alpha, g.factor,
-                     float(floor), g.cooldown, _SERIES_TTL)
+                     g.leave_factor, float(floor), g.cooldown, _SERIES_TTL)
 
     # -- judge -------------------------------------------------------------------------------
 
@@ -477,14 +478,22 @@ class People:
             kind, reader = reader_of(series)
             if series == VISITORS_SERIES:
                 name, held = "new visitors", "anonymous reads and visitors new today"
+                floor = "min_new_visitors"
             elif reader == "anonymous":
                 name, held = f"anonymous {kind} reads", "anonymous protected reads"
+                floor = READERS[reader][2]
             else:
                 name, held = f"{kind} {READERS[reader][1]}", "such reads"
+                floor = READERS[reader][2]
             if entered:
+                # Nothing learned yet: only the floor stood in the way, and a guarded series
+                # does not learn. Say so, or a busy site stays guarded without knowing why.
+                hint = "" if result.baseline else (
+                    f"; no usual rate learned yet: if this is the site's ordinary traffic, "
+                    f"raise guard.{floor} above it")
                 log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
-                            "%.1f (%s now need a clearance)", name, result.rate,
-                            self.guard.bucket, result.baseline, held)
+                            "%.1f (%s now need a clearance%s)", name, result.rate,
+                            self.guard.bucket, result.baseline, held, hint)
             else:
                 log.warning("antiscrape: site guard OFF for %s: calm for %d s", name,
                             self.guard.cooldown)

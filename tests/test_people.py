@@ -89,6 +89,9 @@ def test_a_cookie_dropping_crawler_rotating_everything_trips_the_guard_which_is_
     assert first <= 21 and actions[first].rule in ("guard:profile", "guard:*visitors")
     assert all(d.action is Action.CHALLENGE for d in actions[first:])
     assert "site guard ON" in caplog.text
+    # a fresh engine has learned nothing: the line says so and names the floor to raise
+    assert "no usual rate learned yet" in caplog.text
+    assert "guard.min_reads" in caplog.text or "guard.min_new_visitors" in caplog.text
     state = e.people.state()
     assert state["profile"]["guarded"] or state["*visitors"]["guarded"]
     # a person who had a cookie before the attack reads on; calm for the cool-down: it leaves

@@ -332,6 +332,7 @@ def draw_batch(data: st.DataObject, kinds: dict[str, str | None], now: float) ->
             pulse = Pulse(key, data.draw(st.integers(0, 3)), BUCKET_OF[key],
                           data.draw(st.sampled_from([0.1, 0.25, 1 / 3])),
                           data.draw(st.sampled_from([2.0, 3.5])),
+                          data.draw(st.sampled_from([1.0, 1.5])),
                           data.draw(st.sampled_from([0.0, 2.0, 4.5])),
                           data.draw(st.sampled_from([0, 7, 60])), data.draw(TTLS))
             ops.extend([pulse] * data.draw(st.integers(1, 6)))

@@ -106,7 +106,7 @@ def pulse_step(state: tuple[float, ...] | None, op: Pulse, now: float
             since = now
             changed = 1
         last_over = now
-    elif since != 0.0 and rate > max(op.floor, known):
+    elif since != 0.0 and rate > max(op.floor, op.leave * known):
         last_over = now
     if since != 0.0 and changed == 0 and now - last_over >= op.cooldown:
         since = 0.0

@@ -137,7 +137,7 @@ class Recent:
 @dataclass(slots=True, unsafe_hash=True)
 class Pulse:
     """Count ``amount`` events on a site-wide series, learn its normal rate, and keep the
-    guarded flag that every worker and host must agree on (see ``antiscrape.sitewatch``).
+    guarded flag that every worker and host must agree on (see ``antiscrape.people``).
 
     The series is counted in buckets of ``bucket`` seconds; ``rate`` is the sliding count
     over the last bucket-length (the previous bucket weighted, as a :class:`Hit`). When a
@@ -145,7 +145,10 @@ class Pulse:
     ``alpha`` (the first bucket seeds it), except while guarded: an attack must not teach
     the site that attacks are normal. The series enters the guarded state when ``rate``
     exceeds ``max(floor, factor * baseline)`` and leaves it once it has stayed at or under
-    ``max(floor, baseline)`` for ``cooldown`` seconds. An ``amount`` of 0 only reads.
+    ``max(floor, leave * baseline)`` for ``cooldown`` seconds (``1 <= leave <= factor``: a
+    rate back at its usual level hovers around the baseline, half the time above it, so
+    ``leave`` = 1 would keep a busy series guarded for hours after a short spike). An
+    ``amount`` of 0 only reads.
 
     Result: :class:`PulseResult`. The state is kept ``ttl`` seconds after the last event.
     """
@@ -155,6 +158,7 @@ class Pulse:
     bucket: int
     alpha: float
     factor: float
+    leave: float
     floor: float
     cooldown: int
     ttl: int

@@ -133,7 +133,7 @@ end
 
 -- pulse_step of memory.py, step for step: count, fold complete buckets into the baseline
 -- (not while guarded), then enter or leave the guarded state.
-local function pulse(key, amount, size, alpha, factor, floor, cooldown, ttl)
+local function pulse(key, amount, size, alpha, factor, leave, floor, cooldown, ttl)
   local bucket = floordiv(now, size)
   local last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, -1.0, 0.0, 0.0
   local kind, payload = read(key)
@@ -163,7 +163,7 @@ local function pulse(key, amount, size, alpha, factor, floor, cooldown, ttl)
       changed = 1
     end
     last_over = now
-  elseif since ~= 0.0 and rate > math.max(floor, known) then
+  elseif since ~= 0.0 and rate > math.max(floor, leave * known) then
     last_over = now
   end
   if since ~= 0.0 and changed == 0 and now - last_over >= cooldown then
@@ -244,8 +244,8 @@ while a <= #ARGV do
   elseif code == "U" then
     r = pulse(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
               tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]),
-              tonumber(ARGV[a + 7]))
-    a = a + 8
+              tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]))
+    a = a + 9
     k = k + 1
   elseif code == "R" then
     r = recent(key, ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
