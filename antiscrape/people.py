@@ -381,7 +381,9 @@ class People:
         if kind is not None and self._guarded:
             since = self._started if self.guard.mode == "on" else \
                 self._since(*(series_of(kind, reader) for reader in READERS), VISITORS_SERIES)
-            if since and visitor.issued >= since:
+            # issue times are whole seconds: one minted in the second the guard began counts
+            # as minted since (else a jar fetched in that second would pass as a person)
+            if since and visitor.issued >= int(since):
                 return False
         return True
 
