@@ -55,13 +55,14 @@ AUTOMATION_TOOLS: tuple[tuple[str, str], ...] = (
     ("puppeteer", r"puppeteer"),
     ("playwright", r"playwright"),
     ("selenium", r"selenium|webdriver"),
+    ("cypress", r"\bcypress/\d"),
     ("electron-scraper", r"\bslimerjs|\bcasperjs|\bzombie\.js|\bjsdom\b"),
     ("colly", r"\bcolly\b"),
     ("nutch", r"\bnutch\b"),
 )
 
 HEADLESS_TOOLS = frozenset({"headless-chrome", "phantomjs", "puppeteer", "playwright",
-                            "selenium", "electron-scraper"})
+                            "selenium", "cypress", "electron-scraper"})
 
 # A word "counts" when it is not a device model: "M bot 51", "Spider 8" and "VR BOT 552"
 # are phones in the platform comment, a word then a model number. RE2 has no look-ahead, so

@@ -65,6 +65,8 @@ def test_held_out_corpus(corpus):
      "HeadlessChrome/131.0.0.0 Safari/537.36", "headless-chrome"),
     ("Mozilla/5.0 (Unknown; Linux x86_64) AppleWebKit/538.1 (KHTML, like Gecko) "
      "PhantomJS/2.1.1 Safari/538.1", "phantomjs"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/118.0.0.0 Safari/537.36 Cypress/13.6.0", "cypress"),
 ])
 def test_automation_tools_that_is_bot_misses(ua, tool):
     assert classify(ua).automation == tool
