@@ -478,15 +478,14 @@ class People:
         if result.changed:
             entered = result.changed > 0
             kind, reader = reader_of(series)
+            floor = READERS[reader][2]
             if series == VISITORS_SERIES:
                 name, held = "new visitors", "anonymous reads and visitors new today"
                 floor = "min_new_visitors"
             elif reader == "anonymous":
                 name, held = f"anonymous {kind} reads", "anonymous protected reads"
-                floor = READERS[reader][2]
             else:
                 name, held = f"{kind} {READERS[reader][1]}", "such reads"
-                floor = READERS[reader][2]
             if entered:
                 # Nothing learned yet: only the floor stood in the way, and a guarded series
                 # does not learn. Say so, or a busy site stays guarded without knowing why.

@@ -7,7 +7,7 @@
 -- ARGV[2..]: op records, each an op code followed by its fields:
 --   H window limit cost | I ttl amount | G | P value ttl | A value ttl | R value size ttl
 --   M member n ttl{n}   (DistinctAddAll: n counters, one member; replies a list)
---   U amount bucket alpha factor floor cooldown ttl   (Pulse: a site-wide series)
+--   U amount bucket alpha factor leave floor cooldown ttl   (Pulse: a site-wide series)
 --
 -- Each op is specified in antiscrape/state/ops.py (and docs/storage-operations.md); the
 -- reference is antiscrape/state/memory.py. The arithmetic follows it step for step (same
