@@ -34,6 +34,7 @@ from antiscrape.state.ops import (
     HitResult,
     Incr,
     Pulse,
+    PulseResult,
     Put,
     PutIfAbsent,
     Recent,
@@ -95,6 +96,11 @@ def any_store(request: pytest.FixtureRequest) -> Opener:
 T = 1_700_000_040.0
 """A clock at a whole minute (a 60 s window's bucket starts here)."""
 
+def pulse(amount: int) -> Pulse:
+    """One op on the series of the hand-worked Pulse case below."""
+    return Pulse("p", amount, 60, 0.5, 4.0, 2.0, 2.0, 30, 3_600)
+
+
 CASES: dict[str, list[tuple[float, list[Any], list[Any]]]] = {
     # (now, batch, answers) in order, on one fresh store.
     # Refused at 2 of 2: the count only falls once this bucket becomes the previous one
@@ -143,6 +149,20 @@ CASES: dict[str, list[tuple[float, list[Any], list[Any]]]] = {
                                 int(T) + 1) for m in "cd"],
          [(3, 1), (4, 2)]),
         (T + 10, [DistinctAddAll("e", (("d2", int(T) + 100, "d1"),), int(T) + 10)], [(3,)]),
+    ],
+    # 60 s buckets (T is a bucket boundary), alpha 0.5, factor 4, leave 2, floor 2, cooldown
+    # 30 s. A calm first bucket seeds the usual rate (2); 8 more half-way through the second
+    # make 2 * 0.5 + 8 = 9 > 4 * 2: guarded, and that bucket is not learned. It stays guarded
+    # while the rate is over 2 * 2, and leaves once it has been at or under that for 30 s (at
+    # 37.5 s into the third bucket the rate is 8 * 0.375 = 3: under leave x usual, though
+    # over the usual rate itself). Learning resumes with the next complete bucket.
+    "pulse: learns calm buckets, enters over factor x usual, leaves at leave x usual": [
+        (T, [pulse(1), pulse(1)], [PulseResult(1.0, 0.0, 0.0, 0), PulseResult(2.0, 0.0, 0.0, 0)]),
+        (T + 60, [pulse(0)], [PulseResult(2.0, 2.0, 0.0, 0)]),
+        (T + 90, [pulse(8)], [PulseResult(9.0, 2.0, T + 90, 1)]),
+        (T + 120, [pulse(0)], [PulseResult(8.0, 2.0, T + 90, 0)]),
+        (T + 157.5, [pulse(0)], [PulseResult(3.0, 2.0, 0.0, -1)]),
+        (T + 180, [pulse(0)], [PulseResult(0.0, 1.0, 0.0, 0)]),
     ],
 }
 
