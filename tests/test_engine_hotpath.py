@@ -31,16 +31,17 @@ def test_two_browsers_behind_one_address_keep_their_own_challenge_counts():
 
 
 def test_per_client_caches_stay_bounded_when_addresses_and_hints_rotate():
-    """A crawler rotating addresses and sec-ch-ua values must not grow the engine's
-    per-client and per-traits caches without bound."""
+    """A crawler rotating addresses, sec-ch-ua values and cookie texts must not grow the
+    engine's per-client, per-traits and per-cookie-header caches without bound."""
     engine = Engine({"secret_key": SECRET})
     bound = engine.cache_sizes()["clients"][1]
     for n in range(bound + 2_000):
-        headers = {"user-agent": CHROME, "accept": "*/*", "sec-ch-ua": f'"Chromium";v="{n}"'}
+        headers = {"user-agent": CHROME, "accept": "*/*", "sec-ch-ua": f'"Chromium";v="{n}"',
+                   "cookie": f"session={n}; antiscrape_visitor=junk{n}"}
         engine.inspect(RequestView("GET", "/", headers,
                                    f"10.{n // 60_000}.{n // 250 % 240}.{n % 250}"))
     sizes = engine.cache_sizes()
-    for name in ("clients", "budget hits", "scores"):
+    for name in ("clients", "budget hits", "scores", "cookie headers"):
         entries, limit = sizes[name]
         assert 0 < entries <= limit, name
     assert sizes["clients"][0] < 2_500  # emptied once at the bound, refilled since
