@@ -242,9 +242,6 @@ class People:
     def people_behind(self, hashed_address: str) -> int:
         return self._counts.get(hashed_address, (0, 1))[0]
 
-    def factor(self, hashed_address: str) -> int:
-        return self._counts.get(hashed_address, (0, 1))[1]
-
     def factors(self, addresses: tuple[str, str]) -> tuple[int, int]:
         """The budget multipliers of a hashed (IP, network) pair."""
         counts = self._counts
@@ -323,7 +320,7 @@ class People:
             if person is None:
                 t.anonymous = True
                 a = self.anon
-                allowances = (("network", a.network * self.factor(net)),
+                allowances = (("network", a.network * self.factors(addresses)[1]),
                               ("fingerprint", a.fingerprint), ("site", a.site))
                 # While guarded the guard decides, and the pool is only read (cost 0): reads
                 # it refuses must not use up what people arriving after the attack need.
@@ -355,8 +352,8 @@ class People:
         return t, ops
 
     def refused(self, ticket: Ticket, now: float) -> None:
-        """An unproven visitor's read was refused: its reads stop counting in the guard's
-        rates for a bucket (see :meth:`plan`)."""
+        """A read was refused: if by an unproven visitor, its reads stop counting in the
+        guard's rates for a bucket (see :meth:`plan`)."""
         if ticket.unproven and ticket.visitor is not None:
             self._refused.put(ticket.visitor.id, now + self.guard.bucket)
 

@@ -50,6 +50,8 @@ from antiscrape.engine import Engine
 from antiscrape.request import RequestView
 from antiscrape.state import AsyncMemoryStorage, MemoryStorage, open_storage
 
+from .traffic import SERVED_GUARD, visitor_cookie
+
 STEP = 0.5
 SECRET = "bench-identity-secret-key-0123456789"
 PROTECT = [{"route": "/users/{user_id}", "kind": "profile"}]
@@ -81,11 +83,10 @@ else, the run would compare a visitor's 10-minute windows, which turn over, with
 windows of a day or a week that never reach their second bucket.)"""
 
 
-OUT_OF_REACH = 10**9
 VARIANTS: dict[str, dict[str, Any]] = {
     "today": {"visitor": {"enabled": False}},
-    "visitor": {"guard": {"min_visitor_reads": OUT_OF_REACH}},
-    "young": {"guard": {"min_young_reads": OUT_OF_REACH, "min_visitor_reads": OUT_OF_REACH}},
+    "visitor": {"guard": SERVED_GUARD},
+    "young": {"guard": SERVED_GUARD},
 }
 """Each variant's config beside the shared one."""
 AGE = {"visitor": 2 * 86_400, "young": 3_600}
@@ -115,10 +116,8 @@ def clients(engine: Engine | None, variant: str) -> list[tuple[str, dict[str, st
                    "accept-language": "en", "accept-encoding": "gzip",
                    "sec-fetch-mode": "navigate", "host": "shop.example"}
         if variant in AGE:
-            assert engine is not None and engine.people is not None
-            assert engine.people.cookies is not None
-            _, value = engine.people.cookies.mint(engine.clock() - AGE[variant])
-            headers["cookie"] = f"{engine.people.cookies.name}={value}"
+            assert engine is not None
+            headers["cookie"] = visitor_cookie(engine, engine.clock() - AGE[variant])
         out.append((f"198.51.{n % 30}.{n // 30 + 1}", headers))
     return out
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_identity import CHROME
+from .traffic import SERVED_GUARD, visitor_cookie
 
 SECRET = "bench-throughput-secret-0123456789abcdef"
 VARIANTS = ("bare", "antiscrape", "slowapi")
@@ -57,7 +58,7 @@ def engine_config() -> dict[str, Any]:
         "protect": [{"route": "/users/{user_id}", "kind": "profile"}],
         "budgets": {"default": budget, "api": budget},
         "enumeration": {"default_budget": {"10m": 10**9, "1d": 10**9, "7d": 10**9}},
-        "guard": {"min_visitor_reads": 10**9},  # thousands of reads a second are a crowd
+        "guard": SERVED_GUARD,
     }
 
 
@@ -90,10 +91,8 @@ def cookies() -> list[str]:
     from antiscrape.engine import Engine
 
     engine = Engine(engine_config())
-    assert engine.people is not None and engine.people.cookies is not None
-    jar = engine.people.cookies
     now = time.time() - 2 * 86_400
-    return [f"{jar.name}={jar.mint(now)[1]}" for _ in range(CLIENTS)]
+    return [visitor_cookie(engine, now) for _ in range(CLIENTS)]
 
 
 def wrk_script(visitor_cookies: list[str]) -> str:

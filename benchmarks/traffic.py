@@ -24,3 +24,17 @@ def cookieless(config: dict[str, Any], engine_cls: type | None = None) -> dict[s
         if "visitor" not in fields:
             return config
     return {**config, "visitor": {"enabled": False}}
+
+
+SERVED_GUARD = {"min_visitor_reads": 10**9, "min_young_reads": 10**9}
+"""``guard`` settings for runs whose visitors read thousands of records in seconds, which a
+site guard rightly holds: its floors for visitors' reads out of reach, so that reads are
+timed being served (they are still counted)."""
+
+
+def visitor_cookie(engine: Any, issued: float) -> str:
+    """A ``Cookie`` header value carrying a visitor cookie ``engine`` minted at ``issued``
+    (every engine of a run shares the secret, so any of them reads it back)."""
+    jar = engine.people.cookies
+    assert jar is not None
+    return f"{jar.name}={jar.mint(issued)[1]}"
