@@ -393,6 +393,11 @@ class VisitorSettings:
     people_cap: int = 50
     """Most people (established visitors, clearances, accounts seen in the last hour) an IP
     or network budget is multiplied by."""
+    max_networks: int = 20
+    """Networks (/24, /48) one visitor may come from in a day (today and yesterday counted
+    together) before its protected reads need a clearance: a person's browser sees a few a
+    day (home, mobile, work), a cookie jar replayed through a proxy pool a new one on every
+    request (0: not counted)."""
 
     def validate(self, path: str) -> None:
         if not self.cookie_name or not all(c.isalnum() or c in "_-." for c in self.cookie_name):
@@ -406,6 +411,8 @@ class VisitorSettings:
         for name in ("new_per_ip", "new_per_network", "new_per_fingerprint", "people_cap"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{path}.{name}", "must be at least 1")
+        if self.max_networks < 0:
+            raise ConfigError(f"{path}.max_networks", "must be 0 (not counted) or more")
         if not 0 <= self.rotation_score <= 100:
             raise ConfigError(f"{path}.rotation_score", "must be 0..100")
 

@@ -129,6 +129,9 @@ class Ticket:
     """(index, series) of each Pulse."""
     watch: int | None = None
     """Index of the two canary reads (fingerprint cool-down, network evidence)."""
+    networks: tuple[int, float] | None = None
+    """(index of the count of networks the visitor came from, until when a count over
+    ``visitor.max_networks`` holds)."""
     n_ops = 0
     visitor_counts = False
     """The request counts as its (established) visitor."""
@@ -175,6 +178,9 @@ class People:
         self._added: BoundedCache[tuple[str, str, int], None] = BoundedCache(_CACHE_MAX)
         """(person, hashed ip, bucket) this worker already counted (sketches ignore repeats:
         sending the add again would only cost time)."""
+        self._replayed: BoundedCache[str, float] = BoundedCache(_CACHE_MAX)
+        """Visitor id -> until when it counts as seen from more than ``max_networks``
+        networks (as the shared count last answered this worker)."""
         self._refused: BoundedCache[str, float] = BoundedCache(_CACHE_MAX)
         """Young visitor id -> until when its reads do not count in the guard's rate: it
         was refused (a tool stopped by its own budgets keeps knocking, and its knocks must
@@ -187,6 +193,7 @@ class People:
         self.transitions: list[Transition] = []
         self._alpha = g.alpha
         self._people_prefix = keys("pp") + ":"
+        self._networks_prefix = keys("pp", "nets") + ":"
         self._mint_prefix = keys("vn") + ":"
         self._pool_prefix = keys("an") + ":"
         self._pulse_prefix = keys("gd") + ":"
@@ -314,6 +321,8 @@ class People:
                     (f"{pp}ip:{ip}:{bucket}", expires, f"{pp}ip:{ip}:{bucket - 1}"),
                     (f"{pp}net:{net}:{bucket}", expires, f"{pp}net:{net}:{bucket - 1}"),
                 ), int(now)))
+                if not t.cleared and self.visitors.max_networks:  # the person is a visitor
+                    ops.append(self._networks(t, start + len(ops), person, net, now))
         if kind is not None:
             t.kind = kind
             fp = fp or self._fingerprint(view.headers)
@@ -333,7 +342,10 @@ class People:
             elif not t.cleared and visitor is not None:  # a cookie is all it has shown
                 t.unproven = True
                 t.guarded = self._guarded
-                t.young = now - visitor.issued < self.visitors.young_for
+                # a cookie replayed through a proxy pool is no older than the day it was
+                # caught: it is held with the newcomers, as a fresh jar would be
+                t.young = now - visitor.issued < self.visitors.young_for or \
+                    self._replayed.get(visitor.id, 0.0) > now
                 if not (suspect or self._refused.get(visitor.id, 0.0) > now):
                     g = self.guard
                     ops += self._tallied(t, start + len(ops), series_of(kind, "visitor"),
@@ -350,6 +362,19 @@ class People:
         if ops:
             t.n_ops = len(ops)
         return t, ops
+
+    def _networks(self, t: Ticket, index: int, person: str, net: str, now: float
+                  ) -> DistinctAddAll:
+        """Count the network a visitor came from, today and yesterday together (to run at
+        batch ``index``, noted in the ticket). Sent with the people count, so once per
+        visitor, address and hour on each worker: a person's browser costs one such count
+        an hour, a cookie jar replayed through a proxy pool one on every request, which is
+        what gives it away."""
+        day = int(now // DAY)
+        until = (day + 2) * DAY  # a count over the line today still shows tomorrow
+        t.networks = (index, float(until))
+        key = f"{self._networks_prefix}{person}:"
+        return DistinctAddAll(net, ((f"{key}{day}", until, f"{key}{day - 1}"),), int(now))
 
     def refused(self, ticket: Ticket, now: float) -> None:
         """A read was refused: if by an unproven visitor, its reads stop counting in the
@@ -422,6 +447,14 @@ class People:
             cap = self.visitors.people_cap
             self._counts.put(ip, (ip_count, people_factor(ip_count, cap)))
             self._counts.put(net, (net_count, people_factor(net_count, cap)))
+        if t.networks is not None and t.visitor is not None:
+            index, until = t.networks
+            seen = results[index][0]
+            if seen > self.visitors.max_networks:
+                self._replayed.put(t.visitor.id, until)
+                points = max(points, self.visitors.rotation_score)
+                reasons = (*reasons, f"this visitor came from {seen} networks since yesterday "
+                           "(a cookie replayed through a proxy pool): counted as new today")
         if t.watch is not None and t.kind is not None:
             cooled, evidence = results[t.watch], results[t.watch + 1]
             if evidence:

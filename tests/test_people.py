@@ -145,10 +145,10 @@ def test_visitors_new_today_are_held_by_the_guard_regulars_and_cleared_ones_are_
 
 
 def aged_jars_reading(e: Engine, clock: ManualClock, jars: int = 120,
-                      reads: int = 30) -> list[Decision]:
+                      reads: int = 30, pause: float = 0.05) -> list[Decision]:
     """A patient crawler: ``jars`` cookie jars fetched days ago and kept (so neither new nor
     young), then each read ``reads`` times from a new address every request, under a
-    person's budgets."""
+    person's budgets, ``pause`` seconds between two reads of the crowd."""
     names = [(f"jar {n}", browser(n)) for n in range(jars)]
     for n, (name, headers) in enumerate(names):
         jar = jar_for(e, name, "")
@@ -165,23 +165,101 @@ def aged_jars_reading(e: Engine, clock: ManualClock, jars: int = 120,
                                       new_address(1_000 + step * jars + n)))
             keep_decision(jar, d)
             decisions.append(d)
-            clock.advance(0.05)
+            clock.advance(pause)
     return decisions
 
 
 def test_cookie_jars_aged_for_days_cannot_hide_in_their_numbers(clock):
     """Every read by a visitor without a clearance counts (eight at a time) in the guard's
     rate of such reads: past its floor the guard holds them all, each read needs a
-    clearance. Without that rate (its floor out of reach) the same jars read everything."""
-    decisions = aged_jars_reading(engine(clock), clock)
+    clearance. Without that rate (its floor out of reach) the same jars read everything.
+    (The networks each jar comes from are not counted here: this is about the rate.)"""
+    decisions = aged_jars_reading(engine(clock, visitor={"max_networks": 0}), clock)
     served = sum(d.action is Action.ALLOW for d in decisions)
     assert 600 <= served <= 600 + 8 + 1, served  # the floor, one tally, the crossing read
     held = [d for d in decisions if d.action is not Action.ALLOW]
     assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
     assert "visitors without a clearance" in held[-1].reason
     lax_clock = ManualClock()
-    lax = aged_jars_reading(engine(lax_clock, guard={"min_visitor_reads": 10**9}), lax_clock)
+    lax = aged_jars_reading(engine(lax_clock, guard={"min_visitor_reads": 10**9},
+                                   visitor={"max_networks": 0}), lax_clock)
     assert all(d.action is Action.ALLOW for d in lax), {d.rule for d in lax}
+
+
+REPLAYED = "networks since yesterday (a cookie replayed through a proxy pool)"
+
+
+def test_a_cookie_replayed_from_many_networks_is_counted_as_new_today(clock):
+    """Each visitor's networks are counted (today and yesterday together): a jar replayed
+    through a proxy pool passes ``visitor.max_networks`` (20) within its first hour and is
+    then counted as a visitor new today, so the crowd's reads fill the guard's rate of
+    newcomers' reads (floor 100 per 10 minutes), which holds them. Without the count the
+    same crowd reads all 10,000 profiles in four hours.
+
+    The crowd: a hundred jars fetched three days before, each reading 25 random profiles an
+    hour from a new address every read, together well under the guard's floor for visitors'
+    reads (600 per 10 minutes)."""
+    def slow_crowd(e: Engine, clock: ManualClock) -> list[Decision]:
+        return aged_jars_reading(e, clock, jars=100, reads=4 * 25, pause=3_600 / 2_500)
+
+    decisions = slow_crowd(engine(clock), clock)
+    served = sum(d.action is Action.ALLOW for d in decisions)
+    # 21 each (the count answers with the 21st network: that read is still a regular's),
+    # then the floor of newcomers' reads, one tally, the crossing read
+    assert served <= 100 * 21 + 100 + 8 + 1, served
+    held = [d for d in decisions if d.action is not Action.ALLOW]
+    assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
+    assert "visitors new today" in held[-1].reason
+    caught = [d for d in decisions if any(REPLAYED in s for s in d.signals)]
+    assert caught and all("came from 21 networks" in next(s for s in d.signals if REPLAYED in s)
+                          for d in caught[:100])
+    lax_clock = ManualClock()
+    lax = slow_crowd(engine(lax_clock, visitor={"max_networks": 0}), lax_clock)
+    assert all(d.action is Action.ALLOW for d in lax), {d.rule for d in lax}
+
+
+def test_a_person_on_a_few_networks_a_day_stays_a_regular(clock):
+    """A regular's browser over a day: home, a phone whose carrier hands out addresses from
+    twelve /24s, the office, a café; sixty profiles read, many of them more than once.
+    Its networks stay under the line: it is never counted as new again."""
+    e = engine(clock)
+    places = [new_address(n * 240) for n in range(16)]  # 16 different /24s
+    jar = jar_for(e, "regular", "")
+    keep_decision(jar, e.inspect(RequestView("GET", "/", with_cookies(CHROME, jar), places[0])))
+    clock.advance(30 * 86_400 - 3_600)
+    rng = random.Random(3)
+    for n in range(60):
+        d = e.inspect(RequestView("GET", f"/users/{rng.randrange(1, 40)}",
+                                  with_cookies(CHROME, jar), places[n % len(places)]))
+        keep_decision(jar, d)
+        assert d.action is Action.ALLOW, d.reason
+        assert not any(REPLAYED in s for s in d.signals), d.signals
+        clock.advance(1_400)
+
+
+@pytest.mark.redis
+def test_every_worker_counts_a_visitors_networks_together(redis_url, redis_prefix):
+    """Two workers sharing Redis: a jar whose reads alternate between them, each from a new
+    network, is caught on its 21st network whichever worker serves it, and both then see it
+    so on every read."""
+    from antiscrape.state import open_storage
+
+    clock = ManualClock()
+    workers = [Engine({"secret_key": SECRET, "protect": PROTECT, "key_prefix": redis_prefix},
+                      clock=clock, storage=open_storage(redis_url, cap=1000, prefix=redis_prefix,
+                                                        timeout=2.0, options={"clock": "caller"}))
+               for _ in range(2)]
+    jar = jar_for(workers[0], "jar", "")
+    keep_decision(jar, workers[0].inspect(RequestView("GET", "/", with_cookies(CHROME, jar),
+                                                      new_address(0))))
+    clock.advance(3 * 86_400)
+    seen = []
+    for n in range(26):
+        d = workers[n % 2].inspect(RequestView("GET", f"/users/{n + 1}",
+                                               with_cookies(CHROME, jar), new_address(1 + n)))
+        keep_decision(jar, d)
+        seen.append(any(REPLAYED in s for s in d.signals))
+    assert seen == [False] * 20 + [True] * 6
 
 
 def test_forced_on_holds_every_reader_without_a_clearance_or_an_account(clock):
