@@ -139,7 +139,8 @@ def describe_guard(config: Config) -> str:
             f"{g.bucket} s), its reads by visitors new today theirs (at least "
             f"{g.min_young_reads}), its reads by visitors without a clearance theirs (at "
             f"least {g.min_visitor_reads}) or new visitors theirs (at least "
-            f"{g.min_new_visitors}); leaves after {g.cooldown} s calm")
+            f"{g.min_new_visitors}); leaves after {g.cooldown} s at or under "
+            f"{g.leave_factor:g}x the usual rate (or the floor)")
 
 
 def replay_config(path: str | None) -> Config:

@@ -372,6 +372,7 @@ def test_the_cli_says_whether_the_guard_is_forced(tmp_path) -> None:
         assert main(["check", str(path)], out=out, err=err) == 0
         assert f"site guard: {said}" in err.getvalue()
         assert f'mode = "{mode}"' in out.getvalue()
+    assert "leaves after 1800 s at or under 2x the usual rate" in err.getvalue()  # auto
 
 
 def test_metrics_count_guard_transitions_and_the_status_page_shows_the_guard(clock) -> None:
