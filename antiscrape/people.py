@@ -132,6 +132,9 @@ class Ticket:
     networks: tuple[int, float] | None = None
     """(index of the count of networks the visitor came from, until when a count over
     ``visitor.max_networks`` holds)."""
+    replayed = False
+    """An unproven read by a visitor seen from more than ``visitor.max_networks`` networks:
+    counted as young whatever its age."""
     n_ops = 0
     visitor_counts = False
     """The request counts as its (established) visitor."""
@@ -344,8 +347,8 @@ class People:
                 t.guarded = self._guarded
                 # a cookie replayed through a proxy pool is no older than the day it was
                 # caught: it is held with the newcomers, as a fresh jar would be
-                t.young = now - visitor.issued < self.visitors.young_for or \
-                    self._replayed.get(visitor.id, 0.0) > now
+                t.replayed = self._replayed.get(visitor.id, 0.0) > now
+                t.young = t.replayed or now - visitor.issued < self.visitors.young_for
                 if not (suspect or self._refused.get(visitor.id, 0.0) > now):
                     g = self.guard
                     ops += self._tallied(t, start + len(ops), series_of(kind, "visitor"),
@@ -473,10 +476,13 @@ class People:
                 known = self._series.get(series_of(kind, reader))
                 usual = f", usually {known.baseline:.1f}" if known is not None else ""
                 who = READERS[reader][1]
+                why = (f"; this visitor came from more than {self.visitors.max_networks} "
+                       "networks since yesterday, so it counts as new today") \
+                    if t.replayed else ""
                 verdicts.append(self._need(
                     html, f"guard:{kind}",
                     f"site guarded for {kind} reads since {int(since)} ({who} need a "
-                    f"clearance{usual} per {self.guard.bucket} s)",
+                    f"clearance{usual} per {self.guard.bucket} s{why})",
                     self.guard.cooldown))
             elif t.pool is not None:
                 first, allowances = t.pool

@@ -210,6 +210,7 @@ def test_a_cookie_replayed_from_many_networks_is_counted_as_new_today(clock):
     held = [d for d in decisions if d.action is not Action.ALLOW]
     assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
     assert "visitors new today" in held[-1].reason
+    assert "came from more than 20 networks since yesterday" in held[-1].reason
     caught = [d for d in decisions if any(REPLAYED in s for s in d.signals)]
     assert caught and all("came from 21 networks" in next(s for s in d.signals if REPLAYED in s)
                           for d in caught[:100])
