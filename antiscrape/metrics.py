@@ -72,6 +72,9 @@ def _make(namespace: str, buckets: tuple[float, ...], registry: Any) -> tuple[An
                 prom.Counter("guard_transitions", "Site guard entries and exits, by series "
                              "(a protected kind, or *visitors for new visitors).",
                              ("series", "change"), namespace=namespace, registry=registry),
+                prom.Counter("replayed_visitors", "Visitors seen coming from more than "
+                             "visitor.max_networks networks (counted as new today), once "
+                             "each per worker.", namespace=namespace, registry=registry),
             )
             _collectors[key] = found
         return found
@@ -86,7 +89,8 @@ class Metrics:
             registry = require_prometheus().REGISTRY
         self.registry = registry
         (self._decisions, self._challenges, self._storage_errors, self._latency,
-         self._guard) = _make(settings.namespace, settings.latency_buckets, registry)
+         self._guard, self._replayed) = _make(settings.namespace, settings.latency_buckets,
+                                              registry)
         self._rules: set[str] = set()
 
     def _rule(self, rule: str) -> str:
@@ -131,6 +135,17 @@ class Metrics:
         """Count a site guard transition (see ``antiscrape.people``)."""
         self._guard.labels(series, "entered" if entered else "left").inc()
 
+    def replayed(self) -> None:
+        """Count a visitor found replayed across networks (see ``antiscrape.people``)."""
+        self._replayed.inc()
+
+
+def _hook(hooks: list[Any], method: Any) -> None:
+    """Add a Metrics method to a list of hooks, replacing any earlier Metrics' (attaching
+    again must not count twice)."""
+    hooks[:] = [h for h in hooks if not isinstance(getattr(h, "__self__", None), Metrics)]
+    hooks.append(method)
+
 
 class _CountingReporter:
     """Wraps the engine's storage-error reporter (a ``LogOnce``): counts, then delegates."""
@@ -165,9 +180,8 @@ def attach(engine: Any, *, registry: Any = None) -> Metrics | None:
     engine.metrics = metrics
     people = getattr(engine, "people", None)
     if people is not None:
-        people.transitions[:] = [t for t in people.transitions
-                                 if not isinstance(getattr(t, "__self__", None), Metrics)]
-        people.transitions.append(metrics.guard)
+        _hook(people.transitions, metrics.guard)
+        _hook(people.replays, metrics.replayed)
     reporter = getattr(engine, "storage_errors", None)
     if isinstance(reporter, _CountingReporter):
         reporter._count = metrics.storage_error

@@ -194,6 +194,8 @@ class People:
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
+        self.replays: list[Callable[[], None]] = []
+        """Called once per worker for each visitor found replayed across networks."""
         self._alpha = g.alpha
         self._people_prefix = keys("pp") + ":"
         self._networks_prefix = keys("pp", "nets") + ":"
@@ -454,7 +456,10 @@ class People:
             index, until = t.networks
             seen = results[index][0]
             if seen > self.visitors.max_networks:
-                self._replayed.put(t.visitor.id, until)
+                if self._replayed.get(t.visitor.id) != until:  # found just now
+                    self._replayed.put(t.visitor.id, until)
+                    for observer in self.replays:
+                        observer()
                 points = max(points, self.visitors.rotation_score)
                 reasons = (*reasons, f"this visitor came from {seen} networks since yesterday "
                            "(a cookie replayed through a proxy pool): counted as new today")

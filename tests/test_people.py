@@ -394,3 +394,12 @@ def test_metrics_count_guard_transitions_and_the_status_page_shows_the_guard(clo
     assert board.snapshot()["guard"]["series"]["profile"]["guarded"] is True
     page = board.render()
     assert "Site guard: learned" in page and "GUARDED" in page
+    jar = {n: jar_for(e, f"jar {n}", "") for n in range(3)}
+    for step in range(25):  # three aged jars, each read from a new network every time
+        if step == 1:
+            clock.advance(3 * 86_400)
+        for n in range(3):
+            d = e.inspect(RequestView("GET", f"/users/{step}", with_cookies(CHROME, jar[n]),
+                                      new_address(1_000 + 240 * (3 * step + n))))
+            keep_decision(jar[n], d)
+    assert registry.get_sample_value("people_test_replayed_visitors_total") == 3
