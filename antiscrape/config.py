@@ -393,11 +393,12 @@ class VisitorSettings:
     people_cap: int = 50
     """Most people (established visitors, clearances, accounts seen in the last hour) an IP
     or network budget is multiplied by."""
-    max_networks: int = 20
-    """Networks (/24, /48) one visitor may come from in a day (today and yesterday counted
-    together) before its protected reads need a clearance: a person's browser sees a few a
-    day (home, mobile, work), a cookie jar replayed through a proxy pool a new one on every
-    request (0: not counted)."""
+    max_networks: int = 30
+    """Networks (/24, /48) one visitor may come from since the start of yesterday (two
+    daily buckets counted together) before it counts as new today again, whatever its age:
+    a person's browser sees a few a day (home, a phone's carrier over IPv4 and IPv6, work),
+    a cookie jar replayed through a proxy pool a new one on every request (0: not
+    counted)."""
 
     def validate(self, path: str) -> None:
         if not self.cookie_name or not all(c.isalnum() or c in "_-." for c in self.cookie_name):

@@ -191,7 +191,7 @@ REPLAYED = "networks since yesterday (a cookie replayed through a proxy pool)"
 
 def test_a_cookie_replayed_from_many_networks_is_counted_as_new_today(clock):
     """Each visitor's networks are counted (today and yesterday together): a jar replayed
-    through a proxy pool passes ``visitor.max_networks`` (20) within its first hour and is
+    through a proxy pool passes ``visitor.max_networks`` (30) within its first hours and is
     then counted as a visitor new today, so the crowd's reads fill the guard's rate of
     newcomers' reads (floor 100 per 10 minutes), which holds them. Without the count the
     same crowd reads all 10,000 profiles in four hours.
@@ -204,15 +204,17 @@ def test_a_cookie_replayed_from_many_networks_is_counted_as_new_today(clock):
 
     decisions = slow_crowd(engine(clock), clock)
     served = sum(d.action is Action.ALLOW for d in decisions)
-    # 21 each (the count answers with the 21st network: that read is still a regular's),
-    # then the floor of newcomers' reads, one tally, the crossing read
-    assert served <= 100 * 21 + 100 + 8 + 1, served
+    # 31 each (the count answers with the 31st network: that read is still a regular's),
+    # then what the newcomers' rate lets through: a first bucket of the crowd's own reads
+    # under the floor may be learned as the usual (a series learns its first calm bucket
+    # whole), and the guard enters over factor x that, with one tally and the crossing read
+    assert served <= 100 * 31 + 100 + 4 * 100 + 8 + 1, served
     held = [d for d in decisions if d.action is not Action.ALLOW]
     assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
     assert "visitors new today" in held[-1].reason
-    assert "came from more than 20 networks since yesterday" in held[-1].reason
+    assert "came from more than 30 networks since yesterday" in held[-1].reason
     caught = [d for d in decisions if any(REPLAYED in s for s in d.signals)]
-    assert caught and all("came from 21 networks" in next(s for s in d.signals if REPLAYED in s)
+    assert caught and all("came from 31 networks" in next(s for s in d.signals if REPLAYED in s)
                           for d in caught[:100])
     lax_clock = ManualClock()
     lax = slow_crowd(engine(lax_clock, visitor={"max_networks": 0}), lax_clock)
@@ -255,12 +257,12 @@ def test_every_worker_counts_a_visitors_networks_together(redis_url, redis_prefi
                                                       new_address(0))))
     clock.advance(3 * 86_400)
     seen = []
-    for n in range(26):
+    for n in range(36):
         d = workers[n % 2].inspect(RequestView("GET", f"/users/{n + 1}",
                                                with_cookies(CHROME, jar), new_address(1 + n)))
         keep_decision(jar, d)
         seen.append(any(REPLAYED in s for s in d.signals))
-    assert seen == [False] * 20 + [True] * 6
+    assert seen == [False] * 30 + [True] * 6
 
 
 def test_forced_on_holds_every_reader_without_a_clearance_or_an_account(clock):
@@ -395,7 +397,7 @@ def test_metrics_count_guard_transitions_and_the_status_page_shows_the_guard(clo
     page = board.render()
     assert "Site guard: learned" in page and "GUARDED" in page
     jar = {n: jar_for(e, f"jar {n}", "") for n in range(3)}
-    for step in range(25):  # three aged jars, each read from a new network every time
+    for step in range(35):  # three aged jars, each read from a new network every time
         if step == 1:
             clock.advance(3 * 86_400)
         for n in range(3):
