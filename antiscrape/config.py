@@ -399,6 +399,11 @@ class VisitorSettings:
     a person's browser sees a few a day (home, a phone's carrier over IPv4 and IPv6, work),
     a cookie jar replayed through a proxy pool a new one on every request (0: not
     counted)."""
+    max_agents: int = 3
+    """User-Agent strings one visitor may come with since the start of yesterday before it
+    counts as new today again, whatever its age: a browser sends one, and a new one after an
+    update; a crawler that rotates User-Agents over one cookie jar a new one on every
+    request (0: not counted)."""
 
     def validate(self, path: str) -> None:
         if not self.cookie_name or not all(c.isalnum() or c in "_-." for c in self.cookie_name):
@@ -412,8 +417,9 @@ class VisitorSettings:
         for name in ("new_per_ip", "new_per_network", "new_per_fingerprint", "people_cap"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{path}.{name}", "must be at least 1")
-        if self.max_networks < 0:
-            raise ConfigError(f"{path}.max_networks", "must be 0 (not counted) or more")
+        for name in ("max_networks", "max_agents"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{path}.{name}", "must be 0 (not counted) or more")
         if not 0 <= self.rotation_score <= 100:
             raise ConfigError(f"{path}.rotation_score", "must be 0..100")
 

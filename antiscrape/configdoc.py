@@ -41,7 +41,7 @@ _UNITS_BY_NAME = {
     "new_per_ip": "new visitors per hour",
     "new_per_network": "new visitors per hour", "new_per_fingerprint": "new visitors per hour",
     "rotation_score": "score 0..100", "people_cap": "people",
-    "max_networks": "networks in two days",
+    "max_networks": "networks in two days", "max_agents": "User-Agents in two days",
     "anonymous.network": "reads per hour", "anonymous.fingerprint": "reads per hour",
     "anonymous.site": "reads per day", "factor": "multiple of the learned rate",
     "min_reads": "reads per bucket", "min_young_reads": "reads per bucket",

@@ -73,8 +73,10 @@ def _make(namespace: str, buckets: tuple[float, ...], registry: Any) -> tuple[An
                              "(a protected kind, or *visitors for new visitors).",
                              ("series", "change"), namespace=namespace, registry=registry),
                 prom.Counter("replayed_visitors", "Visitors seen coming from more than "
-                             "visitor.max_networks networks (counted as new today), once "
-                             "each per worker.", namespace=namespace, registry=registry),
+                             "visitor.max_networks networks (by=networks) or with more than "
+                             "visitor.max_agents User-Agents (by=agents), counted as new "
+                             "today; once each per worker.", ("by",),
+                             namespace=namespace, registry=registry),
             )
             _collectors[key] = found
         return found
@@ -135,9 +137,10 @@ class Metrics:
         """Count a site guard transition (see ``antiscrape.people``)."""
         self._guard.labels(series, "entered" if entered else "left").inc()
 
-    def replayed(self) -> None:
-        """Count a visitor found replayed across networks (see ``antiscrape.people``)."""
-        self._replayed.inc()
+    def replayed(self, by: str) -> None:
+        """Count a visitor found over ``max_networks`` or ``max_agents`` (see
+        ``antiscrape.people``)."""
+        self._replayed.labels(by).inc()
 
 
 def _hook(hooks: list[Any], method: Any) -> None:

@@ -129,12 +129,14 @@ class Ticket:
     """(index, series) of each Pulse."""
     watch: int | None = None
     """Index of the two canary reads (fingerprint cool-down, network evidence)."""
-    networks: tuple[int, float] | None = None
-    """(index of the count of networks the visitor came from, until when a count over
-    ``visitor.max_networks`` holds)."""
+    spread: tuple[int | None, int | None, float] | None = None
+    """(index of the count of networks the visitor came from, index of the count of
+    User-Agents it came with (None: not counted), until when a count over its line holds):
+    see :meth:`People._spread`."""
     replayed = False
-    """An unproven read by a visitor seen from more than ``visitor.max_networks`` networks:
-    counted as young whatever its age."""
+    """An unproven read by a visitor whose cookie came from more networks or with more
+    User-Agents than a browser's (see :meth:`People._spread_ops`): counted as young whatever
+    its age."""
     n_ops = 0
     visitor_counts = False
     """The request counts as its (established) visitor."""
@@ -183,7 +185,8 @@ class People:
         sending the add again would only cost time)."""
         self._replayed: BoundedCache[str, float] = BoundedCache(_CACHE_MAX)
         """Visitor id -> until when it counts as seen from more than ``max_networks``
-        networks (as the shared count last answered this worker)."""
+        networks or with more than ``max_agents`` User-Agents (as the shared counts last
+        answered this worker)."""
         self._refused: BoundedCache[str, float] = BoundedCache(_CACHE_MAX)
         """Young visitor id -> until when its reads do not count in the guard's rate: it
         was refused (a tool stopped by its own budgets keeps knocking, and its knocks must
@@ -194,11 +197,13 @@ class People:
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
-        self.replays: list[Callable[[], None]] = []
-        """Called once per worker for each visitor found replayed across networks."""
+        self.replays: list[Callable[[str], None]] = []
+        """Called with "networks" or "agents" once per worker for each visitor found over
+        ``max_networks`` or ``max_agents``."""
         self._alpha = g.alpha
         self._people_prefix = keys("pp") + ":"
         self._networks_prefix = keys("pp", "nets") + ":"
+        self._agents_prefix = keys("pp", "uas") + ":"
         self._mint_prefix = keys("vn") + ":"
         self._pool_prefix = keys("an") + ":"
         self._pulse_prefix = keys("gd") + ":"
@@ -316,7 +321,8 @@ class People:
             person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
-            marker = (person, ip, bucket)
+            agent = view.headers.get("user-agent", "")
+            marker = (person, ip, agent, bucket)
             if marker not in self._added:
                 self._added.put(marker, None)
                 t.people = (start + len(ops), ip, net)
@@ -326,8 +332,8 @@ class People:
                     (f"{pp}ip:{ip}:{bucket}", expires, f"{pp}ip:{ip}:{bucket - 1}"),
                     (f"{pp}net:{net}:{bucket}", expires, f"{pp}net:{net}:{bucket - 1}"),
                 ), int(now)))
-                if not t.cleared and self.visitors.max_networks:  # the person is a visitor
-                    ops.append(self._networks(t, start + len(ops), person, net, now))
+                if not t.cleared:  # the person is a visitor
+                    ops += self._spread_ops(t, start + len(ops), person, net, agent, now)
         if kind is not None:
             t.kind = kind
             fp = fp or self._fingerprint(view.headers)
@@ -347,8 +353,9 @@ class People:
             elif not t.cleared and visitor is not None:  # a cookie is all it has shown
                 t.unproven = True
                 t.guarded = self._guarded
-                # a cookie replayed through a proxy pool is no older than the day it was
-                # caught: it is held with the newcomers, as a fresh jar would be
+                # a cookie replayed through a proxy pool or by a crawler rotating its
+                # User-Agent is no older than the day it was caught: it is held with the
+                # newcomers, as a fresh jar would be
                 t.replayed = self._replayed.get(visitor.id, 0.0) > now
                 t.young = t.replayed or now - visitor.issued < self.visitors.young_for
                 if not (suspect or self._refused.get(visitor.id, 0.0) > now):
@@ -368,18 +375,31 @@ class People:
             t.n_ops = len(ops)
         return t, ops
 
-    def _networks(self, t: Ticket, index: int, person: str, net: str, now: float
-                  ) -> DistinctAddAll:
-        """Count the network a visitor came from, today and yesterday together (to run at
-        batch ``index``, noted in the ticket). Sent with the people count, so once per
-        visitor, address and hour on each worker: a person's browser costs one such count
-        an hour, a cookie jar replayed through a proxy pool one on every request, which is
-        what gives it away."""
+    def _spread_ops(self, t: Ticket, index: int, person: str, net: str, agent: str,
+                    now: float) -> list[Op]:
+        """Count the network a visitor came from and the User-Agent it came with, today and
+        yesterday together (to run from batch ``index``, noted in the ticket).
+
+        Sent with the people count, so once per visitor, address, User-Agent and hour on
+        each worker: a person's browser costs one such pair an hour, a cookie jar replayed
+        through a proxy pool or by a crawler that rotates User-Agents one on every request,
+        which is what gives it away."""
+        v = self.visitors
         day = int(now // DAY)
         until = (day + 2) * DAY  # a count over the line today still shows tomorrow
-        t.networks = (index, float(until))
-        key = f"{self._networks_prefix}{person}:"
-        return DistinctAddAll(net, ((f"{key}{day}", until, f"{key}{day - 1}"),), int(now))
+        ops: list[Op] = []
+        at: list[int | None] = []
+        for limit, prefix, member in ((v.max_networks, self._networks_prefix, net),
+                                      (v.max_agents, self._agents_prefix, agent)):
+            if not limit:
+                at.append(None)
+                continue
+            at.append(index + len(ops))
+            key = f"{prefix}{person}:"
+            ops.append(DistinctAddAll(self.keys.hashed(member),
+                                      ((f"{key}{day}", until, f"{key}{day - 1}"),), int(now)))
+        t.spread = (at[0], at[1], float(until))
+        return ops
 
     def refused(self, ticket: Ticket, now: float) -> None:
         """A read was refused: if by an unproven visitor, its reads stop counting in the
@@ -452,17 +472,11 @@ class People:
             cap = self.visitors.people_cap
             self._counts.put(ip, (ip_count, people_factor(ip_count, cap)))
             self._counts.put(net, (net_count, people_factor(net_count, cap)))
-        if t.networks is not None and t.visitor is not None:
-            index, until = t.networks
-            seen = results[index][0]
-            if seen > self.visitors.max_networks:
-                if self._replayed.get(t.visitor.id) != until:  # found just now
-                    self._replayed.put(t.visitor.id, until)
-                    for observer in self.replays:
-                        observer()
+        if t.spread is not None and t.visitor is not None:
+            why = self._judge_spread(t.visitor.id, t.spread, results)
+            if why:
                 points = max(points, self.visitors.rotation_score)
-                reasons = (*reasons, f"this visitor came from {seen} networks since yesterday "
-                           "(a cookie replayed through a proxy pool): counted as new today")
+                reasons = (*reasons, *why)
         if t.watch is not None and t.kind is not None:
             cooled, evidence = results[t.watch], results[t.watch + 1]
             if evidence:
@@ -481,9 +495,9 @@ class People:
                 known = self._series.get(series_of(kind, reader))
                 usual = f", usually {known.baseline:.1f}" if known is not None else ""
                 who = READERS[reader][1]
-                why = (f"; this visitor came from more than {self.visitors.max_networks} "
-                       "networks since yesterday, so it counts as new today") \
-                    if t.replayed else ""
+                why = ("; this visitor's cookie came from more networks or with more "
+                       "User-Agents since yesterday than a browser's, so it counts as new "
+                       "today") if t.replayed else ""
                 verdicts.append(self._need(
                     html, f"guard:{kind}",
                     f"site guarded for {kind} reads since {int(since)} ({who} need a "
@@ -503,6 +517,29 @@ class People:
                             max(1, math.ceil(hit.reset))))
                         break
         return verdicts, points, reasons
+
+    def _judge_spread(self, visitor_id: str, spread: tuple[int | None, int | None, float],
+                      results: Sequence[Any]) -> tuple[str, ...]:
+        """Read the visitor's counts of networks and User-Agents: a count over its line
+        makes the visitor young until ``until`` (noted, and reported once per worker), and
+        says why in a reason each time it is over."""
+        v = self.visitors
+        nets_at, agents_at, until = spread
+        why: list[str] = []
+        for at, limit, what, words in (
+                (nets_at, v.max_networks, "networks",
+                 "came from {} networks since yesterday (replayed through a proxy pool?)"),
+                (agents_at, v.max_agents, "agents",
+                 "came with {} User-Agents since yesterday (a crawler rotating them?)")):
+            if at is None or results[at][0] <= limit:
+                continue
+            why.append("this visitor's cookie " + words.format(results[at][0]) +
+                       ": counted as new today")
+            if self._replayed.get(visitor_id) != until:  # found just now
+                self._replayed.put(visitor_id, until)
+                for observer in self.replays:
+                    observer(what)
+        return tuple(why)
 
     def _need(self, html: bool, rule: str, reason: str, retry: int) -> Verdict:
         """A read that needs a clearance: a browser is challenged, an API client throttled

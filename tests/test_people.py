@@ -144,25 +144,31 @@ def test_visitors_new_today_are_held_by_the_guard_regulars_and_cleared_ones_are_
     assert got.count(Action.ALLOW) >= 4 * 38
 
 
-def aged_jars_reading(e: Engine, clock: ManualClock, jars: int = 120,
-                      reads: int = 30, pause: float = 0.05) -> list[Decision]:
+def aged_jars_reading(e: Engine, clock: ManualClock, jars: int = 120, reads: int = 30,
+                      pause: float = 0.05, *, moving: bool = True,
+                      agents: int = 1) -> list[Decision]:
     """A patient crawler: ``jars`` cookie jars fetched days ago and kept (so neither new nor
-    young), then each read ``reads`` times from a new address every request, under a
-    person's budgets, ``pause`` seconds between two reads of the crowd."""
-    names = [(f"jar {n}", browser(n)) for n in range(jars)]
-    for n, (name, headers) in enumerate(names):
+    young), then each read ``reads`` times under a person's budgets, ``pause`` seconds
+    between two reads of the crowd. ``moving``: every read from a new address (a proxy
+    pool), else each jar from its own address (sticky proxies); ``agents``: how many
+    browser builds each jar's User-Agent is drawn from on every read (1: its own, always;
+    what a spider's rotating User-Agent middleware does)."""
+    names = [f"jar {n}" for n in range(jars)]
+    for n, name in enumerate(names):
         jar = jar_for(e, name, "")
-        keep_decision(jar, e.inspect(RequestView("GET", "/", with_cookies(headers, jar),
+        keep_decision(jar, e.inspect(RequestView("GET", "/", with_cookies(browser(n), jar),
                                                  new_address(n))))
     clock.advance(3 * 86_400)
     rng = random.Random(6)
     decisions = []
     for step in range(reads):
-        for n, (name, headers) in enumerate(names):
+        for n, name in enumerate(names):
             jar = jar_for(e, name, "")
+            headers = browser(n if agents == 1 else jars + rng.randrange(agents))
             d = e.inspect(RequestView("GET", f"/users/{rng.randrange(1, 10**6)}",
                                       with_cookies(headers, jar),
-                                      new_address(1_000 + step * jars + n)))
+                                      new_address(1_000 + step * jars + n) if moving
+                                      else new_address(n)))
             keep_decision(jar, d)
             decisions.append(d)
             clock.advance(pause)
@@ -186,7 +192,7 @@ def test_cookie_jars_aged_for_days_cannot_hide_in_their_numbers(clock):
     assert all(d.action is Action.ALLOW for d in lax), {d.rule for d in lax}
 
 
-REPLAYED = "networks since yesterday (a cookie replayed through a proxy pool)"
+REPLAYED = "networks since yesterday (replayed through a proxy pool"
 
 
 def test_a_cookie_replayed_from_many_networks_is_counted_as_new_today(clock):
@@ -212,7 +218,8 @@ def test_a_cookie_replayed_from_many_networks_is_counted_as_new_today(clock):
     held = [d for d in decisions if d.action is not Action.ALLOW]
     assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
     assert "visitors new today" in held[-1].reason
-    assert "came from more than 30 networks since yesterday" in held[-1].reason
+    assert "came from more networks or with more User-Agents since yesterday than a " \
+        "browser's, so it counts as new today" in held[-1].reason
     caught = [d for d in decisions if any(REPLAYED in s for s in d.signals)]
     assert caught and all("came from 31 networks" in next(s for s in d.signals if REPLAYED in s)
                           for d in caught[:100])
@@ -238,6 +245,39 @@ def test_a_person_on_a_few_networks_a_day_stays_a_regular(clock):
         assert d.action is Action.ALLOW, d.reason
         assert not any(REPLAYED in s for s in d.signals), d.signals
         clock.advance(1_400)
+
+
+ROTATING = "User-Agents since yesterday (a crawler rotating"
+
+
+def test_a_cookie_carried_by_rotating_user_agents_is_counted_as_new_today(clock):
+    """The same, for jars behind sticky proxies (each its own address) whose User-Agent
+    changes on every read: past ``visitor.max_agents`` (3) User-Agents since yesterday a
+    visitor counts as new today, and the newcomers' rate holds the crowd."""
+    def crowd(e: Engine, clock: ManualClock) -> list[Decision]:
+        return aged_jars_reading(e, clock, jars=100, reads=2 * 25, pause=3_600 / 2_500,
+                                 moving=False, agents=10**6)
+
+    decisions = crowd(engine(clock), clock)
+    served = sum(d.action is Action.ALLOW for d in decisions)
+    assert served <= 100 * 4 + 100 + 4 * 100 + 8 + 1, served  # as above, the line is 3
+    held = [d for d in decisions if d.action is not Action.ALLOW]
+    assert {(d.action, d.rule) for d in held} == {(Action.CHALLENGE, "guard:profile")}
+    assert "counts as new today" in held[-1].reason
+    assert any(ROTATING in s for d in decisions for s in d.signals)
+    lax_clock = ManualClock()
+    lax = crowd(engine(lax_clock, visitor={"max_agents": 0}), lax_clock)
+    assert all(d.action is Action.ALLOW for d in lax), {d.rule for d in lax}
+
+
+def test_a_browser_that_updates_stays_a_regular(clock):
+    """One browser over a day and a half, a profile every half hour from home: an update,
+    and the desktop site asked for now and then on a phone, three User-Agents: never more
+    than its line, never counted as new."""
+    decisions = aged_jars_reading(engine(clock), clock, jars=1, reads=72, pause=1_800,
+                                  moving=False, agents=3)
+    assert all(d.action is Action.ALLOW for d in decisions)
+    assert not any(ROTATING in s or REPLAYED in s for d in decisions for s in d.signals)
 
 
 @pytest.mark.redis
@@ -404,4 +444,5 @@ def test_metrics_count_guard_transitions_and_the_status_page_shows_the_guard(clo
             d = e.inspect(RequestView("GET", f"/users/{step}", with_cookies(CHROME, jar[n]),
                                       new_address(1_000 + 240 * (3 * step + n))))
             keep_decision(jar[n], d)
-    assert registry.get_sample_value("people_test_replayed_visitors_total") == 3
+    assert registry.get_sample_value("people_test_replayed_visitors_total",
+                                     {"by": "networks"}) == 3
