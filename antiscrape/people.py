@@ -83,6 +83,21 @@ def reader_of(series: str) -> tuple[str, str]:
     return series, "anonymous"
 
 
+SPREAD: tuple[tuple[str, str, str], ...] = (
+    ("networks", "max_networks",
+     "came from {} networks since yesterday (replayed through a proxy pool?)"),
+    ("agents", "max_agents",
+     "came with {} User-Agents since yesterday (a crawler rotating them?)"),
+)
+"""What a visitor's cookie is counted over besides its reads, today and yesterday together:
+(name, the ``visitor`` setting of its line, the reason's words). A person's browser comes
+from a few networks and with one User-Agent; a cookie jar replayed through a proxy pool, or
+by a crawler rotating User-Agents, from a new one on every read."""
+
+_AGENT_KEPT = 512
+"""Characters of a User-Agent that tell it apart in the count of a visitor's User-Agents
+(no browser sends more; a flood of long strings must not cost their length in memory)."""
+
 _TALLY = 8
 """Reads by visitors without a clearance a worker counts before it sends them, per series
 (one guard operation per eight such reads: a visitor's read, young or regular, stays one
@@ -129,10 +144,9 @@ class Ticket:
     """(index, series) of each Pulse."""
     watch: int | None = None
     """Index of the two canary reads (fingerprint cool-down, network evidence)."""
-    spread: tuple[int | None, int | None, float] | None = None
-    """(index of the count of networks the visitor came from, index of the count of
-    User-Agents it came with (None: not counted), until when a count over its line holds):
-    see :meth:`People._spread`."""
+    spread: tuple[tuple[int | None, ...], float] | None = None
+    """(index of each ``SPREAD`` count of the visitor, None where not counted; until when a
+    count over its line holds): see :meth:`People._spread_ops`."""
     replayed = False
     """An unproven read by a visitor whose cookie came from more networks or with more
     User-Agents than a browser's (see :meth:`People._spread_ops`): counted as young whatever
@@ -180,9 +194,9 @@ class People:
         self._counts: BoundedCache[str, tuple[int, int]] = BoundedCache(_CACHE_MAX)
         """Hashed IP or network -> (people seen behind it as storage last answered, the
         budget multiplier that gives): the multiplier is read on every request."""
-        self._added: BoundedCache[tuple[str, str, int], None] = BoundedCache(_CACHE_MAX)
-        """(person, hashed ip, bucket) this worker already counted (sketches ignore repeats:
-        sending the add again would only cost time)."""
+        self._added: BoundedCache[tuple[str, str, str, int], None] = BoundedCache(_CACHE_MAX)
+        """(person, hashed ip, hashed User-Agent, bucket) this worker already counted
+        (sketches ignore repeats: sending the adds again would only cost time)."""
         self._replayed: BoundedCache[str, float] = BoundedCache(_CACHE_MAX)
         """Visitor id -> until when it counts as seen from more than ``max_networks``
         networks or with more than ``max_agents`` User-Agents (as the shared counts last
@@ -202,8 +216,7 @@ class People:
         ``max_networks`` or ``max_agents``."""
         self._alpha = g.alpha
         self._people_prefix = keys("pp") + ":"
-        self._networks_prefix = keys("pp", "nets") + ":"
-        self._agents_prefix = keys("pp", "uas") + ":"
+        self._spread_prefixes = tuple(keys("pp", name) + ":" for name, *_ in SPREAD)
         self._mint_prefix = keys("vn") + ":"
         self._pool_prefix = keys("an") + ":"
         self._pulse_prefix = keys("gd") + ":"
@@ -321,7 +334,8 @@ class People:
             person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
-            agent = view.headers.get("user-agent", "")
+            # hashed (and cut, as classification cuts it): the marker is kept per worker
+            agent = hashed(view.headers.get("user-agent", "")[:_AGENT_KEPT])
             marker = (person, ip, agent, bucket)
             if marker not in self._added:
                 self._added.put(marker, None)
@@ -377,28 +391,28 @@ class People:
 
     def _spread_ops(self, t: Ticket, index: int, person: str, net: str, agent: str,
                     now: float) -> list[Op]:
-        """Count the network a visitor came from and the User-Agent it came with, today and
-        yesterday together (to run from batch ``index``, noted in the ticket).
+        """Count the (hashed) network a visitor came from and the (hashed) User-Agent it
+        came with, today and yesterday together (see ``SPREAD``; to run from batch
+        ``index``, noted in the ticket).
 
         Sent with the people count, so once per visitor, address, User-Agent and hour on
         each worker: a person's browser costs one such pair an hour, a cookie jar replayed
         through a proxy pool or by a crawler that rotates User-Agents one on every request,
         which is what gives it away."""
-        v = self.visitors
         day = int(now // DAY)
         until = (day + 2) * DAY  # a count over the line today still shows tomorrow
         ops: list[Op] = []
         at: list[int | None] = []
-        for limit, prefix, member in ((v.max_networks, self._networks_prefix, net),
-                                      (v.max_agents, self._agents_prefix, agent)):
-            if not limit:
+        for (_, setting, _), prefix, member in zip(SPREAD, self._spread_prefixes,
+                                                    (net, agent), strict=True):
+            if not getattr(self.visitors, setting):
                 at.append(None)
                 continue
             at.append(index + len(ops))
             key = f"{prefix}{person}:"
-            ops.append(DistinctAddAll(self.keys.hashed(member),
-                                      ((f"{key}{day}", until, f"{key}{day - 1}"),), int(now)))
-        t.spread = (at[0], at[1], float(until))
+            ops.append(DistinctAddAll(member, ((f"{key}{day}", until, f"{key}{day - 1}"),),
+                                      int(now)))
+        t.spread = (tuple(at), float(until))
         return ops
 
     def refused(self, ticket: Ticket, now: float) -> None:
@@ -518,27 +532,22 @@ class People:
                         break
         return verdicts, points, reasons
 
-    def _judge_spread(self, visitor_id: str, spread: tuple[int | None, int | None, float],
+    def _judge_spread(self, visitor_id: str, spread: tuple[tuple[int | None, ...], float],
                       results: Sequence[Any]) -> tuple[str, ...]:
-        """Read the visitor's counts of networks and User-Agents: a count over its line
-        makes the visitor young until ``until`` (noted, and reported once per worker), and
-        says why in a reason each time it is over."""
-        v = self.visitors
-        nets_at, agents_at, until = spread
+        """Read the visitor's ``SPREAD`` counts: one over its line makes the visitor young
+        until ``until`` (noted, and reported once per worker), and says why in a reason
+        each time it is over."""
+        indexes, until = spread
         why: list[str] = []
-        for at, limit, what, words in (
-                (nets_at, v.max_networks, "networks",
-                 "came from {} networks since yesterday (replayed through a proxy pool?)"),
-                (agents_at, v.max_agents, "agents",
-                 "came with {} User-Agents since yesterday (a crawler rotating them?)")):
-            if at is None or results[at][0] <= limit:
+        for (name, setting, words), at in zip(SPREAD, indexes, strict=True):
+            if at is None or results[at][0] <= getattr(self.visitors, setting):
                 continue
-            why.append("this visitor's cookie " + words.format(results[at][0]) +
-                       ": counted as new today")
+            why.append(f"this visitor's cookie {words.format(results[at][0])}: counted as "
+                       "new today")
             if self._replayed.get(visitor_id) != until:  # found just now
                 self._replayed.put(visitor_id, until)
                 for observer in self.replays:
-                    observer(what)
+                    observer(name)
         return tuple(why)
 
     def _need(self, html: bool, rule: str, reason: str, retry: int) -> Verdict:
