@@ -211,6 +211,8 @@ class People:
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
+        self._learns: dict[str, bool] = {}
+        """Series -> whether it learns while guarded (see ``_monitored``)."""
         self.replays: list[Callable[[str], None]] = []
         """Called with "networks" or "agents" once per worker for each visitor found over
         ``max_networks`` or ``max_agents``."""
@@ -451,7 +453,20 @@ class People:
     def _pulse(self, series: str, amount: int, floor: int) -> Pulse:
         g = self.guard
         return Pulse(self._pulse_prefix + series, amount, g.bucket, self._alpha, g.factor,
-                     g.leave_factor, float(floor), g.cooldown, _SERIES_TTL)
+                     g.leave_factor, float(floor), g.cooldown, _SERIES_TTL,
+                     self._monitored(series))
+
+    def _monitored(self, series: str) -> bool:
+        """Whether what the series' guard holds is only monitored (``monitor``, or its
+        ``guard:<kind>`` rule in ``monitor_rules``; the new visitors' series holds every
+        kind's readers, so only ``guard`` itself): then the series learns while guarded, and
+        a monitor week teaches a busy site its usual rates. Enforced, it must not: an attack
+        would teach the site that attacks are normal."""
+        found = self._learns.get(series)
+        if found is None:
+            rule = "guard" if series == VISITORS_SERIES else "guard:" + reader_of(series)[0]
+            found = self._learns[series] = self.config.is_monitored(rule)
+        return found
 
     # -- judge -------------------------------------------------------------------------------
 
@@ -577,8 +592,10 @@ class People:
                 # Nothing learned yet: only the floor stood in the way, and a guarded series
                 # does not learn. Say so, or a busy site stays guarded without knowing why.
                 hint = "" if result.baseline else (
+                    "; no usual rate learned yet: monitored, it learns this traffic as the "
+                    "usual" if self._monitored(series) else
                     f"; no usual rate learned yet: if this is the site's ordinary traffic, "
-                    f"raise guard.{floor} above it")
+                    f"raise guard.{floor} above it, or learn it in a monitor week")
                 log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
                             "%.1f (%s now need a clearance%s)", name, result.rate,
                             self.guard.bucket, result.baseline, held, hint)

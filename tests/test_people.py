@@ -342,6 +342,41 @@ def test_monitor_mode_refuses_nothing_and_says_what_it_would_do(clock, caplog):
     assert '"enforced":false' in caplog.text
 
 
+def test_a_monitor_week_teaches_a_busy_site_its_usual_rates(clock, caplog):
+    """A site busier than the guard's floor from its first minute: 60 first visits straight
+    to a profile every 10 minutes (the floor is 20; the site pool raised, as the docs say).
+    Enforced from the start, the guard holds them for good: it does not learn while on.
+    Monitored first, it learns the site's own traffic and leaves, and the enforcing engine
+    that follows on the same storage serves the same traffic."""
+    from antiscrape.state import AsyncMemoryStorage, MemoryStorage
+
+    busy = {"anonymous": {"site": 10**6}}
+
+    def arrivals(e: Engine, start: int, minutes: int) -> list[Decision]:
+        out = []
+        for n in range(start, start + 6 * minutes):
+            out.append(get(e, f"/users/{n}", new_address(n), browser(n), cookies=False))
+            clock.advance(10)
+        return out
+
+    def on(store: MemoryStorage, **config: object) -> Engine:
+        return Engine({"secret_key": SECRET, "protect": PROTECT, **busy, **config},
+                      clock=clock, storage=(store, AsyncMemoryStorage(store)))
+
+    enforced = on(MemoryStorage())
+    first = arrivals(enforced, 0, 150)
+    assert first[-1].rule == "guard:profile" and first[-1].action is Action.CHALLENGE
+
+    shared = MemoryStorage()
+    monitored = on(shared, monitor=True)
+    with caplog.at_level(logging.WARNING, logger="antiscrape"):
+        week = arrivals(monitored, 10_000, 120)
+    assert any(d.rule == "guard:profile" and not d.enforced for d in week)  # it did enter
+    assert "monitored, it learns this traffic as the usual" in caplog.text
+    after = arrivals(on(shared), 20_000, 30)
+    assert all(d.action is Action.ALLOW for d in after), {d.rule for d in after}
+
+
 def test_fifty_people_behind_one_address_get_fifty_peoples_budget(clock):
     """An office: 50 browsers (one build, so one fingerprint) behind one IP, 15 pages each
     within three minutes, 750 requests. Each keeps its cookie; none is ever refused.

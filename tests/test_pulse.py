@@ -66,6 +66,25 @@ def test_the_attack_does_not_teach_the_baseline() -> None:
     assert after.baseline == 5  # the 200 guarded events were not learned
 
 
+def test_a_monitored_guard_learns_the_busy_sites_usual_rate_and_leaves() -> None:
+    """A site busier than the floor from its first minutes: guarded at once. Enforced, the
+    guard never learns and stays on; monitored (``learn_guarded``), it learns the site's own
+    traffic and leaves once that is its usual rate."""
+    def busy(learn_guarded: bool) -> list:
+        store = MemoryStorage()
+        results = []
+        for minute in range(6 * 60):  # six hours at 5 events a minute (50 a bucket, floor 10)
+            for i in range(5):
+                results.append(run(store, T0 + minute * 60 + i, learn_guarded=learn_guarded))
+        return results
+
+    enforced, monitored = busy(False), busy(True)
+    assert enforced[-1].since and enforced[-1].baseline == 0
+    assert [r.changed for r in enforced if r.changed] == [1]
+    assert monitored[-1].since == 0 and monitored[-1].baseline == 50
+    assert [r.changed for r in monitored if r.changed] == [1, -1]
+
+
 def test_a_fresh_site_is_guarded_past_the_floor() -> None:
     store = MemoryStorage()
     results = [run(store, T0 + i) for i in range(12)]

@@ -96,9 +96,9 @@ def any_store(request: pytest.FixtureRequest) -> Opener:
 T = 1_700_000_040.0
 """A clock at a whole minute (a 60 s window's bucket starts here)."""
 
-def pulse(amount: int) -> Pulse:
-    """One op on the series of the hand-worked Pulse case below."""
-    return Pulse("p", amount, 60, 0.5, 4.0, 2.0, 2.0, 30, 3_600)
+def pulse(amount: int, learn_guarded: bool = False) -> Pulse:
+    """One op on the series of the hand-worked Pulse cases below."""
+    return Pulse("p", amount, 60, 0.5, 4.0, 2.0, 2.0, 30, 3_600, learn_guarded)
 
 
 CASES: dict[str, list[tuple[float, list[Any], list[Any]]]] = {
@@ -163,6 +163,15 @@ CASES: dict[str, list[tuple[float, list[Any], list[Any]]]] = {
         (T + 120, [pulse(0)], [PulseResult(8.0, 2.0, T + 90, 0)]),
         (T + 157.5, [pulse(0)], [PulseResult(3.0, 2.0, 0.0, -1)]),
         (T + 180, [pulse(0)], [PulseResult(0.0, 1.0, 0.0, 0)]),
+    ],
+    # The same series, monitored (learn_guarded): 8 events over the floor of 2 with nothing
+    # learned guard it at once, and that bucket is learned all the same (the first complete
+    # bucket seeds the usual rate: 8). A minute later the rate, 8, is under 2 x 8, and has
+    # been since the last event 60 s ago, past the 30 s cool-down: it leaves. Without
+    # learn_guarded the usual rate would still be 0 and the series guarded.
+    "pulse: a monitored series learns its guarded buckets": [
+        (T, [pulse(8, True)], [PulseResult(8.0, 0.0, T, 1)]),
+        (T + 60, [pulse(0, True)], [PulseResult(8.0, 8.0, 0.0, -1)]),
     ],
 }
 
@@ -354,7 +363,8 @@ def draw_batch(data: st.DataObject, kinds: dict[str, str | None], now: float) ->
                           data.draw(st.sampled_from([2.0, 3.5])),
                           data.draw(st.sampled_from([1.0, 1.5])),
                           data.draw(st.sampled_from([0.0, 2.0, 4.5])),
-                          data.draw(st.sampled_from([0, 7, 60])), data.draw(TTLS))
+                          data.draw(st.sampled_from([0, 7, 60])), data.draw(TTLS),
+                          data.draw(st.booleans()))
             ops.extend([pulse] * data.draw(st.integers(1, 6)))
         else:  # enough members for one counter to pass the exact limit in a single batch
             t = int(now)

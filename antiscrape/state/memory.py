@@ -90,7 +90,7 @@ def pulse_step(state: tuple[float, ...] | None, op: Pulse, now: float
         last, cur, prev, base, since, last_over = state
     if bucket > last:
         gap = bucket - last
-        if since == 0.0:  # learn only from calm buckets
+        if since == 0.0 or op.learn_guarded:  # learn only from calm buckets, or monitored
             base = cur if base < 0 else base + op.alpha * (cur - base)
             if gap > 1 and base > 0:  # quiet buckets since then count as zero
                 base = base * (1.0 - op.alpha) ** min(gap - 1, 100_000.0)

@@ -143,12 +143,15 @@ class Pulse:
     over the last bucket-length (the previous bucket weighted, as a :class:`Hit`). When a
     bucket is complete it is folded into an exponentially weighted baseline with weight
     ``alpha`` (the first bucket seeds it), except while guarded: an attack must not teach
-    the site that attacks are normal. The series enters the guarded state when ``rate``
-    exceeds ``max(floor, factor * baseline)`` and leaves it once it has stayed at or under
-    ``max(floor, leave * baseline)`` for ``cooldown`` seconds (``1 <= leave <= factor``: a
-    rate back at its usual level hovers around the baseline, half the time above it, so
-    ``leave`` = 1 would keep a busy series guarded for hours after a short spike). An
-    ``amount`` of 0 only reads.
+    the site that attacks are normal (unless ``learn_guarded``, see below). The series
+    enters the guarded state when ``rate`` exceeds ``max(floor, factor * baseline)`` and
+    leaves it once it has stayed at or under ``max(floor, leave * baseline)`` for
+    ``cooldown`` seconds (``1 <= leave <= factor``: a rate back at its usual level hovers
+    around the baseline, half the time above it, so ``leave`` = 1 would keep a busy series
+    guarded for hours after a short spike). An
+    ``amount`` of 0 only reads. ``learn_guarded``: fold complete buckets in while guarded
+    too, for a guard that is only monitored (nothing is held, so the traffic is the site's
+    own: a monitor week is how a busy site learns its usual rates).
 
     Result: :class:`PulseResult`. The state is kept ``ttl`` seconds after the last event.
     """
@@ -162,6 +165,7 @@ class Pulse:
     floor: float
     cooldown: int
     ttl: int
+    learn_guarded: bool = False
 
 
 @dataclass(slots=True, unsafe_hash=True)

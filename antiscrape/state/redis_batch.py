@@ -116,7 +116,8 @@ def record(op: Op) -> list[Arg]:
         return ["R", op.value, op.size, op.ttl]  # type: ignore[union-attr]
     if t is Pulse:
         return ["U", op.amount, op.bucket, repr(op.alpha), repr(op.factor),  # type: ignore[union-attr]
-                repr(op.leave), repr(op.floor), op.cooldown, op.ttl]  # type: ignore[union-attr]
+                repr(op.leave), repr(op.floor), op.cooldown, op.ttl,  # type: ignore[union-attr]
+                1 if op.learn_guarded else 0]  # type: ignore[union-attr]
     raise TypeError(f"unknown storage operation {op!r}")
 
 

@@ -7,7 +7,8 @@
 -- ARGV[2..]: op records, each an op code followed by its fields:
 --   H window limit cost | I ttl amount | G | P value ttl | A value ttl | R value size ttl
 --   M member n ttl{n}   (DistinctAddAll: n counters, one member; replies a list)
---   U amount bucket alpha factor leave floor cooldown ttl   (Pulse: a site-wide series)
+--   U amount bucket alpha factor leave floor cooldown ttl learn_guarded (0/1)
+--                                                        (Pulse: a site-wide series)
 --
 -- Each op is specified in antiscrape/state/ops.py (and docs/storage-operations.md); the
 -- reference is antiscrape/state/memory.py. The arithmetic follows it step for step (same
@@ -132,8 +133,9 @@ local function recent(key, value, size, ttl)
 end
 
 -- pulse_step of memory.py, step for step: count, fold complete buckets into the baseline
--- (not while guarded), then enter or leave the guarded state.
-local function pulse(key, amount, size, alpha, factor, leave, floor, cooldown, ttl)
+-- (not while guarded, unless learn_guarded), then enter or leave the guarded state.
+local function pulse(key, amount, size, alpha, factor, leave, floor, cooldown, ttl,
+                     learn_guarded)
   local bucket = floordiv(now, size)
   local last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, -1.0, 0.0, 0.0
   local kind, payload = read(key)
@@ -144,7 +146,7 @@ local function pulse(key, amount, size, alpha, factor, leave, floor, cooldown, t
   end
   if bucket > last then
     local gap = bucket - last
-    if since == 0.0 then
+    if since == 0.0 or learn_guarded then
       if base < 0 then base = cur else base = base + alpha * (cur - base) end
       if gap > 1 and base > 0 then base = base * (1.0 - alpha) ^ math.min(gap - 1, 100000.0) end
     end
@@ -244,8 +246,8 @@ while a <= #ARGV do
   elseif code == "U" then
     r = pulse(key, tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
               tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]),
-              tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]))
-    a = a + 9
+              tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), ARGV[a + 9] == "1")
+    a = a + 10
     k = k + 1
   elseif code == "R" then
     r = recent(key, ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
