@@ -336,7 +336,7 @@ class People:
             person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
-            # hashed (and cut, as classification cuts it): the marker is kept per worker
+            # hashed, and cut: markers are kept, and a flood of long User-Agents must not be
             agent = hashed(view.headers.get("user-agent", "")[:_AGENT_KEPT])
             marker = (person, ip, agent, bucket)
             if marker not in self._added:
