@@ -100,9 +100,9 @@ class _Client:
     """What plan derives from who asks (see ``Engine._client``), kept per client: identity,
     user agent, risk score, and the operations every request of this client sends."""
 
-    __slots__ = ("addresses", "allowed", "base_score", "bot", "bot_allowed", "cls", "identity",
-                 "keep", "limits", "listed", "ops", "people", "person", "plain", "quiet",
-                 "reasons", "score", "slots", "suspect", "ua", "until", "visitor")
+    __slots__ = ("addresses", "agent", "allowed", "base_score", "bot", "bot_allowed", "cls",
+                 "identity", "keep", "limits", "listed", "ops", "people", "person", "plain",
+                 "quiet", "reasons", "score", "slots", "suspect", "ua", "until", "visitor")
 
     def __init__(self, identity: Identity, ua: UAInfo, base_score: int,
                  reasons: tuple[str, ...], listed: str | None, until: float | None,
@@ -136,6 +136,8 @@ class _Client:
         """The people multipliers of the IP and network budgets the hits were sent with."""
         self.person: str | None = None
         """Whom the requests count as if a person (``People.person_key``)."""
+        self.agent = ""
+        """Its User-Agent as a visitor's User-Agents are counted (``People.agent_key``)."""
         self.ops: tuple[Op, ...] = ()
         self.slots = Slots.of(0, False, 0)
         self.plain: Decision | None = None
@@ -399,7 +401,7 @@ class Engine:
             ticket, people_ops = people.plan(
                 identity, client.person, client.visitor,
                 access.kind if access is not None else None, view, client.addresses, now,
-                len(ops), suspect=client.suspect)
+                len(ops), suspect=client.suspect, agent=client.agent)
             if identity.visitor is not None and not ticket.visitor_counts:
                 identity = replace(identity, visitor=None)  # not (yet) a person: not counted
             if people_ops:
@@ -498,6 +500,7 @@ class Engine:
             client.addresses = (self.keys.hashed(client_key), self.keys.hashed(network))
             client.people = people.factors(client.addresses)
             client.person = people.person_key(identity)
+            client.agent = people.agent_key(headers)
         if listed == "allow":
             client.allowed = Plan.decided(Decision(Action.ALLOW, "on the allow list",
                                                    rule="allow"))

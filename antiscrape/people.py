@@ -296,15 +296,22 @@ class People:
             return "vi:" + hashed(identity.visitor)
         return None
 
+    def agent_key(self, headers: Mapping[str, str]) -> str:
+        """What a visitor's User-Agents are counted by (see ``SPREAD``): a keyed hash of the
+        header's first ``_AGENT_KEPT`` characters, so the worker's markers stay small however
+        long the strings a flood sends. Derived once per client."""
+        return self.keys.hashed(headers.get("user-agent", "")[:_AGENT_KEPT])
+
     def plan(self, identity: Identity, person: str | None, visitor: Visitor | None,
              kind: str | None, view: RequestView, addresses: tuple[str, str], now: float,
-             start: int, *, suspect: bool = False) -> tuple[Ticket, list[Op]]:
+             start: int, *, agent: str, suspect: bool = False) -> tuple[Ticket, list[Op]]:
         """The ops of one request (to be sent at batch index ``start``) and its ticket.
 
         ``person`` is :meth:`person_key` of the identity; ``visitor`` the verified visitor
         cookie (None: mint one if visitors are on); ``kind`` the protected kind read (None:
-        not a protected read); ``addresses`` the hashed IP and network; ``suspect``: the
-        client's own risk score already asks for a challenge. The reads of a suspect or
+        not a protected read); ``addresses`` the hashed IP and network; ``agent`` the
+        :meth:`agent_key` of its User-Agent; ``suspect``: the client's own risk score
+        already asks for a challenge. The reads of a suspect or
         recently refused young visitor are not counted in the rate of young visitors' reads:
         that rate stands for people arriving, and tools already stopped would otherwise
         make the guard hold the people arriving after them.
@@ -336,8 +343,6 @@ class People:
             person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
-            # hashed, and cut: markers are kept, and a flood of long User-Agents must not be
-            agent = hashed(view.headers.get("user-agent", "")[:_AGENT_KEPT])
             marker = (person, ip, agent, bucket)
             if marker not in self._added:
                 self._added.put(marker, None)

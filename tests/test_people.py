@@ -14,6 +14,7 @@ from antiscrape.decision import Action, Decision
 from antiscrape.engine import Engine
 from antiscrape.people import people_factor
 from antiscrape.request import RequestView
+from antiscrape.state import AsyncMemoryStorage, MemoryStorage, open_storage
 from tests.browsers import CHROME
 from tests.conftest import SECRET
 from tests.jar import jar_for, keep_decision, with_cookies
@@ -285,8 +286,6 @@ def test_every_worker_counts_a_visitors_networks_together(redis_url, redis_prefi
     """Two workers sharing Redis: a jar whose reads alternate between them, each from a new
     network, is caught on its 21st network whichever worker serves it, and both then see it
     so on every read."""
-    from antiscrape.state import open_storage
-
     clock = ManualClock()
     workers = [Engine({"secret_key": SECRET, "protect": PROTECT, "key_prefix": redis_prefix},
                       clock=clock, storage=open_storage(redis_url, cap=1000, prefix=redis_prefix,
@@ -348,8 +347,6 @@ def test_a_monitor_week_teaches_a_busy_site_its_usual_rates(clock, caplog):
     Enforced from the start, the guard holds them for good: it does not learn while on.
     Monitored first, it learns the site's own traffic and leaves, and the enforcing engine
     that follows on the same storage serves the same traffic."""
-    from antiscrape.state import AsyncMemoryStorage, MemoryStorage
-
     busy = {"anonymous": {"site": 10**6}}
 
     def arrivals(e: Engine, start: int, minutes: int) -> list[Decision]:

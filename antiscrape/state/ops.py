@@ -148,10 +148,10 @@ class Pulse:
     leaves it once it has stayed at or under ``max(floor, leave * baseline)`` for
     ``cooldown`` seconds (``1 <= leave <= factor``: a rate back at its usual level hovers
     around the baseline, half the time above it, so ``leave`` = 1 would keep a busy series
-    guarded for hours after a short spike). An
-    ``amount`` of 0 only reads. ``learn_guarded``: fold complete buckets in while guarded
-    too, for a guard that is only monitored (nothing is held, so the traffic is the site's
-    own: a monitor week is how a busy site learns its usual rates).
+    guarded for hours after a short spike). An ``amount`` of 0 only reads.
+    ``learn_guarded``: fold complete buckets in while guarded too, for a guard that is only
+    monitored (nothing is held, so the traffic is the site's own: a monitor week is how a
+    busy site learns its usual rates).
 
     Result: :class:`PulseResult`. The state is kept ``ttl`` seconds after the last event.
     """
