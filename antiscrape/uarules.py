@@ -118,10 +118,17 @@ BROWSER_SHAPES: tuple[str, ...] = (
 #: A device's own HTTP stack or platform, sent by apps on phones, TVs and consoles.
 APP_PLATFORMS: tuple[str, ...] = (
     r"\bcfnetwork/", r"\bdalvik/", r"\bapplecoremedia/", r"exoplayer",
-    r"\bstagefright/", r"androiddownloadmanager/", r"\bcronet/", r"\bmidp-\d", r"\bcldc-\d",
+    r"\bstagefright/", r"androiddownloadmanager/", r"cronet", r"\bmidp-\d", r"\bcldc-\d",
     r"\bucweb/", r"\bucbrowser/", r"\bup\.browser/", r"\bhbbtv/", r"\bnettv/", r"\bce-html",
     r"\bsmarttv", r"\bwindows phone", r"\biphone", r"\bipad", r"\bios[ /]\d", r"\bipados",
-    r"\bwatchos", r"\btvos", r"\bandroid[ /;]", r"\(linux; ?u; ?android", r"\badr \d",
+    r"\bwatchos", r"\btvos", r"\badr \d", r"\bipod",
+    # Android in any spelling: "Android 13", "NPROneAndroid", "capsule-android", "Android_x"
+    r"android",
+    # Apple's system services: "<service> [<OS>,<version>,<build>,<model>]"
+    r"\[(?:mac ?os(?: x)?|watch ?os|iphone ?os|ios|ipados|tv ?os),\d",
+    # an app's bundle identifier (a reverse domain name) leading its string
+    r"^(?:com|org|net|de|nl|be|fr|io|app|co|jp|cn|uk|ru|it|es|br|tv|me|ch|at|se|no|dk|fi|pl|"
+    r"au)\.[a-z0-9_-]+\.[a-z0-9_.-]*[a-z]",
     r"\bplaystation", r"\bnintendo", r"\bxbox", r"\broku", r"\bkaios", r"\btizen",
     r"\bweb0s|\bwebos", r"\bnetcast", r"\bapple ?tv", r"\bapple watch",
     # feature phones, set-top boxes and media devices
@@ -133,13 +140,15 @@ APP_PLATFORMS: tuple[str, ...] = (
     r"\bhybridcast/", r"\bbrightsign/", r"\bgoogle fiber", r"\bmeego", r"\brisc ?os",
     r"\bios\b", r"\bmacos", r"\bvizios/", r"\bwin32nt", r"^watch\d", r"\bkreatv/", r"\bucweb",
     r"\bup/\d", r"\bwap\d", r"/screen-\d",
+    # speakers, consoles, TVs and set-top boxes (";tpapi;": TuneIn's partner interface)
+    r";tpapi;", r"\bsonos\b", r"\bsony_tv\b", r"\bzune/", r"\byouview", r"sagemcom",
+    r"\bhumax\b",
     # Japanese carriers' feature phones and their browsers
     r"\bfoma\b", r"\bjig browser", r"\bwillcom\b", r"\bddipocket\b", r"^softbank/",
     r"^vodafone/", r"^kddi-", r"\bbrew\b",
     # what media, podcast and reading apps call themselves
-    r"\bplayer\b", r"player/", r"\bradio", r"\bpodcatcher", r"pod[a-z]*/\d", r"cast/\d",
+    r"player\b", r"tuner\b", r"\bradio", r"\bpodcatcher", r"pod[a-z]*/\d", r"cast/\d",
     r"\bfm\b", r"\bmusic\b", r"\baudio\b", r"\bsyndication\b", r"\bvictorreader",
-    r"\bmosaic/",
 )
 
 #: Known apps that act for a person, by name: feed readers, podcast and media players,
@@ -157,10 +166,14 @@ KNOWN_APPS: tuple[str, ...] = (
     r"\bstitcher", r"\bluminary", r"\bpodverse", r"\bfountain/", r"\bbullhorn",
     r"\bplayapod", r"\bpodimo", r"\bpodme\b", r"\bgoodpods", r"\bcastero", r"\bitunes",
     r"\bsoundcloud", r"\banghami", r"\bjuice/", r"\bpodhero", r"\bbreaker/",
+    r"\bhypercatcher/", r"\bpodtrapper\b", r"\bpodyssey\b", r"\bpodpuppy\b", r"\bivoox\b",
+    r"\bxiaoyuzhou/", r"^soundon/", r"^soundwaves-", r"^outcast \d", r"\bservestream\b",
+    r"\bcastget\b", r"^newsly$", r"^airr\b", r"^bpod$", r"hermespod\.com", r"podchaser",
+    r"\bdoubletwist\b", r"^bose/", r"^treble/", r"\bfeed ?reader",
     # media players and smart speakers
     r"\bvlc/", r"\blibvlc", r"\bkodi/", r"\bxbmc/", r"\bmplayer", r"\bmpv\b", r"\bwinamp",
     r"\bfoobar2000", r"\baudacious", r"\brhythmbox", r"\bclementine", r"\bstrawberry/",
-    r"\bmusicbee", r"\bwindows-media-player", r"\bnsplayer", r"\bquicktime", r"\bsonos/",
+    r"\bmusicbee", r"\bwindows-media-player", r"\bnsplayer", r"\bquicktime",
     r"\bamazonmusic", r"\bgstreamer", r"\blavf/", r"\btivimate", r"\bplex(?:amp)?/",
     r"\bdillo/", r"\bairsonic", r"\bawasu", r"\bbashpodder", r"\bcpod/",
     # office, mail and desktop apps (Electron and native)
@@ -168,7 +181,12 @@ KNOWN_APPS: tuple[str, ...] = (
     r"\belectron/", r"\bslack/", r"\bdiscord/", r"\bteams/", r"\bnotion/", r"\bobsidian/",
     r"\bcursor/", r"\bcode/\d", r"\bfigma/", r"\bzoom/", r"\bwhatsapp", r"\btelegram/",
     r"\bsignal-desktop", r"\bskype", r"\bgoggalaxy", r"\bsteam/", r"\b1password",
-    r"\bdropbox", r"\bonedrive", r"\bcitrixreceiver", r"\bevernote",
+    r"\bdropbox", r"\bonedrive", r"\bcitrixreceiver", r"\bevernote", r"^the bat! ",
+    r"^postbox \d", r"^word/\d+\.\d+.*\bmac os/", r"^mediago/", r"^handbrake ",
+    r"\bccleaner\b", r"^aida64$", r"^cpuid$", r"^utorrent/",
+    # the operating system's own services, and apps checking for their own updates
+    r"^microsoft-cryptoapi/", r"^microsoft-delivery-optimization/", r"^windows-update-agent/",
+    r"\b(?:win)?sparkle/",
     # in-app web views
     r"\[fban", r"\bfbav/", r"\binstagram", r"\bline/\d", r"\bmicromessenger", r"\bkakaotalk",
     r"\bpinterest/", r"\btiktok", r"\bmusical_ly", r"\bsnapchat", r"\btwitter for ",
@@ -177,8 +195,12 @@ KNOWN_APPS: tuple[str, ...] = (
     # an embedded engine in a desktop program (Delphi's Internet Explorer component)
     r"\bembedded web browser\b",
     # text-mode and niche browsers
-    r"^lynx/", r"^links\b", r"^elinks", r"^w3m/", r"\bmosaic", r"\bnetfront", r"\bdolfin",
-    r"\bbunjalloo", r"\bmonazilla", r"^sleipnir/\d",
+    r"^lynx/", r"^links\b", r"^elinks", r"^w3m/", r"\bmosaic|mosaic\b", r"\bnetfront",
+    r"\bdolfin", r"\bbunjalloo", r"\bmonazilla", r"^sleipnir/\d",
+    # browsers of the 1990s and of handhelds before smartphones
+    r"\bhotjava/", r"\bnetpositive/", r"\bwebtv/", r"\(charon;", r"\boffbyone\b",
+    r"\bamiga-aweb\b", r"\baweb/", r"^amaya/", r"^palmscape/", r"^xiino/",
+    r"\bworldgate gazelle",
 )
 
 

