@@ -85,7 +85,10 @@ SERVICE_TOKENS: tuple[str, ...] = (
     r"pagespeed|render(?:er|tron)|prerender|screenshot|insights?)/",
     r"\b(?:observatory|synthetics?|lighthouse|pagespeed|prerender|screenshot)(?:/|\b)",
     r"\b(?:chrome-lighthouse|gtmetrix|pingdom|uptimerobot|statuscake|site24x7)\b",
-    r"\bgoogle-[a-z]|[a-z]-google\b|\bgooglead|google (?:search|web) ?(?:console|light)",
+    # Google's services sign "Google-<Service>"; "Google-Pixel_8" is a phone (an app's
+    # "Device/<maker>-<model>"), so "google-pix" is left out (RE2 has no look-ahead)
+    r"\bgoogle-(?:[a-oq-z]|p(?:[^i]|i[^x]))|[a-z]-google\b|\bgooglead|"
+    r"google (?:search|web) ?(?:console|light)",
     # "compatible" in a comment after the engine's token is how crawlers name themselves on
     # a browser string ("... (KHTML, like Gecko; compatible; Googlebot/2.1; ...)", "...
     # Safari/537.36 (compatible; AdsBot-Google-Mobile; ...)"); browsers since Internet
@@ -153,6 +156,9 @@ APP_PLATFORMS: tuple[str, ...] = (
 
 #: Known apps that act for a person, by name: feed readers, podcast and media players,
 #: office and mail clients, desktop Electron apps, in-app web views, text-mode browsers.
+#: Not named here: services whose bare name is what their servers fetch with (WhatsApp's and
+#: Pinterest's link previews, Podimo's feed fetcher) and media libraries that tools embed
+#: (FFmpeg's ``Lavf``, GStreamer); their apps name a device's platform, which is enough.
 KNOWN_APPS: tuple[str, ...] = (
     # feed readers
     r"\bnetnewswire", r"\breeder\b", r"\bliferea", r"\bakregator", r"\bnewsboat",
@@ -164,7 +170,7 @@ KNOWN_APPS: tuple[str, ...] = (
     r"\bantennapod", r"\bdowncast", r"\binstacast", r"\bpodbean", r"\bpodkicker", r"\bgpodder",
     r"\bcastamatic", r"\bspotify", r"\bdeezer", r"\bpandora", r"\btunein", r"\biheartradio",
     r"\bstitcher", r"\bluminary", r"\bpodverse", r"\bfountain/", r"\bbullhorn",
-    r"\bplayapod", r"\bpodimo", r"\bpodme\b", r"\bgoodpods", r"\bcastero", r"\bitunes",
+    r"\bplayapod", r"\bpodme\b", r"\bgoodpods", r"\bcastero", r"\bitunes",
     r"\bsoundcloud", r"\banghami", r"\bjuice/", r"\bpodhero", r"\bbreaker/",
     r"\bhypercatcher/", r"\bpodtrapper\b", r"\bpodyssey\b", r"\bpodpuppy\b", r"\bivoox\b",
     r"\bxiaoyuzhou/", r"^soundon/", r"^soundwaves-", r"^outcast \d", r"\bservestream\b",
@@ -174,12 +180,12 @@ KNOWN_APPS: tuple[str, ...] = (
     r"\bvlc/", r"\blibvlc", r"\bkodi/", r"\bxbmc/", r"\bmplayer", r"\bmpv\b", r"\bwinamp",
     r"\bfoobar2000", r"\baudacious", r"\brhythmbox", r"\bclementine", r"\bstrawberry/",
     r"\bmusicbee", r"\bwindows-media-player", r"\bnsplayer", r"\bquicktime",
-    r"\bamazonmusic", r"\bgstreamer", r"\blavf/", r"\btivimate", r"\bplex(?:amp)?/",
+    r"\bamazonmusic", r"\bamarok/", r"\btivimate", r"\bplex(?:amp)?/",
     r"\bdillo/", r"\bairsonic", r"\bawasu", r"\bbashpodder", r"\bcpod/",
     # office, mail and desktop apps (Electron and native)
     r"\bmicrosoft office", r"\bmicrosoft outlook", r"\bms-office", r"\bthunderbird",
     r"\belectron/", r"\bslack/", r"\bdiscord/", r"\bteams/", r"\bnotion/", r"\bobsidian/",
-    r"\bcursor/", r"\bcode/\d", r"\bfigma/", r"\bzoom/", r"\bwhatsapp", r"\btelegram/",
+    r"\bcursor/", r"\bcode/\d", r"\bfigma/", r"\bzoom/", r"\btelegram/",
     r"\bsignal-desktop", r"\bskype", r"\bgoggalaxy", r"\bsteam/", r"\b1password",
     r"\bdropbox", r"\bonedrive", r"\bcitrixreceiver", r"\bevernote", r"^the bat! ",
     r"^postbox \d", r"^word/\d+\.\d+.*\bmac os/", r"^mediago/", r"^handbrake ",
@@ -189,7 +195,7 @@ KNOWN_APPS: tuple[str, ...] = (
     r"\b(?:win)?sparkle/",
     # in-app web views
     r"\[fban", r"\bfbav/", r"\binstagram", r"\bline/\d", r"\bmicromessenger", r"\bkakaotalk",
-    r"\bpinterest/", r"\btiktok", r"\bmusical_ly", r"\bsnapchat", r"\btwitter for ",
+    r"\btiktok", r"\bmusical_ly", r"\bsnapchat", r"\btwitter for ",
     r"\btwitterandroid", r"\bgsa/",
     r"\bwp-android", r"\bwp-iphone",
     # an embedded engine in a desktop program (Delphi's Internet Explorer component)
