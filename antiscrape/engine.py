@@ -399,9 +399,7 @@ class Engine:
                 self._rebuild_hits(client, counts)
                 ops = client.ops
             ticket, people_ops = people.plan(
-                identity, client.person, client.visitor,
-                access.kind if access is not None else None, view, client.addresses, now,
-                len(ops), suspect=client.suspect, agent=client.agent)
+                client, access.kind if access is not None else None, view, now, len(ops))
             if identity.visitor is not None and not ticket.visitor_counts:
                 identity = replace(identity, visitor=None)  # not (yet) a person: not counted
             if people_ops:

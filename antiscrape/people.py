@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from .cache import BoundedCache
 from .challenge.tokens import Signer
@@ -58,6 +58,23 @@ Verdict = tuple[Action, str, str, int | None]
 """(action, rule, reason, retry after) as the engine's conclusion collects them."""
 Transition = Callable[[str, bool, PulseResult], None]
 """Called with (series, entered, result) when a request sees the guard enter or leave."""
+
+
+class Asker(Protocol):
+    """What :meth:`People.plan` reads of who asks. The engine derives all of it once per
+    client (``Engine._client``) and keeps it, so a returning client's plan derives nothing."""
+
+    identity: Identity
+    person: str | None
+    """:meth:`People.person_key` of the identity."""
+    visitor: Visitor | None
+    """The verified visitor cookie (None: none presented, or not valid)."""
+    addresses: tuple[str, str]
+    """The hashed IP and network (what people are counted behind)."""
+    agent: str
+    """:meth:`People.agent_key` of its User-Agent."""
+    suspect: bool
+    """Its own risk score already asks for a challenge."""
 
 
 READERS: dict[str, tuple[str, str, str]] = {
@@ -302,23 +319,21 @@ class People:
         long the strings a flood sends. Derived once per client."""
         return self.keys.hashed(headers.get("user-agent", "")[:_AGENT_KEPT])
 
-    def plan(self, identity: Identity, person: str | None, visitor: Visitor | None,
-             kind: str | None, view: RequestView, addresses: tuple[str, str], now: float,
-             start: int, *, agent: str, suspect: bool = False) -> tuple[Ticket, list[Op]]:
+    def plan(self, asker: Asker, kind: str | None, view: RequestView, now: float,
+             start: int) -> tuple[Ticket, list[Op]]:
         """The ops of one request (to be sent at batch index ``start``) and its ticket.
 
-        ``person`` is :meth:`person_key` of the identity; ``visitor`` the verified visitor
-        cookie (None: mint one if visitors are on); ``kind`` the protected kind read (None:
-        not a protected read); ``addresses`` the hashed IP and network; ``agent`` the
-        :meth:`agent_key` of its User-Agent; ``suspect``: the client's own risk score
-        already asks for a challenge. The reads of a suspect or
-        recently refused young visitor are not counted in the rate of young visitors' reads:
-        that rate stands for people arriving, and tools already stopped would otherwise
-        make the guard hold the people arriving after them.
+        ``kind`` is the protected kind read (None: not a protected read). Without a visitor
+        cookie, one is minted if visitors are on. The reads of a suspect or recently refused
+        young visitor are not counted in the rate of young visitors' reads: that rate stands
+        for people arriving, and tools already stopped would otherwise make the guard hold
+        the people arriving after them.
         """
         t = Ticket()
         ops: list[Op] = []
         hashed = self.keys.hashed
+        identity, person, visitor = asker.identity, asker.person, asker.visitor
+        addresses = asker.addresses
         ip, net = addresses
         fp = identity.fingerprint
         cookies = self.cookies
@@ -343,7 +358,7 @@ class People:
             person = None  # anonymous
         if person is not None:
             bucket = int(now // PEOPLE_WINDOW)
-            marker = (person, ip, agent, bucket)
+            marker = (person, ip, asker.agent, bucket)
             if marker not in self._added:
                 self._added.put(marker, None)
                 t.people = (start + len(ops), ip, net)
@@ -354,7 +369,8 @@ class People:
                     (f"{pp}net:{net}:{bucket}", expires, f"{pp}net:{net}:{bucket - 1}"),
                 ), int(now)))
                 if not t.cleared:  # the person is a visitor
-                    ops += self._spread_ops(t, start + len(ops), person, net, agent, now)
+                    ops += self._spread_ops(t, start + len(ops), person, net,
+                                            asker.agent, now)
         if kind is not None:
             t.kind = kind
             fp = fp or self._fingerprint(view.headers)
@@ -379,7 +395,7 @@ class People:
                 # newcomers, as a fresh jar would be
                 t.replayed = self._replayed.get(visitor.id, 0.0) > now
                 t.young = t.replayed or now - visitor.issued < self.visitors.young_for
-                if not (suspect or self._refused.get(visitor.id, 0.0) > now):
+                if not (asker.suspect or self._refused.get(visitor.id, 0.0) > now):
                     g = self.guard
                     ops += self._tallied(t, start + len(ops), series_of(kind, "visitor"),
                                          g.min_visitor_reads)
