@@ -75,15 +75,16 @@ SELF_IDENTIFIED: tuple[str, ...] = (
     r"[a-z0-9_-]bot" + _END, r"\bbot" + _END, r"\brobot\b", r"\bfetch(?:er)?\b",
     r"monitor(?:ing)?\b", r"\bchecker\b", r"\blink ?check", r"\bscanner\b", r"\bseo\b",
     r"archiver", r"\bpreview\b", r"validator", r"\banaly[sz]er\b", r"\bindexer\b",
-    r"\bheadless\b", r"\buptime\b", r"\bsynthetic", r"\bprobe\b",
+    r"\bheadless\b", r"\buptime\b", r"\bsynthetic", r"\bprobe\b", r"prospect(?:ing|or)",
 )
 
 #: Product tokens that name a service, not a browser, appended to an otherwise browser-shaped
 #: string ("... Safari/537.36 CloudflareObservatory/1.0", "... SyntheticsAgent/1.2").
 SERVICE_TOKENS: tuple[str, ...] = (
     r"[a-z](?:agent|observatory|monitor|synthetics?|checker|tester|audit|lighthouse|"
-    r"pagespeed|render(?:er|tron)|prerender|screenshot|insights?)/",
-    r"\b(?:observatory|synthetics?|lighthouse|pagespeed|prerender|screenshot)(?:/|\b)",
+    r"pagespeed|render(?:er|tron)|prerender|screenshot|insights?|diagnostics?|inspector|"
+    r"measurement)/",
+    r"\b(?:observatory|synthetics?|lighthouse|page ?speed|prerender|screenshot)(?:/|\b)",
     r"\b(?:chrome-lighthouse|gtmetrix|pingdom|uptimerobot|statuscake|site24x7)\b",
     # Google's services sign "Google-<Service>"; "Google-Pixel_8" is a phone (an app's
     # "Device/<maker>-<model>"), so "google-pix" is left out (RE2 has no look-ahead)
@@ -96,8 +97,10 @@ SERVICE_TOKENS: tuple[str, ...] = (
     r"(?:applewebkit|gecko|firefox|safari|chrome)/[^()]*\((?:[^()]*; ?)?compatible\b",
 )
 
-#: A contact address: a URL or e-mail is how crawler operators say who they are.
-CONTACT: tuple[str, ...] = (r"https?://", r"\bwww\.[a-z0-9-]+\.", r"@[a-z0-9-]+\.[a-z]{2,}")
+#: A contact address: a URL or e-mail (or the word "contact") is how crawler operators say who
+#: they are.
+CONTACT: tuple[str, ...] = (r"https?://", r"\bwww\.[a-z0-9-]+\.", r"@[a-z0-9-]+\.[a-z]{2,}",
+                            r"\bcontact\b|\bcontato\b")
 
 #: The browser grammar: a Mozilla product with a platform comment and a rendering engine
 #: (WebKit/Blink, Gecko, Trident/MSIE), or legacy Opera with Presto.
