@@ -117,7 +117,9 @@ def _kind(raw: str, ev: Evidence) -> tuple[str, str | None]:
     The order is the argument: a named tool beats everything; a listed crawler, crawler words
     or a service token beat an app's name; a known app, or an app's platform on a string that
     is not a browser's, beats a contact address (feed readers and podcast apps give their home
-    page: "Jam/2.0 iOS/16.3 (www.listentojam.com)"); a contact address beats the browser
+    page: "Jam/2.0 iOS/16.3 (www.listentojam.com)"), except in a ``Mozilla/`` string, where a
+    contact address is a crawler's signature whatever platform it names ("Mozilla/5.0 (Linux;
+    Android 10) (compatible; Name/1.0; +https://...)"); a contact address beats the browser
     grammar; what is neither browser-shaped nor an app is a program acting on its own.
     """
     if ev.tool is not None:
@@ -128,7 +130,8 @@ def _kind(raw: str, ev: Evidence) -> tuple[str, str | None]:
         return "crawler", "names itself a crawler"
     if ev.service:
         return "crawler", "service token"
-    if ev.known_app or (ev.app_platform and not ev.browser_shaped):
+    if ev.known_app or (ev.app_platform and not ev.browser_shaped and
+                        not (ev.contact and raw[:8].lower() == "mozilla/")):
         return "app", None
     if ev.contact:
         return "crawler", "contact address"

@@ -145,6 +145,8 @@ def test_lookup_cache_is_bounded_under_a_flood_of_random_agents():
     # address on a program that names no device or app stays a crawler's contact
     ("Tidewater/3.1.0 Android/14 (www.tidewater.example)", "app"),
     ("Tidewater/3.1.0 (www.tidewater.example)", "crawler"),
+    ("Mozilla/5.0 (Linux; Android 10; K) (compatible; Tidewater/3.1; +https://tw.example/)",
+     "crawler"),
     # an app's bundle identifier, Apple's system services, speakers and consoles, old browsers
     ("com.example.shop/5.2 (build 88; HarmonyOS 4.0)", "app"),
     ("akd [iPhone OS,17.4,21E219,iPhone15,2]", "app"),
