@@ -149,7 +149,7 @@ def test_lookup_cache_is_bounded_under_a_flood_of_random_agents():
      "crawler"),
     # an app's bundle identifier, Apple's system services, speakers and consoles, old browsers
     ("com.example.shop/5.2 (build 88; HarmonyOS 4.0)", "app"),
-    ("akd [iPhone OS,17.4,21E219,iPhone15,2]", "app"),
+    ("akd [Watch OS,10.4,21T216,Watch6,2]", "app"),
     ("Sonos;Era100;0123456789abcdef;;tpapi;3.90.1", "app"),
     ("Mozilla/3.0 (compatible; NetPositive/2.2.2; BeOS)", "app"),
     ("Windows-Update-Agent/1023.1020.2192.0 Client-Protocol/2.71", "app"),
