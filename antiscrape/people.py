@@ -71,6 +71,8 @@ class Asker(Protocol):
     """The verified visitor cookie (None: none presented, or not valid)."""
     addresses: tuple[str, str]
     """The hashed IP and network (what people are counted behind)."""
+    people: tuple[int, int]
+    """:meth:`People.factors` of the addresses, as this request's budgets were sent with."""
     agent: str
     """:meth:`People.agent_key` of its User-Agent."""
     suspect: bool
@@ -333,8 +335,7 @@ class People:
         ops: list[Op] = []
         hashed = self.keys.hashed
         identity, person, visitor = asker.identity, asker.person, asker.visitor
-        addresses = asker.addresses
-        ip, net = addresses
+        ip, net = asker.addresses
         fp = identity.fingerprint
         cookies = self.cookies
         if visitor is None and cookies is not None:
@@ -377,7 +378,7 @@ class People:
             if person is None:
                 t.anonymous = True
                 a = self.anon
-                allowances = (("network", a.network * self.factors(addresses)[1]),
+                allowances = (("network", a.network * asker.people[1]),
                               ("fingerprint", a.fingerprint), ("site", a.site))
                 # While guarded the guard decides, and the pool is only read (cost 0): reads
                 # it refuses must not use up what people arriving after the attack need.
