@@ -134,10 +134,11 @@ def describe_guard(config: Config) -> str:
         return ("site guard: forced OFF (guard.mode = \"off\"): only the anonymous "
                 "allowances apply")
     g = config.guard
+    day = f", or {g.min_young_reads_per_day} a day" if g.min_young_reads_per_day else ""
     return (f"site guard: learned (guard.mode = \"auto\"): enters when anonymous reads of a "
             f"kind exceed {g.factor:g}x their usual rate (at least {g.min_reads} per "
             f"{g.bucket} s), its reads by visitors new today theirs (at least "
-            f"{g.min_young_reads}), its reads by visitors without a clearance theirs (at "
+            f"{g.min_young_reads}{day}), its reads by visitors without a clearance theirs (at "
             f"least {g.min_visitor_reads}) or new visitors theirs (at least "
             f"{g.min_new_visitors}); leaves after {g.cooldown} s at or under "
             f"{g.leave_factor:g}x the usual rate (or the floor)")

@@ -477,12 +477,21 @@ class GuardSettings:
     """Protected reads of a kind per ``bucket`` by visitors without a clearance (regulars and
     newcomers alike) that never trigger the guard. Cookies kept for days cost a crawler
     nothing: this rate is what a crowd of aged cookie jars cannot hide from."""
+    min_young_reads_per_day: int = 2_000
+    """Protected reads of a kind per day by visitors new that day that never trigger the
+    guard (0: not counted by the day). A crawler that starts a new cookie jar every few
+    dozen reads and paces itself just under ``min_young_reads`` would read that floor 144
+    times a day; people arriving together need its headroom for minutes, not all day. Raise
+    it to about a busy day's reads by newcomers, or learn them in a monitor week."""
     min_new_visitors: int = 120
     """New visitors per ``bucket`` (site-wide) that never trigger the guard."""
     bucket: int = 600
     """Seconds per counting bucket: the current rate is the count of the last bucket-length."""
     half_life: int = 86_400
     """Seconds after which a bucket weighs half in the learned rate (hours to days)."""
+    day_half_life: int = 604_800
+    """Seconds after which a day weighs half in the learned daily rates (a week: a crawler
+    that grows a little every day teaches a daily rate slowly)."""
     cooldown: int = 1_800
     """Seconds the rate must stay at or under ``leave_factor`` times the learned rate (or the
     floor) before the guard leaves."""
@@ -494,8 +503,10 @@ class GuardSettings:
             raise ConfigError(f"{path}.leave_factor", "must be between 1 and factor")
         if self.bucket < 10 or self.half_life < self.bucket:
             raise ConfigError(path, "need bucket >= 10 and half_life >= bucket (seconds)")
-        for name in ("min_reads", "min_young_reads", "min_visitor_reads", "min_new_visitors",
-                     "cooldown"):
+        if self.day_half_life < 86_400:
+            raise ConfigError(f"{path}.day_half_life", "must be a day (86400 s) or more")
+        for name in ("min_reads", "min_young_reads", "min_visitor_reads",
+                     "min_young_reads_per_day", "min_new_visitors", "cooldown"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{path}.{name}", "must be 0 or more")
 
@@ -503,6 +514,11 @@ class GuardSettings:
     def alpha(self) -> float:
         """The weight of one complete bucket in the learned rate."""
         return 1.0 - 0.5 ** (self.bucket / self.half_life)
+
+    @property
+    def day_alpha(self) -> float:
+        """The weight of one complete day in the learned daily rates."""
+        return 1.0 - 0.5 ** (86_400 / self.day_half_life)
 
 
 @dataclass(frozen=True)

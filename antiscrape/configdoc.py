@@ -45,9 +45,9 @@ _UNITS_BY_NAME = {
     "anonymous.network": "reads per hour", "anonymous.fingerprint": "reads per hour",
     "anonymous.site": "reads per day", "factor": "multiple of the learned rate",
     "min_reads": "reads per bucket", "min_young_reads": "reads per bucket",
-    "min_visitor_reads": "reads per bucket",
+    "min_visitor_reads": "reads per bucket", "min_young_reads_per_day": "reads per day",
     "min_new_visitors": "new visitors per bucket",
-    "bucket": SECONDS, "half_life": SECONDS, "cooldown": SECONDS,
+    "bucket": SECONDS, "half_life": SECONDS, "day_half_life": SECONDS, "cooldown": SECONDS,
 }
 
 

@@ -89,13 +89,26 @@ apart: reader -> (its series' suffix after the kind, what its reads are called, 
 setting of its series' floor)."""
 
 
-def series_of(kind: str, reader: str) -> str:
-    """The guard's series of ``kind``'s reads by ``reader`` (see ``READERS``)."""
-    return kind + READERS[reader][0]
+DAILY = "@day"
+"""What ends the name of a series counted in days rather than in ``guard.bucket`` (see
+``DAY_FLOORS``)."""
+DAY_FLOORS: dict[str, str] = {"young": "min_young_reads_per_day"}
+"""Readers whose reads are also counted by the day: reader -> the setting of that series'
+floor (0: not counted by the day). A crawler that starts a new cookie jar every few dozen
+reads and paces itself just under the ten-minute floor would read that floor 144 times a
+day; bursts of people arriving together need the ten-minute floor's headroom, a whole
+day's newcomers do not."""
+
+
+def series_of(kind: str, reader: str, *, daily: bool = False) -> str:
+    """The guard's series of ``kind``'s reads by ``reader`` (see ``READERS``), counted in
+    ``guard.bucket`` or, ``daily``, by the day."""
+    return kind + READERS[reader][0] + (DAILY if daily else "")
 
 
 def reader_of(series: str) -> tuple[str, str]:
     """(kind, reader) of a kind's series: the inverse of :func:`series_of`."""
+    series = series.removesuffix(DAILY)
     for reader, (suffix, *_) in READERS.items():
         if suffix and series.endswith(suffix):
             return series.removesuffix(suffix), reader
@@ -236,6 +249,12 @@ class People:
         """Called with "networks" or "agents" once per worker for each visitor found over
         ``max_networks`` or ``max_agents``."""
         self._alpha = g.alpha
+        self._day_alpha = g.day_alpha
+        self._day_floors = {reader: floor for reader, setting in DAY_FLOORS.items()
+                            if (floor := getattr(g, setting)) > 0}
+        """Reader -> the floor of its daily series, for the readers counted by the day."""
+        self._held_by: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(kind, reader) -> its series: in buckets, and by the day where counted so."""
         self._people_prefix = keys("pp") + ":"
         self._spread_prefixes = tuple(keys("pp", name) + ":" for name, *_ in SPREAD)
         self._mint_prefix = keys("vn") + ":"
@@ -273,11 +292,22 @@ class People:
         if mode == "on":
             return self._started
         if reader == "visitor":
-            return self._since(series_of(kind, reader))
+            return self._since(*self._series_of(kind, reader))
         if reader == "young":
-            return self._since(series_of(kind, reader), series_of(kind, "visitor"),
-                               VISITORS_SERIES)
-        return self._since(kind, VISITORS_SERIES)
+            return self._since(*self._series_of(kind, reader),
+                               *self._series_of(kind, "visitor"), VISITORS_SERIES)
+        return self._since(*self._series_of(kind, reader), VISITORS_SERIES)
+
+    def _series_of(self, kind: str, reader: str) -> tuple[str, ...]:
+        """The series that count ``kind``'s reads by ``reader``: in buckets, and by the day
+        for a reader counted so (see ``DAY_FLOORS``)."""
+        found = self._held_by.get((kind, reader))
+        if found is None:
+            found = (series_of(kind, reader),)
+            if reader in self._day_floors:
+                found += (series_of(kind, reader, daily=True),)
+            self._held_by[(kind, reader)] = found
+        return found
 
     def _since(self, *names: str) -> float:
         """The earliest start of a guard among the series ``names`` (0.0: none guarded)."""
@@ -403,6 +433,11 @@ class People:
                     if t.young:
                         ops += self._tallied(t, start + len(ops), series_of(kind, "young"),
                                              g.min_young_reads)
+                        day_floor = self._day_floors.get("young")
+                        if day_floor:
+                            ops += self._tallied(t, start + len(ops),
+                                                 series_of(kind, "young", daily=True),
+                                                 day_floor)
             if t.anonymous:  # people's reads need only its state
                 t.pulse = (*t.pulse, (start + len(ops), kind))
                 ops.append(self._pulse(kind, 1, self.guard.min_reads))
@@ -465,7 +500,8 @@ class People:
             return False
         if kind is not None and self._guarded:
             since = self._started if self.guard.mode == "on" else \
-                self._since(*(series_of(kind, reader) for reader in READERS), VISITORS_SERIES)
+                self._since(*(name for reader in READERS
+                              for name in self._series_of(kind, reader)), VISITORS_SERIES)
             # issue times are whole seconds: one minted in the second the guard began counts
             # as minted since (else a jar fetched in that second would pass as a person)
             if since and visitor.issued >= int(since):
@@ -474,9 +510,14 @@ class People:
 
     def _pulse(self, series: str, amount: int, floor: int) -> Pulse:
         g = self.guard
-        return Pulse(self._pulse_prefix + series, amount, g.bucket, self._alpha, g.factor,
-                     g.leave_factor, float(floor), g.cooldown, _SERIES_TTL,
-                     self._monitored(series))
+        daily = series.endswith(DAILY)
+        return Pulse(self._pulse_prefix + series, amount, self._bucket(series),
+                     self._day_alpha if daily else self._alpha, g.factor, g.leave_factor,
+                     float(floor), g.cooldown, _SERIES_TTL, self._monitored(series))
+
+    def _bucket(self, series: str) -> int:
+        """Seconds per counting bucket of ``series``: a day for a daily one."""
+        return DAY if series.endswith(DAILY) else self.guard.bucket
 
     def _monitored(self, series: str) -> bool:
         """Whether what the series' guard holds is only monitored (``monitor``, or its
@@ -543,8 +584,15 @@ class People:
             kind = t.kind
             since = self.guarded_since(kind, reader)
             if since:
-                known = self._series.get(series_of(kind, reader))
+                # the reader's own series that holds it (else the one in buckets: another
+                # series holds it, the new visitors' or the regulars')
+                own = self._series_of(kind, reader)
+                shown = next((name for name in own
+                              if (r := self._series.get(name)) is not None and r.since),
+                             own[0])
+                known = self._series.get(shown)
                 usual = f", usually {known.baseline:.1f}" if known is not None else ""
+                per = "day" if shown.endswith(DAILY) else f"{self.guard.bucket} s"
                 who = READERS[reader][1]
                 why = ("; this visitor's cookie came from more networks or with more "
                        "User-Agents since yesterday than a browser's, so it counts as new "
@@ -552,7 +600,7 @@ class People:
                 verdicts.append(self._need(
                     html, f"guard:{kind}",
                     f"site guarded for {kind} reads since {int(since)} ({who} need a "
-                    f"clearance{usual} per {self.guard.bucket} s{why})",
+                    f"clearance{usual} per {per}{why})",
                     self.guard.cooldown))
             elif t.pool is not None:
                 first, allowances = t.pool
@@ -602,14 +650,16 @@ class People:
         if result.changed:
             entered = result.changed > 0
             kind, reader = reader_of(series)
-            floor = READERS[reader][2]
+            daily = series.endswith(DAILY)
+            floor = DAY_FLOORS[reader] if daily else READERS[reader][2]
             if series == VISITORS_SERIES:
                 name, held = "new visitors", "anonymous reads and visitors new today"
                 floor = "min_new_visitors"
             elif reader == "anonymous":
                 name, held = f"anonymous {kind} reads", "anonymous protected reads"
             else:
-                name, held = f"{kind} {READERS[reader][1]}", "such reads"
+                name = f"{kind} {READERS[reader][1]}" + (" (by the day)" if daily else "")
+                held = "such reads"
             if entered:
                 # Nothing learned yet: only the floor stood in the way, and a guarded series
                 # does not learn. Say so, or a busy site stays guarded without knowing why.
@@ -620,7 +670,7 @@ class People:
                     f"raise guard.{floor} above it, or learn it in a monitor week")
                 log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
                             "%.1f (%s now need a clearance%s)", name, result.rate,
-                            self.guard.bucket, result.baseline, held, hint)
+                            self._bucket(series), result.baseline, held, hint)
             else:
                 log.warning("antiscrape: site guard OFF for %s: calm for %d s", name,
                             self.guard.cooldown)

@@ -34,6 +34,17 @@ def stopped_within(outcome: Outcome, profiles: int) -> None:
     assert len(outcome.profiles) <= profiles, outcome.summary()
 
 
+def all_day(url: str, clock: ManualClock, **crawler: object) -> Outcome:
+    """A persistent rotating crawler (User-Agents too) kept at it for a simulated day: after
+    ten refusals in a row it backs off ten minutes and tries again."""
+    start = clock()
+    outcome = rotating_crawler.run(url, rotate_user_agents=True, persistent=True,
+                                   back_off=600, duration=86_400, sleep=clock.advance,
+                                   clock=clock, **crawler)  # type: ignore[arg-type]
+    assert clock() - start >= 86_400, outcome.summary()  # it really kept at it all day
+    return outcome
+
+
 def test_rotating_24s_with_cookies_kept_reads_at_most_40_then_is_refused(shop) -> None:
     url, clock = shop
     outcome = rotating_crawler.run(url, max_requests=600, jitter=FAST, sleep=clock.advance,
@@ -46,12 +57,7 @@ def test_rotating_24s_and_user_agents_dropping_cookies_gets_at_most_100_in_a_day
     """Nothing is ever seen twice: no address, no fingerprint, no cookie. The anonymous pool
     and the site guard still stop it, within minutes, and hold it all day."""
     url, clock = shop
-    start = clock()
-    outcome = rotating_crawler.run(url, max_requests=5_000, jitter=(0.05, 0.3),
-                                   keep_cookies=False, rotate_user_agents=True,
-                                   persistent=True, back_off=600, duration=86_400,
-                                   sleep=clock.advance, clock=clock)
-    assert clock() - start >= 86_400, outcome.summary()  # it really kept at it all day
+    outcome = all_day(url, clock, max_requests=5_000, jitter=(0.05, 0.3), keep_cookies=False)
     stopped_within(outcome, 100)
     assert outcome.refused_after is not None and outcome.refused_after <= 5 * 60
 
@@ -64,12 +70,7 @@ def test_a_new_cookie_jar_every_40_reads_is_held_by_the_guard_all_day(shop) -> N
     stopped within minutes and held all day (measured: 173 profiles in the day; before
     young visitors counted, 2,198 in its first 19 simulated minutes, never refused)."""
     url, clock = shop
-    start = clock()
-    outcome = rotating_crawler.run(url, max_requests=8_000, jitter=(0.05, 0.3),
-                                   new_jar_every=40, rotate_user_agents=True,
-                                   persistent=True, back_off=600, duration=86_400,
-                                   sleep=clock.advance, clock=clock)
-    assert clock() - start >= 86_400, outcome.summary()
+    outcome = all_day(url, clock, max_requests=8_000, jitter=(0.05, 0.3), new_jar_every=40)
     stopped_within(outcome, 250)
     assert outcome.refused_after is not None and outcome.refused_after <= 5 * 60
 

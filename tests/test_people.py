@@ -145,6 +145,38 @@ def test_visitors_new_today_are_held_by_the_guard_regulars_and_cleared_ones_are_
     assert got.count(Action.ALLOW) >= 4 * 38
 
 
+def test_newcomers_reads_are_also_counted_by_the_day(clock):
+    """Jars that each read a little, slowly enough to stay far under the ten-minute floor
+    (100 reads by visitors new today), are held once the day's reads by newcomers pass
+    their own floor; the reason says it is a day's count. A regular reads on."""
+    day = ManualClock(19_700 * 86_400)  # a day's start: the day's series counts it whole
+    e = engine(day, visitor={"established_after": 0},
+               guard={"min_young_reads_per_day": 50})
+    regular = "198.51.100.201"
+    assert get(e, "/", regular).action is Action.ALLOW
+    day.advance(86_400 + 60)  # a regular since yesterday, in a new day's first minutes
+    rng = random.Random(7)
+    rules: list[str] = []
+    for jar in range(10):
+        peer, headers = new_address(jar), browser(jar)
+        get(e, "/", peer, headers)
+        for _ in range(8):
+            rules.append(get(e, f"/users/{rng.randrange(1, 10**6)}", peer, headers).rule or "")
+            day.advance(60)  # 8 reads in 8 minutes a jar, one jar after another
+    first = rules.index("guard:profile")
+    assert 50 <= first <= 50 + 8, rules  # the floor, and the tally of 8 that crossed it
+    # jars started since are not people yet: the anonymous pool's 3 reads a network are left
+    later_jars = 10 - first // 8 - 1
+    assert rules[first:].count("") <= 3 * later_jars, rules[first:]
+    assert all(rule.startswith(("guard:", "anonymous:")) for rule in rules[first:] if rule)
+    held = get(e, "/users/4243", new_address(0), browser(0))  # a jar from before the guard
+    assert (held.action, held.rule) == (Action.CHALLENGE, "guard:profile")
+    assert "per day" in held.reason and "visitors new today" in held.reason
+    state = e.people.state()
+    assert state["profile:young@day"]["guarded"] and not state["profile:young"]["guarded"]
+    assert get(e, "/users/4242", regular).action is Action.ALLOW
+
+
 def aged_jars_reading(e: Engine, clock: ManualClock, jars: int = 120, reads: int = 30,
                       pause: float = 0.05, *, moving: bool = True,
                       agents: int = 1) -> list[Decision]:

@@ -35,6 +35,19 @@ def test_baseline_learns_complete_buckets_and_decays_over_quiet_ones() -> None:
     assert later.baseline == (7 + 0.25 * (0 - 7)) * 0.75 ** 2
 
 
+def test_the_bucket_a_series_began_in_part_of_the_way_through_is_not_learned() -> None:
+    """A series begun late in a bucket holds part of a bucket's events, or only those of
+    whoever was there when it began (a crawler already running when the site deployed):
+    the first whole bucket seeds the usual rate instead."""
+    store = MemoryStorage()
+    for i in range(6):  # 6 events in the last 100 s of the bucket the series began in
+        run(store, T0 - 100 + i)
+    assert run(store, T0, amount=0).baseline == 0  # not learned
+    for i in range(3):
+        run(store, T0 + 1 + i)
+    assert run(store, T0 + 600, amount=0).baseline == 3  # the first whole bucket
+
+
 def test_enters_above_factor_times_baseline_once_and_leaves_after_a_calm_cooldown() -> None:
     store = MemoryStorage()
     for i in range(10):  # a calm first bucket: 10 events (not over the floor of 10)

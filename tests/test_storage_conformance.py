@@ -173,6 +173,16 @@ CASES: dict[str, list[tuple[float, list[Any], list[Any]]]] = {
         (T, [pulse(8, True)], [PulseResult(8.0, 0.0, T, 1)]),
         (T + 60, [pulse(0, True)], [PulseResult(8.0, 8.0, 0.0, -1)]),
     ],
+    # Begun 30 s into a bucket: that bucket's 2 events are not learned (part of a bucket,
+    # or whoever was there when the series began), the next, whole one's 1 seeds the usual
+    # rate. Learned from the first (2, then 1.5), 4 events at T + 150 would stay under it.
+    "pulse: the bucket a series began in part of the way through is not learned": [
+        (T + 30, [pulse(2)], [PulseResult(2.0, 0.0, 0.0, 0)]),
+        (T + 60, [pulse(0)], [PulseResult(2.0, 0.0, 0.0, 0)]),
+        (T + 90, [pulse(1)], [PulseResult(2.0, 0.0, 0.0, 0)]),
+        (T + 120, [pulse(0)], [PulseResult(1.0, 1.0, 0.0, 0)]),
+        (T + 150, [pulse(4)], [PulseResult(4.5, 1.0, T + 150, 1)]),
+    ],
 }
 
 

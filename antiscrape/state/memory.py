@@ -74,23 +74,34 @@ def window_reset(prev: float, cur: float, elapsed: float, window: int, limit: in
     return to_next + max(0.0, need) * window
 
 
+_PARTIAL = -2.0
+"""A Pulse series' baseline while it is still in the bucket it began in, part of the way
+through (see :func:`pulse_step`)."""
+
+
 def pulse_step(state: tuple[float, ...] | None, op: Pulse, now: float
                ) -> tuple[tuple[float, ...], PulseResult]:
     """One :class:`~antiscrape.state.ops.Pulse` on a series' state, as a pure function.
 
     ``state`` is ``(bucket, current, previous, baseline, since, last_over)`` (None: never
-    seen); ``baseline`` is -1 until the first bucket is complete and ``since`` 0 while not
-    guarded. ``batch.lua`` repeats these steps in the same order, on the same doubles.
+    seen); ``baseline`` is -1 until the first whole bucket is complete (-2 before that,
+    while the series is in the bucket it began in, part of the way through: that bucket's
+    count is not learned, it holds only part of a bucket's events, or only those of whoever
+    was there when the series began) and ``since`` 0 while not guarded. ``batch.lua``
+    repeats these steps in the same order, on the same doubles.
     """
     size = op.bucket
     bucket = float(now // size)
     if state is None:
-        last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, -1.0, 0.0, 0.0
+        begun = _PARTIAL if now > bucket * size else -1.0
+        last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, begun, 0.0, 0.0
     else:
         last, cur, prev, base, since, last_over = state
     if bucket > last:
         gap = bucket - last
-        if since == 0.0 or op.learn_guarded:  # learn only from calm buckets, or monitored
+        if base == _PARTIAL:
+            base = -1.0
+        elif since == 0.0 or op.learn_guarded:  # learn only from calm buckets, or monitored
             base = cur if base < 0 else base + op.alpha * (cur - base)
             if gap > 1 and base > 0:  # quiet buckets since then count as zero
                 base = base * (1.0 - op.alpha) ** min(gap - 1, 100_000.0)

@@ -142,7 +142,8 @@ class Pulse:
     The series is counted in buckets of ``bucket`` seconds; ``rate`` is the sliding count
     over the last bucket-length (the previous bucket weighted, as a :class:`Hit`). When a
     bucket is complete it is folded into an exponentially weighted baseline with weight
-    ``alpha`` (the first bucket seeds it), except while guarded: an attack must not teach
+    ``alpha`` (the first whole bucket seeds it: the one the series began in, part of the
+    way through, is not learned), except while guarded: an attack must not teach
     the site that attacks are normal (unless ``learn_guarded``, see below). The series
     enters the guarded state when ``rate`` exceeds ``max(floor, factor * baseline)`` and
     leaves it once it has stayed at or under ``max(floor, leave * baseline)`` for

@@ -133,11 +133,14 @@ local function recent(key, value, size, ttl)
 end
 
 -- pulse_step of memory.py, step for step: count, fold complete buckets into the baseline
--- (not while guarded, unless learn_guarded), then enter or leave the guarded state.
+-- (not the bucket the series began in part of the way through, whose baseline is -2; not
+-- while guarded, unless learn_guarded), then enter or leave the guarded state.
 local function pulse(key, amount, size, alpha, factor, leave, floor, cooldown, ttl,
                      learn_guarded)
   local bucket = floordiv(now, size)
-  local last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, -1.0, 0.0, 0.0
+  local begun = -1.0
+  if now > bucket * size then begun = -2.0 end
+  local last, cur, prev, base, since, last_over = bucket, 0.0, 0.0, begun, 0.0, 0.0
   local kind, payload = read(key)
   if kind == "u" then
     local f = {}
@@ -146,7 +149,9 @@ local function pulse(key, amount, size, alpha, factor, leave, floor, cooldown, t
   end
   if bucket > last then
     local gap = bucket - last
-    if since == 0.0 or learn_guarded then
+    if base == -2.0 then
+      base = -1.0
+    elseif since == 0.0 or learn_guarded then
       if base < 0 then base = cur else base = base + alpha * (cur - base) end
       if gap > 1 and base > 0 then base = base * (1.0 - alpha) ^ math.min(gap - 1, 100000.0) end
     end
