@@ -26,7 +26,8 @@ def cookieless(config: dict[str, Any], engine_cls: type | None = None) -> dict[s
     return {**config, "visitor": {"enabled": False}}
 
 
-SERVED_GUARD = {"min_visitor_reads": 10**9, "min_young_reads": 10**9}
+SERVED_GUARD = {"min_visitor_reads": 10**9, "min_young_reads": 10**9,
+                "min_young_reads_per_day": 10**9}
 """``guard`` settings for runs whose visitors read thousands of records in seconds, which a
 site guard rightly holds: its floors for visitors' reads out of reach, so that reads are
 timed being served (they are still counted)."""
