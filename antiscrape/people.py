@@ -253,8 +253,9 @@ class People:
         self._day_floors = {reader: floor for reader, setting in DAY_FLOORS.items()
                             if (floor := getattr(g, setting)) > 0}
         """Reader -> the floor of its daily series, for the readers counted by the day."""
-        self._held_by: dict[tuple[str, str], tuple[str, ...]] = {}
-        """(kind, reader) -> its series: in buckets, and by the day where counted so."""
+        self._counted_in: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {}
+        """(kind, reader) -> (series, floor) of each series its reads count in: in buckets,
+        and by the day where counted so."""
         self._people_prefix = keys("pp") + ":"
         self._spread_prefixes = tuple(keys("pp", name) + ":" for name, *_ in SPREAD)
         self._mint_prefix = keys("vn") + ":"
@@ -299,14 +300,18 @@ class People:
         return self._since(*self._series_of(kind, reader), VISITORS_SERIES)
 
     def _series_of(self, kind: str, reader: str) -> tuple[str, ...]:
-        """The series that count ``kind``'s reads by ``reader``: in buckets, and by the day
-        for a reader counted so (see ``DAY_FLOORS``)."""
-        found = self._held_by.get((kind, reader))
+        """The series that count ``kind``'s reads by ``reader`` (see :meth:`_counts_of`)."""
+        return tuple(series for series, _ in self._counts_of(kind, reader))
+
+    def _counts_of(self, kind: str, reader: str) -> tuple[tuple[str, int], ...]:
+        """(series, floor) of each series that counts ``kind``'s reads by ``reader``: in
+        ``guard.bucket``, and by the day for a reader counted so (see ``DAY_FLOORS``)."""
+        found = self._counted_in.get((kind, reader))
         if found is None:
-            found = (series_of(kind, reader),)
+            found = ((series_of(kind, reader), getattr(self.guard, READERS[reader][2])),)
             if reader in self._day_floors:
-                found += (series_of(kind, reader, daily=True),)
-            self._held_by[(kind, reader)] = found
+                found += ((series_of(kind, reader, daily=True), self._day_floors[reader]),)
+            self._counted_in[(kind, reader)] = found
         return found
 
     def _since(self, *names: str) -> float:
@@ -427,17 +432,9 @@ class People:
                 t.replayed = self._replayed.get(visitor.id, 0.0) > now
                 t.young = t.replayed or now - visitor.issued < self.visitors.young_for
                 if not (asker.suspect or self._refused.get(visitor.id, 0.0) > now):
-                    g = self.guard
-                    ops += self._tallied(t, start + len(ops), series_of(kind, "visitor"),
-                                         g.min_visitor_reads)
-                    if t.young:
-                        ops += self._tallied(t, start + len(ops), series_of(kind, "young"),
-                                             g.min_young_reads)
-                        day_floor = self._day_floors.get("young")
-                        if day_floor:
-                            ops += self._tallied(t, start + len(ops),
-                                                 series_of(kind, "young", daily=True),
-                                                 day_floor)
+                    for reader in ("visitor", "young") if t.young else ("visitor",):
+                        for series, floor in self._counts_of(kind, reader):
+                            ops += self._tallied(t, start + len(ops), series, floor)
             if t.anonymous:  # people's reads need only its state
                 t.pulse = (*t.pulse, (start + len(ops), kind))
                 ops.append(self._pulse(kind, 1, self.guard.min_reads))
