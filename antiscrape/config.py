@@ -513,12 +513,18 @@ class GuardSettings:
     @property
     def alpha(self) -> float:
         """The weight of one complete bucket in the learned rate."""
-        return 1.0 - 0.5 ** (self.bucket / self.half_life)
+        return _weight(self.bucket, self.half_life)
 
     @property
     def day_alpha(self) -> float:
         """The weight of one complete day in the learned daily rates."""
-        return 1.0 - 0.5 ** (86_400 / self.day_half_life)
+        return _weight(86_400, self.day_half_life)
+
+
+def _weight(bucket: int, half_life: int) -> float:
+    """The weight of one complete ``bucket``-second count in an exponentially weighted
+    average in which a count weighs half after ``half_life`` seconds."""
+    return 1.0 - 0.5 ** (bucket / half_life)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .cache import BoundedCache
 from .challenge.tokens import Signer
@@ -129,6 +129,23 @@ by a crawler rotating User-Agents, from a new one on every read."""
 _AGENT_KEPT = 512
 """Characters of a User-Agent that tell it apart in the count of a visitor's User-Agents
 (no browser sends more; a flood of long strings must not cost their length in memory)."""
+
+class _Shape(NamedTuple):
+    """How one of the guard's series is counted: derived from its name once (see
+    :meth:`People._shape`)."""
+
+    key: str
+    """Its storage key."""
+    bucket: int
+    """Seconds per counting bucket: ``guard.bucket``, or a day for a daily series."""
+    alpha: float
+    """The weight of one complete bucket in its learned rate."""
+    floor: int
+    setting: str
+    """The ``guard`` setting of its floor (what the log line tells ops to raise)."""
+    learns_guarded: bool
+    """Whether it learns while guarded (see :meth:`People._shape`)."""
+
 
 _TALLY = 8
 """Reads by visitors without a clearance a worker counts before it sends them, per series
@@ -243,19 +260,14 @@ class People:
         self._series: BoundedCache[str, PulseResult] = BoundedCache(_CACHE_MAX)
         """Series -> its last Pulse result: the guard's state and learned rate as last seen."""
         self.transitions: list[Transition] = []
-        self._learns: dict[str, bool] = {}
-        """Series -> whether it learns while guarded (see ``_monitored``)."""
+        self._shapes: dict[str, _Shape] = {}
+        """Series -> how it is counted (see ``_shape``)."""
         self.replays: list[Callable[[str], None]] = []
         """Called with "networks" or "agents" once per worker for each visitor found over
         ``max_networks`` or ``max_agents``."""
-        self._alpha = g.alpha
-        self._day_alpha = g.day_alpha
-        self._day_floors = {reader: floor for reader, setting in DAY_FLOORS.items()
-                            if (floor := getattr(g, setting)) > 0}
-        """Reader -> the floor of its daily series, for the readers counted by the day."""
-        self._counted_in: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {}
-        """(kind, reader) -> (series, floor) of each series its reads count in: in buckets,
-        and by the day where counted so."""
+        self._counted_in: dict[tuple[str, str], tuple[str, ...]] = {}
+        """(kind, reader) -> the series its reads count in: in buckets, and by the day
+        where counted so."""
         self._people_prefix = keys("pp") + ":"
         self._spread_prefixes = tuple(keys("pp", name) + ":" for name, *_ in SPREAD)
         self._mint_prefix = keys("vn") + ":"
@@ -300,17 +312,14 @@ class People:
         return self._since(*self._series_of(kind, reader), VISITORS_SERIES)
 
     def _series_of(self, kind: str, reader: str) -> tuple[str, ...]:
-        """The series that count ``kind``'s reads by ``reader`` (see :meth:`_counts_of`)."""
-        return tuple(series for series, _ in self._counts_of(kind, reader))
-
-    def _counts_of(self, kind: str, reader: str) -> tuple[tuple[str, int], ...]:
-        """(series, floor) of each series that counts ``kind``'s reads by ``reader``: in
-        ``guard.bucket``, and by the day for a reader counted so (see ``DAY_FLOORS``)."""
+        """The series that count ``kind``'s reads by ``reader``: in ``guard.bucket``, and by
+        the day for a reader counted so (see ``DAY_FLOORS``; its floor not 0)."""
         found = self._counted_in.get((kind, reader))
         if found is None:
-            found = ((series_of(kind, reader), getattr(self.guard, READERS[reader][2])),)
-            if reader in self._day_floors:
-                found += ((series_of(kind, reader, daily=True), self._day_floors[reader]),)
+            found = (series_of(kind, reader),)
+            day_floor = DAY_FLOORS.get(reader)
+            if day_floor is not None and getattr(self.guard, day_floor):
+                found += (series_of(kind, reader, daily=True),)
             self._counted_in[(kind, reader)] = found
         return found
 
@@ -384,7 +393,7 @@ class People:
                     Hit(mp + "net:" + net, HOUR, v.new_per_network),
                     Hit(mp + "fp:" + hashed(fp), HOUR, v.new_per_fingerprint))
             t.pulse = ((start + len(ops), VISITORS_SERIES),)
-            ops.append(self._pulse(VISITORS_SERIES, 1, self.guard.min_new_visitors))
+            ops.append(self._pulse(VISITORS_SERIES, 1))
         if visitor is not None:
             t.visitor = visitor
             t.visitor_counts = not visitor.new and self._established(visitor, kind, now)
@@ -433,11 +442,11 @@ class People:
                 t.young = t.replayed or now - visitor.issued < self.visitors.young_for
                 if not (asker.suspect or self._refused.get(visitor.id, 0.0) > now):
                     for reader in ("visitor", "young") if t.young else ("visitor",):
-                        for series, floor in self._counts_of(kind, reader):
-                            ops += self._tallied(t, start + len(ops), series, floor)
+                        for series in self._series_of(kind, reader):
+                            ops += self._tallied(t, start + len(ops), series)
             if t.anonymous:  # people's reads need only its state
                 t.pulse = (*t.pulse, (start + len(ops), kind))
-                ops.append(self._pulse(kind, 1, self.guard.min_reads))
+                ops.append(self._pulse(kind, 1))
             if self._canaries:
                 t.watch = start + len(ops)
                 ops += (Get(self._cool_prefix + hashed(fp)), Get(self._evidence_prefix + net))
@@ -477,7 +486,7 @@ class People:
         if ticket.unproven and ticket.visitor is not None:
             self._refused.put(ticket.visitor.id, now + self.guard.bucket)
 
-    def _tallied(self, t: Ticket, index: int, series: str, floor: int) -> tuple[Op, ...]:
+    def _tallied(self, t: Ticket, index: int, series: str) -> tuple[Op, ...]:
         """Count one unproven visitor's read in ``series``; every ``_TALLY`` reads, the Pulse
         that sends them (to run at batch ``index``, noted in the ticket), else nothing.
         Threads may lose a count now and then: a rate, not a ledger."""
@@ -488,7 +497,7 @@ class People:
             return ()
         tallies[series] = 0
         t.pulse = (*t.pulse, (index, series))
-        return (self._pulse(series, count, floor),)
+        return (self._pulse(series, count),)
 
     def _established(self, visitor: Visitor, kind: str | None, now: float) -> bool:
         """Came back, old enough, and (on a protected read) not minted since the guard for
@@ -505,28 +514,35 @@ class People:
                 return False
         return True
 
-    def _pulse(self, series: str, amount: int, floor: int) -> Pulse:
+    def _pulse(self, series: str, amount: int) -> Pulse:
         g = self.guard
+        shape = self._shapes.get(series) or self._shape(series)
+        return Pulse(shape.key, amount, shape.bucket, shape.alpha, g.factor, g.leave_factor,
+                     float(shape.floor), g.cooldown, _SERIES_TTL, shape.learns_guarded)
+
+    def _shape(self, series: str) -> _Shape:
+        """How ``series`` is counted, derived from its name (and kept): a daily series in
+        days, with the daily weight and floor; the new visitors' series, an anonymous
+        kind's, a reader's, each with its floor's setting.
+
+        It learns while guarded when what its guard holds is only monitored (``monitor``,
+        or its ``guard:<kind>`` rule in ``monitor_rules``; the new visitors' series holds
+        every kind's readers, so only ``guard`` itself): a monitor week then teaches a busy
+        site its usual rates. Enforced, it must not: an attack would teach the site that
+        attacks are normal."""
+        g = self.guard
+        kind, reader = reader_of(series)
         daily = series.endswith(DAILY)
-        return Pulse(self._pulse_prefix + series, amount, self._bucket(series),
-                     self._day_alpha if daily else self._alpha, g.factor, g.leave_factor,
-                     float(floor), g.cooldown, _SERIES_TTL, self._monitored(series))
-
-    def _bucket(self, series: str) -> int:
-        """Seconds per counting bucket of ``series``: a day for a daily one."""
-        return DAY if series.endswith(DAILY) else self.guard.bucket
-
-    def _monitored(self, series: str) -> bool:
-        """Whether what the series' guard holds is only monitored (``monitor``, or its
-        ``guard:<kind>`` rule in ``monitor_rules``; the new visitors' series holds every
-        kind's readers, so only ``guard`` itself): then the series learns while guarded, and
-        a monitor week teaches a busy site its usual rates. Enforced, it must not: an attack
-        would teach the site that attacks are normal."""
-        found = self._learns.get(series)
-        if found is None:
-            rule = "guard" if series == VISITORS_SERIES else "guard:" + reader_of(series)[0]
-            found = self._learns[series] = self.config.is_monitored(rule)
-        return found
+        if series == VISITORS_SERIES:
+            setting, rule = "min_new_visitors", "guard"
+        else:
+            setting = DAY_FLOORS[reader] if daily else READERS[reader][2]
+            rule = "guard:" + kind
+        shape = self._shapes[series] = _Shape(
+            self._pulse_prefix + series, DAY if daily else g.bucket,
+            g.day_alpha if daily else g.alpha, getattr(g, setting), setting,
+            self.config.is_monitored(rule))
+        return shape
 
     # -- judge -------------------------------------------------------------------------------
 
@@ -648,10 +664,9 @@ class People:
             entered = result.changed > 0
             kind, reader = reader_of(series)
             daily = series.endswith(DAILY)
-            floor = DAY_FLOORS[reader] if daily else READERS[reader][2]
+            shape = self._shapes.get(series) or self._shape(series)
             if series == VISITORS_SERIES:
                 name, held = "new visitors", "anonymous reads and visitors new today"
-                floor = "min_new_visitors"
             elif reader == "anonymous":
                 name, held = f"anonymous {kind} reads", "anonymous protected reads"
             else:
@@ -662,12 +677,12 @@ class People:
                 # does not learn. Say so, or a busy site stays guarded without knowing why.
                 hint = "" if result.baseline else (
                     "; no usual rate learned yet: monitored, it learns this traffic as the "
-                    "usual" if self._monitored(series) else
+                    "usual" if shape.learns_guarded else
                     f"; no usual rate learned yet: if this is the site's ordinary traffic, "
-                    f"raise guard.{floor} above it, or learn it in a monitor week")
+                    f"raise guard.{shape.setting} above it, or learn it in a monitor week")
                 log.warning("antiscrape: site guard ON for %s: %.0f in the last %d s, usually "
                             "%.1f (%s now need a clearance%s)", name, result.rate,
-                            self._bucket(series), result.baseline, held, hint)
+                            shape.bucket, result.baseline, held, hint)
             else:
                 log.warning("antiscrape: site guard OFF for %s: calm for %d s", name,
                             self.guard.cooldown)
